@@ -1,0 +1,220 @@
+//! The pivot type: a [`Finding`] is what the scanner hands to every reporter. It holds a
+//! fingerprint and a redacted prefix of a secret, never the secret itself, so no `Debug`,
+//! log line or serialisation of a finding can leak a key.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Which part of a credential was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// An access key id (`AKIA…`, `ASIA…`): an identifier, shown in full.
+    AccessKeyId,
+    /// A secret access key: never shown beyond its first 4 characters.
+    SecretAccessKey,
+    /// A session token: never shown beyond its first 4 characters.
+    SessionToken,
+}
+
+impl Kind {
+    /// Whether values of this kind are secrets (redacted everywhere).
+    pub fn is_secret(self) -> bool {
+        !matches!(self, Kind::AccessKeyId)
+    }
+
+    /// The wire name (`access_key_id` …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::AccessKeyId => "access_key_id",
+            Kind::SecretAccessKey => "secret_access_key",
+            Kind::SessionToken => "session_token",
+        }
+    }
+}
+
+/// Where a finding was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A file met while walking the scanned paths.
+    File,
+    /// An env file: `/etc/environment`, systemd units, `.env`, `~/.aws/credentials` …
+    EnvFile,
+    /// The environment of a running process (`/proc/PID/environ`).
+    Process,
+    /// The instance's user-data.
+    UserData,
+}
+
+impl Source {
+    /// The wire name (`file`, `env_file` …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::File => "file",
+            Source::EnvFile => "env_file",
+            Source::Process => "process",
+            Source::UserData => "user_data",
+        }
+    }
+}
+
+/// What kind of access key an id belongs to, from its prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyType {
+    /// `AKIA`: an IAM user's long-term key.
+    LongTerm,
+    /// `ASIA`: temporary credentials from STS (they expire, but were copied somewhere).
+    Temporary,
+    /// `ABIA` (STS service bearer token), `ACCA` (context-specific credential).
+    Other,
+}
+
+impl KeyType {
+    /// Classifies a 20-character access key id by its prefix.
+    pub fn of(key_id: &str) -> KeyType {
+        match key_id.get(..4) {
+            Some("AKIA") => KeyType::LongTerm,
+            Some("ASIA") => KeyType::Temporary,
+            _ => KeyType::Other,
+        }
+    }
+}
+
+/// The process a `process` finding was read from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    /// Process id.
+    pub pid: u32,
+    /// The executable (`/proc/PID/exe`), where readable.
+    pub exe: Option<String>,
+    /// The systemd unit, from `/proc/PID/cgroup`, where known.
+    pub unit: Option<String>,
+}
+
+/// One part of a credential found in one place. Serialises to the DESIGN.md `findings[]` shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable id: the same finding has the same id across runs and hosts.
+    pub id: String,
+    /// The rule that matched (from `rules/builtin.toml`).
+    pub rule: String,
+    /// Which part of a credential this is.
+    pub kind: Kind,
+    /// Where it was read from.
+    pub source: Source,
+    /// The path, as given on the command line (`/proc/PID/environ`, `imds:/latest/user-data`).
+    pub path: String,
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column, in bytes within the line.
+    pub column: u64,
+    /// The access key id of this credential, where found (an identifier, not a secret).
+    pub key_id: Option<String>,
+    /// Long-term, temporary or other, from the key id's prefix.
+    pub key_type: Option<KeyType>,
+    /// The AWS account decoded from the key id, where the id's format allows.
+    pub account_id: Option<String>,
+    /// Group id shared by the parts of one credential found together.
+    pub credential: String,
+    /// At most the first 4 characters of the value, then `…`.
+    pub redacted: String,
+    /// `sha256:` and the hex SHA-256 of the exact matched value (after decoding `\/`, `%2F`).
+    pub fingerprint: String,
+    /// For `process` findings: the process.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub process: Option<ProcessInfo>,
+}
+
+/// `sha256:<64 hex>` of a value.
+pub fn fingerprint(value: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(value)))
+}
+
+/// The first 4 characters of a value and `…`: all that any output shows of a secret.
+pub fn redact(value: &[u8]) -> String {
+    let head: String = value
+        .iter()
+        .take(4)
+        .map(|&b| if b.is_ascii_graphic() { b as char } else { '?' })
+        .collect();
+    format!("{head}…")
+}
+
+/// A short hex digest of some parts, separated so that ("ab","c") and ("a","bc") differ.
+pub fn short_id(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(&h.finalize()[..8])
+}
+
+/// Decodes the AWS account id that newer access key ids carry in characters 5–12
+/// (base32, bits 1..40 of the first 6 bytes, shifted right by 7). Older ids (5th character
+/// `I` or `J`) do not carry one.
+pub fn account_from_key_id(key_id: &str) -> Option<String> {
+    let body = key_id.as_bytes().get(4..20)?;
+    if matches!(body[0], b'I' | b'J') {
+        return None;
+    }
+    let mut acc: u64 = 0;
+    for &c in &body[..10] {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => return None,
+        };
+        acc = (acc << 5) | u64::from(v);
+    }
+    // 10 base32 characters = 50 bits; the first 6 bytes are the top 48 of them.
+    let z = acc >> 2;
+    let account = (z & 0x7fff_ffff_ff80) >> 7;
+    (account <= 999_999_999_999).then(|| format!("{account:012}"))
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {} {}",
+            self.path,
+            self.line,
+            self.column,
+            self.kind.as_str(),
+            self.key_id.as_deref().unwrap_or(&self.redacted)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_decoding_matches_published_examples() {
+        // Published examples of the key-id encoding (Tal Be'ery, Aidan Steele).
+        assert_eq!(
+            account_from_key_id("ASIAY34FZKBOKMUTVV7A").as_deref(),
+            Some("609629065308")
+        );
+        assert_eq!(account_from_key_id("AKIAIOSFODNN7EXAMPLE"), None);
+    }
+
+    #[test]
+    fn redaction_keeps_four_characters() {
+        assert_eq!(redact(b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzzzzzz"), "wJal…");
+        assert_eq!(redact(b"ab"), "ab…");
+    }
+
+    #[test]
+    fn key_types() {
+        assert_eq!(KeyType::of("AKIAQQQQ"), KeyType::LongTerm);
+        assert_eq!(KeyType::of("ASIAQQQQ"), KeyType::Temporary);
+        assert_eq!(KeyType::of("ABIAQQQQ"), KeyType::Other);
+    }
+}

@@ -1,0 +1,99 @@
+//! SARIF 2.1.0, for code-scanning tools (GitHub code scanning, Security Hub via converters).
+
+use serde_json::{json, Value};
+
+use crate::finding::Finding;
+use crate::rules::RuleSet;
+use crate::scan::ScanOutcome;
+
+/// The SARIF schema this output follows.
+pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+/// Renders a scan as one SARIF 2.1.0 log with one run.
+pub fn render(outcome: &ScanOutcome, rules: &RuleSet) -> String {
+    let rule_index = |id: &str| rules.rules.iter().position(|r| r.spec.id == id);
+    let driver_rules: Vec<Value> = rules
+        .rules
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.spec.id,
+                "name": r.spec.name,
+                "shortDescription": { "text": format!("Hard-coded {}", r.spec.name) },
+                "fullDescription": { "text": format!(
+                    "A hard-coded {} was found. CIS AWS Foundations 1.18: EC2 instances must use an IAM instance role, not access keys in files or environments.", r.spec.name) },
+                "helpUri": r.spec.references.first().cloned().unwrap_or_default(),
+                "defaultConfiguration": { "level": "error" },
+                "properties": { "tags": ["security", "secrets", "aws"] }
+            })
+        })
+        .collect();
+    let results: Vec<Value> = outcome
+        .findings
+        .iter()
+        .map(|f| result(f, rule_index(&f.rule)))
+        .collect();
+    let doc = json!({
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "credhygiene",
+                "version": env!("CARGO_PKG_VERSION"),
+                "semanticVersion": env!("CARGO_PKG_VERSION"),
+                "informationUri": env!("CARGO_PKG_REPOSITORY"),
+                "rules": driver_rules,
+            }},
+            "columnKind": "utf16CodeUnits",
+            "results": results,
+            "properties": { "stats": outcome.stats },
+        }]
+    });
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+fn result(f: &Finding, rule_index: Option<usize>) -> Value {
+    let shown = f
+        .key_id
+        .as_deref()
+        .filter(|_| !f.kind.is_secret())
+        .unwrap_or(&f.redacted);
+    let mut r = json!({
+        "ruleId": f.rule,
+        "level": "error",
+        "message": { "text": format!("Hard-coded AWS {} {} ({})", f.kind.as_str().replace('_', " "), shown, f.source.as_str()) },
+        "locations": [{ "physicalLocation": {
+            "artifactLocation": { "uri": artifact_uri(&f.path) },
+            "region": { "startLine": f.line, "startColumn": f.column }
+        }}],
+        "partialFingerprints": { "credhygiene/v1": f.id, "secretFingerprint/v1": f.fingerprint },
+        "properties": {
+            "kind": f.kind, "source": f.source, "key_id": f.key_id, "key_type": f.key_type,
+            "account_id": f.account_id, "credential": f.credential, "redacted": f.redacted,
+            "fingerprint": f.fingerprint,
+        }
+    });
+    if let Some(i) = rule_index {
+        r["ruleIndex"] = json!(i);
+    }
+    r
+}
+
+/// A path as a SARIF artifact URI: `file://` for absolute paths, a relative reference
+/// otherwise, percent-encoded.
+pub fn artifact_uri(path: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'.')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'~');
+    let enc = percent_encoding::utf8_percent_encode(path, KEEP).to_string();
+    if path.starts_with('/') {
+        format!("file://{enc}")
+    } else {
+        enc.trim_start_matches("./").to_string()
+    }
+}

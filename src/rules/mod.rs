@@ -1,0 +1,271 @@
+//! What a key looks like: the rules of `builtin.toml`, parsed and compiled. The matching
+//! itself lives in `scan::matcher`; this module only turns data into checked, compiled rules.
+
+use regex::bytes::Regex;
+use serde::Deserialize;
+
+use crate::finding::Kind;
+
+/// The rule file compiled into the binary.
+pub const BUILTIN_RULES: &str = include_str!("builtin.toml");
+
+/// A rule file that does not compile: a defect in the binary, reported with the rule id.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    /// The TOML does not parse.
+    #[error("rules file: {0}")]
+    Parse(#[from] toml::de::Error),
+    /// A regex does not compile.
+    #[error("rule {id}: field {field}: {source}")]
+    Regex {
+        /// The rule.
+        id: String,
+        /// Which field.
+        field: &'static str,
+        /// The regex error.
+        source: regex::Error,
+    },
+    /// A rule is inconsistent.
+    #[error("rule {id}: {message}")]
+    Invalid {
+        /// The rule.
+        id: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// How a rule finds its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Evidence {
+    /// The keyword is the start of the value (key ids, token prefixes).
+    #[serde(rename = "self")]
+    SelfEvident,
+    /// The keyword names the value, which is searched near it.
+    Context,
+}
+
+/// The characters a value is a maximal run of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Alphabet {
+    /// `[A-Za-z0-9_]`
+    Word,
+    /// `[A-Za-z0-9+/]` (trailing `=` padding allowed after the run)
+    Base64,
+}
+
+impl Alphabet {
+    /// Whether `b` belongs to the alphabet.
+    #[inline]
+    pub fn contains(self, b: u8) -> bool {
+        match self {
+            Alphabet::Word => b.is_ascii_alphanumeric() || b == b'_',
+            Alphabet::Base64 => b.is_ascii_alphanumeric() || b == b'+' || b == b'/',
+        }
+    }
+}
+
+/// A check that rejects values that are not random enough to be keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Filter {
+    /// Upper and lower case letters, and a digit, `+` or `/`.
+    CharClasses,
+    /// Not only hexadecimal digits (hashes).
+    NotHex,
+    /// Not a placeholder with few distinct characters after the prefix.
+    NotRepetitive,
+}
+
+impl Filter {
+    /// Whether `value` passes this filter.
+    pub fn passes(self, value: &[u8]) -> bool {
+        match self {
+            Filter::CharClasses => {
+                value.iter().any(u8::is_ascii_uppercase)
+                    && value.iter().any(u8::is_ascii_lowercase)
+                    && value
+                        .iter()
+                        .any(|b| b.is_ascii_digit() || *b == b'+' || *b == b'/')
+            }
+            Filter::NotHex => !value.iter().all(u8::is_ascii_hexdigit),
+            Filter::NotRepetitive => {
+                let body = value.get(4..).unwrap_or(value);
+                let mut seen = [false; 256];
+                body.iter().for_each(|&b| seen[b as usize] = true);
+                seen.iter().filter(|s| **s).count() > 4
+            }
+        }
+    }
+}
+
+/// One rule as written in the rule file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Stable id, reported as `rule`.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// Which part of a credential the value is.
+    pub kind: Kind,
+    /// Literal, case-sensitive prefilter strings.
+    pub keywords: Vec<String>,
+    /// How the value is found.
+    pub evidence: Evidence,
+    /// For `context` rules: a line matching this names the value.
+    #[serde(default)]
+    pub context: Option<String>,
+    /// A weaker name, accepted only with `weak_requires` nearby.
+    #[serde(default)]
+    pub weak_context: Option<String>,
+    /// What must appear on the line or above for `weak_context` to count.
+    #[serde(default)]
+    pub weak_requires: Option<String>,
+    /// How many lines above `weak_requires` may be.
+    #[serde(default)]
+    pub weak_lookback_lines: usize,
+    /// An access key id within this many lines is evidence.
+    #[serde(default)]
+    pub near_key_id_lines: usize,
+    /// The characters of the value.
+    pub alphabet: Alphabet,
+    /// Regex the whole value must match.
+    pub pattern: String,
+    /// Randomness checks.
+    #[serde(default)]
+    pub filters: Vec<Filter>,
+    /// Texts in which this rule must find something.
+    pub examples: Vec<String>,
+    /// Texts in which this rule must find nothing.
+    pub negative_examples: Vec<String>,
+    /// Documentation.
+    #[serde(default)]
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    ignore: IgnoreSpec,
+    rule: Vec<RuleSpec>,
+}
+
+/// Values never to report.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoreSpec {
+    /// Exact values (the AWS documentation examples).
+    pub values: Vec<String>,
+    /// Any value ending in one of these.
+    pub suffixes: Vec<String>,
+}
+
+impl IgnoreSpec {
+    /// Whether a value is a documented example or placeholder.
+    pub fn ignores(&self, value: &[u8]) -> bool {
+        self.values.iter().any(|v| v.as_bytes() == value)
+            || self.suffixes.iter().any(|s| value.ends_with(s.as_bytes()))
+    }
+}
+
+/// A compiled rule.
+#[derive(Debug)]
+pub struct Rule {
+    /// The rule as written.
+    pub spec: RuleSpec,
+    /// `^(?:pattern)$`
+    pub full: Regex,
+    /// The context regex.
+    pub context: Option<Regex>,
+    /// The weak context regex.
+    pub weak_context: Option<Regex>,
+    /// What the weak context requires.
+    pub weak_requires: Option<Regex>,
+}
+
+impl Rule {
+    /// Whether a candidate value (a maximal run of the rule's alphabet) is this rule's value.
+    pub fn accepts(&self, value: &[u8], ignore: &IgnoreSpec) -> bool {
+        self.full.is_match(value)
+            && self.spec.filters.iter().all(|f| f.passes(value))
+            && !ignore.ignores(value)
+    }
+}
+
+/// All rules, compiled, plus the ignore list.
+#[derive(Debug)]
+pub struct RuleSet {
+    /// The rules, in file order.
+    pub rules: Vec<Rule>,
+    /// Values never reported.
+    pub ignore: IgnoreSpec,
+    /// A digest of the rule file: scan caches keyed by it are dropped when rules change.
+    pub version: String,
+}
+
+impl RuleSet {
+    /// The rules compiled into the binary.
+    pub fn builtin() -> Result<RuleSet, RulesError> {
+        RuleSet::from_toml(BUILTIN_RULES)
+    }
+
+    /// Parses and compiles a rule file.
+    pub fn from_toml(text: &str) -> Result<RuleSet, RulesError> {
+        let file: RuleFile = toml::from_str(text)?;
+        let compile = |id: &str, field: &'static str, re: &str| {
+            regex::bytes::RegexBuilder::new(re)
+                .unicode(false)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|source| RulesError::Regex {
+                    id: id.to_string(),
+                    field,
+                    source,
+                })
+        };
+        let mut rules = Vec::new();
+        let mut ids = std::collections::HashSet::new();
+        for spec in file.rule {
+            if !ids.insert(spec.id.clone()) {
+                return Err(RulesError::Invalid {
+                    id: spec.id,
+                    message: "duplicate id".into(),
+                });
+            }
+            if spec.keywords.iter().any(|k| k.len() < 4) || spec.keywords.is_empty() {
+                return Err(RulesError::Invalid {
+                    id: spec.id,
+                    message: "needs keywords of at least 4 bytes".into(),
+                });
+            }
+            if spec.evidence == Evidence::Context && spec.context.is_none() {
+                return Err(RulesError::Invalid {
+                    id: spec.id,
+                    message: "a context rule needs `context`".into(),
+                });
+            }
+            let opt = |field, re: &Option<String>| {
+                re.as_deref()
+                    .map(|r| compile(&spec.id, field, r))
+                    .transpose()
+            };
+            let rule = Rule {
+                full: compile(&spec.id, "pattern", &format!("^(?:{})$", spec.pattern))?,
+                context: opt("context", &spec.context)?,
+                weak_context: opt("weak_context", &spec.weak_context)?,
+                weak_requires: opt("weak_requires", &spec.weak_requires)?,
+                spec,
+            };
+            rules.push(rule);
+        }
+        let version = crate::finding::short_id(&[text]);
+        Ok(RuleSet {
+            rules,
+            ignore: file.ignore,
+            version,
+        })
+    }
+}

@@ -1,0 +1,770 @@
+//! Where to look: files under the scanned trees (walked in parallel with `ignore`), env files,
+//! process environments and in-memory haystacks such as user-data. The scan is synchronous and
+//! threaded like ripgrep; async callers run it in `spawn_blocking`.
+//!
+//! Read policy (documented in the README): no mmap; each file is read through a per-thread
+//! buffer of [`CHUNK`] bytes plus an overlap that keeps every key whole across chunk borders,
+//! so memory does not grow with file size. Binary files are scanned as bytes (keys hide in
+//! compiled binaries, `.pyc`, SQLite files and dumps); UTF-16 files with a BOM are decoded to
+//! UTF-8 first. FIFOs, sockets and device nodes are skipped without being opened.
+
+pub mod envfiles;
+pub mod matcher;
+pub mod procfs;
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{self, Read, Seek};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ignore::{WalkBuilder, WalkState};
+use serde::{Deserialize, Serialize};
+
+use crate::config::ScanConfig;
+use crate::finding::{self, Finding, KeyType, Kind, ProcessInfo, Source};
+use crate::rules::RulesError;
+use matcher::{Matcher, RawMatch};
+
+/// Bytes read per chunk of a file.
+pub const CHUNK: usize = 1 << 20;
+/// Bytes kept from the previous chunk (see [`matcher::REQUIRED_OVERLAP`]).
+const OVERLAP: usize = matcher::REQUIRED_OVERLAP;
+/// The marker that suppresses findings on its line.
+pub const ALLOW_MARKER: &[u8] = b"credhygiene:allow";
+
+/// Errors that stop a scan before it starts (per-file problems are counted instead).
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The built-in rules do not compile (a defect of the binary).
+    #[error("built-in rules: {0}")]
+    Rules(#[from] RulesError),
+    /// An exclude glob is invalid.
+    #[error("invalid exclude pattern {pattern:?}: {source}")]
+    Exclude {
+        /// The glob.
+        pattern: String,
+        /// Why.
+        source: ignore::Error,
+    },
+    /// The allowlist file exists but cannot be read.
+    #[error("cannot read allowlist {path}: {source}")]
+    Allowlist {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// Bytes held in memory to be scanned: an environment, user-data.
+#[derive(Clone)]
+pub struct Haystack {
+    /// What kind of source it is.
+    pub source: Source,
+    /// The path reported for it (`/proc/PID/environ`, `imds:/latest/user-data`).
+    pub path: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// For process environments: the process.
+    pub process: Option<ProcessInfo>,
+}
+
+impl std::fmt::Debug for Haystack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Haystack")
+            .field("source", &self.source)
+            .field("path", &self.path)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// What one scan covers.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Trees (or single files) to walk.
+    pub trees: Vec<PathBuf>,
+    /// Env files to read, whether or not they lie in a tree.
+    pub env_files: Vec<PathBuf>,
+    /// Scan `/proc/*/environ`.
+    pub processes: bool,
+    /// In-memory haystacks (user-data).
+    pub memory: Vec<Haystack>,
+}
+
+impl Plan {
+    /// The plan for `scan` with no PATH and for the agent: the configured sources.
+    pub fn from_config(cfg: &ScanConfig) -> Plan {
+        Plan {
+            trees: cfg.paths.iter().filter(|p| p.exists()).cloned().collect(),
+            env_files: envfiles::expand(&cfg.env_files),
+            processes: cfg.processes,
+            memory: Vec::new(),
+        }
+    }
+
+    /// The plan for `scan PATH...`: only those paths.
+    pub fn from_paths(paths: &[PathBuf]) -> Plan {
+        Plan {
+            trees: paths.to_vec(),
+            ..Plan::default()
+        }
+    }
+}
+
+/// Counters of one scan (DESIGN.md `stats`, plus `suppressed` and `cached`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Files and in-memory sources scanned (read now or taken from the cache).
+    pub files: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Files skipped on purpose: over `max_file_size`, FIFOs, sockets, device nodes.
+    pub skipped: u64,
+    /// Files and sources that could not be read (permissions, vanished, symlink loops …).
+    pub errors: u64,
+    /// Findings suppressed by `credhygiene:allow` or the allowlist.
+    pub suppressed: u64,
+    /// Files whose findings came from the scan cache without being read again.
+    pub cached: u64,
+    /// Wall time of the scan.
+    pub elapsed_ms: u64,
+}
+
+impl Stats {
+    fn add(&mut self, o: &Stats) {
+        self.files += o.files;
+        self.bytes += o.bytes;
+        self.skipped += o.skipped;
+        self.errors += o.errors;
+        self.suppressed += o.suppressed;
+        self.cached += o.cached;
+    }
+}
+
+/// The result of a scan.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOutcome {
+    /// Findings, sorted by path, line, column.
+    pub findings: Vec<Finding>,
+    /// Counters.
+    pub stats: Stats,
+    /// Whether the scan was cancelled before it finished.
+    pub cancelled: bool,
+}
+
+impl ScanOutcome {
+    /// Distinct credentials among the findings (the `HardcodedCredentials` metric).
+    pub fn distinct_credentials(&self) -> usize {
+        self.findings
+            .iter()
+            .map(|f| f.credential.as_str())
+            .collect::<HashSet<_>>()
+            .len()
+    }
+}
+
+/// What the scan cache remembers of a file: its identity and what was found in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheEntry {
+    /// Device, inode, size, mtime and ctime (ns): the file is read again when any changes.
+    pub stamp: [i64; 5],
+    /// Findings in the file.
+    pub findings: Vec<Finding>,
+    /// Findings suppressed in the file.
+    pub suppressed: u64,
+}
+
+/// Per-file results of a previous scan, keyed by path, valid for one rules version.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanCache {
+    /// The rules version the entries were made with.
+    pub rules_version: String,
+    /// Entries by path.
+    pub entries: HashMap<String, CacheEntry>,
+}
+
+/// Tunables of the scanner.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Worker threads (0 = one per CPU).
+    pub threads: usize,
+    /// Larger files are skipped and counted.
+    pub max_file_size: u64,
+    /// Follow symbolic links while walking.
+    pub follow_symlinks: bool,
+    /// Stay on each tree's file system.
+    pub same_file_system: bool,
+    /// gitignore-style exclude globs.
+    pub exclude: Vec<String>,
+    /// Fingerprints to suppress.
+    pub allowlist: HashSet<String>,
+    /// Bytes per second over all threads (0 = unlimited).
+    pub read_rate_limit: u64,
+    /// Where process environments are read from (`/proc`; a fixture tree in tests).
+    pub proc_root: PathBuf,
+}
+
+impl Options {
+    /// Options from the `[scan]` section; `threads` overrides `scan.threads`.
+    pub fn from_config(cfg: &ScanConfig, threads: Option<usize>) -> Result<Options, ScanError> {
+        Ok(Options {
+            threads: threads.unwrap_or(cfg.threads),
+            max_file_size: cfg.max_file_size.as_u64(),
+            follow_symlinks: cfg.follow_symlinks,
+            same_file_system: cfg.same_file_system,
+            exclude: cfg.exclude.clone(),
+            allowlist: load_allowlist(&cfg.allowlist)?,
+            read_rate_limit: 0,
+            proc_root: PathBuf::from("/proc"),
+        })
+    }
+}
+
+/// Reads an allowlist file: one `sha256:` fingerprint per line, `#` comments. Missing = empty.
+pub fn load_allowlist(path: &Path) -> Result<HashSet<String>, ScanError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim())
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(HashSet::new()),
+        Err(source) => Err(ScanError::Allowlist {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The scanner: a compiled matcher plus options.
+#[derive(Debug)]
+pub struct Scanner {
+    matcher: Matcher,
+    opts: Options,
+    excludes: Option<ignore::gitignore::Gitignore>,
+}
+
+impl Scanner {
+    /// A scanner with the built-in rules.
+    pub fn new(opts: Options) -> Result<Scanner, ScanError> {
+        let excludes = if opts.exclude.is_empty() {
+            None
+        } else {
+            let mut b = ignore::gitignore::GitignoreBuilder::new("/");
+            for pattern in &opts.exclude {
+                b.add_line(None, pattern)
+                    .map_err(|source| ScanError::Exclude {
+                        pattern: pattern.clone(),
+                        source,
+                    })?;
+            }
+            Some(b.build().map_err(|source| ScanError::Exclude {
+                pattern: opts.exclude.join(", "),
+                source,
+            })?)
+        };
+        Ok(Scanner {
+            matcher: Matcher::builtin()?,
+            opts,
+            excludes,
+        })
+    }
+
+    /// The compiled rules.
+    pub fn rules(&self) -> &crate::rules::RuleSet {
+        self.matcher.rules()
+    }
+
+    /// The rules version (scan caches from other versions are not trusted).
+    pub fn rules_version(&self) -> &str {
+        &self.matcher.rules().version
+    }
+
+    /// Runs a scan. `prior` is a cache from an earlier scan (ignored if its rules version
+    /// differs); the returned cache describes this scan's files.
+    pub fn run(
+        &self,
+        plan: &Plan,
+        cancel: &AtomicBool,
+        prior: Option<&ScanCache>,
+    ) -> (ScanOutcome, ScanCache) {
+        let started = Instant::now();
+        let prior = prior.filter(|c| c.rules_version == self.rules_version());
+        let env_set: HashSet<&Path> = plan.env_files.iter().map(PathBuf::as_path).collect();
+        let shared = Mutex::new(Merged::default());
+        let threads = match self.opts.threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        let rate_per_thread = self.opts.read_rate_limit / threads as u64;
+
+        // Env files first (they may lie outside the trees); the walk then skips them.
+        {
+            let mut w = Worker::new(self, &shared, prior, rate_per_thread);
+            for p in &plan.env_files {
+                if cancel.load(Ordering::Relaxed) {
+                    break;
+                }
+                w.scan_path(p, Source::EnvFile);
+            }
+        }
+
+        if !plan.trees.is_empty() && !cancel.load(Ordering::Relaxed) {
+            let mut builder = WalkBuilder::new(&plan.trees[0]);
+            for t in &plan.trees[1..] {
+                builder.add(t);
+            }
+            builder
+                .standard_filters(false)
+                .follow_links(self.opts.follow_symlinks)
+                .same_file_system(self.opts.same_file_system)
+                .threads(threads);
+            if let Some(gi) = self.excludes.clone() {
+                builder.filter_entry(move |e| {
+                    let p = e.path();
+                    let abs;
+                    let p = if p.is_absolute() {
+                        p
+                    } else {
+                        abs = std::env::current_dir().unwrap_or_default().join(p);
+                        abs.as_path()
+                    };
+                    !gi.matched(p, e.file_type().is_some_and(|t| t.is_dir()))
+                        .is_ignore()
+                });
+            }
+            builder.build_parallel().run(|| {
+                let mut w = Worker::new(self, &shared, prior, rate_per_thread);
+                let env_set = &env_set;
+                Box::new(move |entry| {
+                    if cancel.load(Ordering::Relaxed) {
+                        return WalkState::Quit;
+                    }
+                    let entry = match entry {
+                        Ok(e) => e,
+                        Err(e) => {
+                            log::debug!(error:% = e; "walk error");
+                            w.stats.errors += 1;
+                            return WalkState::Continue;
+                        }
+                    };
+                    let Some(ft) = entry.file_type() else {
+                        return WalkState::Continue;
+                    };
+                    if ft.is_dir() {
+                        return WalkState::Continue;
+                    }
+                    if ft.is_symlink() {
+                        // Not followed (follow_symlinks = false): the target is scanned where
+                        // it lies, if it lies in a scanned tree.
+                        return WalkState::Continue;
+                    }
+                    if !ft.is_file() {
+                        log::debug!(path:% = entry.path().display(); "skipped: not a regular file");
+                        w.stats.skipped += 1;
+                        return WalkState::Continue;
+                    }
+                    let path = entry.path();
+                    if env_set.contains(path) {
+                        return WalkState::Continue;
+                    }
+                    let source = if envfiles::is_env_file_name(path) {
+                        Source::EnvFile
+                    } else {
+                        Source::File
+                    };
+                    w.scan_path(path, source);
+                    WalkState::Continue
+                })
+            });
+        }
+
+        if plan.processes && !cancel.load(Ordering::Relaxed) {
+            let (stacks, unreadable) =
+                procfs::environments(&self.opts.proc_root, self.opts.max_file_size);
+            let mut w = Worker::new(self, &shared, None, 0);
+            w.stats.skipped += unreadable;
+            for h in &stacks {
+                w.scan_memory(h);
+            }
+        }
+        {
+            let mut w = Worker::new(self, &shared, None, 0);
+            for h in &plan.memory {
+                w.scan_memory(h);
+            }
+        }
+
+        let merged = shared.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut findings = merged.findings;
+        findings.sort_by(|a, b| {
+            (a.source != Source::File && a.source != Source::EnvFile)
+                .cmp(&(b.source != Source::File && b.source != Source::EnvFile))
+                .then_with(|| a.path.cmp(&b.path))
+                .then(a.line.cmp(&b.line))
+                .then(a.column.cmp(&b.column))
+                .then(a.kind.cmp(&b.kind))
+        });
+        let mut stats = merged.stats;
+        stats.elapsed_ms = started.elapsed().as_millis() as u64;
+        let cache = ScanCache {
+            rules_version: self.rules_version().to_string(),
+            entries: merged.cache,
+        };
+        (
+            ScanOutcome {
+                findings,
+                stats,
+                cancelled: cancel.load(Ordering::Relaxed),
+            },
+            cache,
+        )
+    }
+}
+
+#[derive(Default)]
+struct Merged {
+    findings: Vec<Finding>,
+    stats: Stats,
+    cache: HashMap<String, CacheEntry>,
+}
+
+/// Per-thread state: buffer, match scratch, counters; merged into the shared result on drop.
+struct Worker<'a> {
+    scanner: &'a Scanner,
+    shared: &'a Mutex<Merged>,
+    prior: Option<&'a ScanCache>,
+    buf: Vec<u8>,
+    matches: Vec<RawMatch>,
+    findings: Vec<Finding>,
+    stats: Stats,
+    cache: HashMap<String, CacheEntry>,
+    rate: u64,
+    rate_window: (Instant, u64),
+}
+
+impl<'a> Worker<'a> {
+    fn new(
+        scanner: &'a Scanner,
+        shared: &'a Mutex<Merged>,
+        prior: Option<&'a ScanCache>,
+        rate: u64,
+    ) -> Self {
+        Worker {
+            scanner,
+            shared,
+            prior,
+            buf: Vec::new(),
+            matches: Vec::new(),
+            findings: Vec::new(),
+            stats: Stats::default(),
+            cache: HashMap::new(),
+            rate,
+            rate_window: (Instant::now(), 0),
+        }
+    }
+
+    fn scan_path(&mut self, path: &Path, source: Source) {
+        let display = path.to_string_lossy().into_owned();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path);
+        let mut file = match file {
+            Ok(f) => f,
+            Err(e) => {
+                log::debug!(path:% = display, error:% = e; "cannot open");
+                self.stats.errors += 1;
+                return;
+            }
+        };
+        let meta = match file.metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                log::debug!(path:% = display, error:% = e; "cannot stat");
+                self.stats.errors += 1;
+                return;
+            }
+        };
+        if !meta.is_file() {
+            self.stats.skipped += 1;
+            return;
+        }
+        if meta.len() > self.scanner.opts.max_file_size {
+            log::debug!(path:% = display, size = meta.len(); "skipped: larger than max_file_size");
+            self.stats.skipped += 1;
+            return;
+        }
+        let stamp = [
+            meta.dev() as i64,
+            meta.ino() as i64,
+            meta.size() as i64,
+            meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+            meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+        ];
+        self.stats.files += 1;
+        if let Some(entry) = self
+            .prior
+            .and_then(|c| c.entries.get(&display))
+            .filter(|e| e.stamp == stamp)
+        {
+            self.stats.cached += 1;
+            self.stats.suppressed += entry.suppressed;
+            self.findings.extend(entry.findings.iter().cloned());
+            self.cache.insert(display, entry.clone());
+            return;
+        }
+        let first = self.findings.len();
+        let suppressed_before = self.stats.suppressed;
+        let ctx = Ctx {
+            source,
+            path: &display,
+            process: None,
+        };
+        let result = if has_utf16_bom(&mut file) {
+            let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .bom_sniffing(true)
+                .build(file);
+            self.scan_reader(decoder, &ctx)
+        } else {
+            self.scan_reader(file, &ctx)
+        };
+        if let Err(e) = result {
+            log::debug!(path:% = display, error:% = e; "read error");
+            self.stats.errors += 1;
+            return;
+        }
+        group_credentials(&mut self.findings[first..]);
+        self.cache.insert(
+            display,
+            CacheEntry {
+                stamp,
+                findings: self.findings[first..].to_vec(),
+                suppressed: self.stats.suppressed - suppressed_before,
+            },
+        );
+    }
+
+    fn scan_memory(&mut self, h: &Haystack) {
+        self.stats.files += 1;
+        let first = self.findings.len();
+        let ctx = Ctx {
+            source: h.source,
+            path: &h.path,
+            process: h.process.as_ref(),
+        };
+        let bytes: &[u8] = &h.bytes;
+        if let Err(e) = self.scan_reader(bytes, &ctx) {
+            log::debug!(path:% = h.path, error:% = e; "read error");
+            self.stats.errors += 1;
+        }
+        group_credentials(&mut self.findings[first..]);
+    }
+
+    /// Reads `r` chunk by chunk, keeping [`OVERLAP`] bytes of the previous chunk in front.
+    fn scan_reader<R: Read>(&mut self, mut r: R, ctx: &Ctx<'_>) -> io::Result<()> {
+        let cap = CHUNK + OVERLAP;
+        if self.buf.len() != cap {
+            self.buf = vec![0; cap];
+        }
+        let limit = self.scanner.opts.max_file_size;
+        let mut filled = 0usize;
+        let mut fresh_from = 0usize;
+        let mut base: u64 = 0;
+        let mut lines_before: u64 = 0;
+        let mut last_nl_before: Option<u64> = None;
+        let mut total: u64 = 0;
+        loop {
+            let mut eof = false;
+            while filled < cap {
+                if total >= limit {
+                    eof = true;
+                    break;
+                }
+                let want = (cap - filled).min((limit - total) as usize);
+                match r.read(&mut self.buf[filled..filled + want]) {
+                    Ok(0) => {
+                        eof = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        filled += n;
+                        total += n as u64;
+                        self.stats.bytes += n as u64;
+                        self.throttle(n as u64);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        eof = true;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let fresh_to = if eof { filled } else { filled - OVERLAP };
+            self.matches.clear();
+            self.scanner
+                .matcher
+                .find(&self.buf[..filled], &mut self.matches);
+            let matches = std::mem::take(&mut self.matches);
+            for m in matches
+                .iter()
+                .filter(|m| m.start >= fresh_from && m.start < fresh_to)
+            {
+                let hay = &self.buf[..filled];
+                let line_start_in_buf = memchr::memrchr(b'\n', &hay[..m.start]).map(|p| p + 1);
+                let line = lines_before + bytecount::count(&hay[..m.start], b'\n') as u64 + 1;
+                let abs = base + m.start as u64;
+                let column = match (line_start_in_buf, last_nl_before) {
+                    (Some(ls), _) => (m.start - ls) as u64 + 1,
+                    (None, Some(nl)) => abs - nl,
+                    (None, None) => abs + 1,
+                };
+                let ls = line_start_in_buf.unwrap_or(0);
+                let le = memchr::memchr(b'\n', &hay[m.start..]).map_or(filled, |p| m.start + p);
+                let allowed = memchr::memmem::find(&hay[ls..le], ALLOW_MARKER).is_some();
+                self.emit(m, ctx, line, column, allowed);
+            }
+            self.matches = matches;
+            if eof {
+                return Ok(());
+            }
+            let discard = fresh_to;
+            let dropped = &self.buf[..discard];
+            lines_before += bytecount::count(dropped, b'\n') as u64;
+            if let Some(p) = memchr::memrchr(b'\n', dropped) {
+                last_nl_before = Some(base + p as u64);
+            }
+            self.buf.copy_within(discard..filled, 0);
+            filled -= discard;
+            base += discard as u64;
+            fresh_from = filled;
+        }
+    }
+
+    fn emit(&mut self, m: &RawMatch, ctx: &Ctx<'_>, line: u64, column: u64, allowed: bool) {
+        let rule = &self.scanner.matcher.rule(m.rule).spec;
+        let value = m.value.expose();
+        let fp = finding::fingerprint(value);
+        if allowed || self.scanner.opts.allowlist.contains(&fp) {
+            self.stats.suppressed += 1;
+            return;
+        }
+        let (key_id, key_type, account_id) = if rule.kind == Kind::AccessKeyId {
+            let id = String::from_utf8_lossy(value).into_owned();
+            let acct = finding::account_from_key_id(&id);
+            (Some(id.clone()), Some(KeyType::of(&id)), acct)
+        } else {
+            (None, None, None)
+        };
+        let location = match ctx.process {
+            Some(p) => p
+                .unit
+                .clone()
+                .or_else(|| p.exe.clone())
+                .unwrap_or_else(|| "process".into()),
+            None => ctx.path.to_string(),
+        };
+        let credential = finding::short_id(&["credential", key_id.as_deref().unwrap_or(&fp)]);
+        self.findings.push(Finding {
+            id: finding::short_id(&[&rule.id, ctx.source.as_str(), &location, &fp]),
+            rule: rule.id.clone(),
+            kind: rule.kind,
+            source: ctx.source,
+            path: ctx.path.to_string(),
+            line,
+            column,
+            key_id,
+            key_type,
+            account_id,
+            credential,
+            redacted: finding::redact(value),
+            fingerprint: fp,
+            process: ctx.process.cloned(),
+        });
+    }
+
+    /// Sleeps as needed to keep this thread under its share of `read_rate_limit`.
+    fn throttle(&mut self, n: u64) {
+        if self.rate == 0 {
+            return;
+        }
+        self.rate_window.1 += n;
+        let due = Duration::from_secs_f64(self.rate_window.1 as f64 / self.rate as f64);
+        let spent = self.rate_window.0.elapsed();
+        if due > spent {
+            std::thread::sleep(due - spent);
+        }
+        if spent > Duration::from_secs(10) {
+            self.rate_window = (Instant::now(), 0);
+        }
+    }
+}
+
+impl Drop for Worker<'_> {
+    fn drop(&mut self) {
+        let mut m = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        m.findings.append(&mut self.findings);
+        m.stats.add(&self.stats);
+        m.cache.extend(self.cache.drain());
+    }
+}
+
+struct Ctx<'a> {
+    source: Source,
+    path: &'a str,
+    process: Option<&'a ProcessInfo>,
+}
+
+/// Whether a file starts with a UTF-16 byte order mark (the position is restored).
+fn has_utf16_bom(f: &mut File) -> bool {
+    let mut head = [0u8; 2];
+    let n = f.read(&mut head).unwrap_or(0);
+    let _ = f.rewind();
+    n == 2 && (head == [0xFF, 0xFE] || head == [0xFE, 0xFF])
+}
+
+/// How many lines apart a secret and a key id may be to count as one credential.
+const PAIR_LINES: u64 = 5;
+
+/// Gives the secrets and tokens of one haystack the key id found closest to them, so that the
+/// parts of one credential share `credential`, `key_id` and `account_id`.
+fn group_credentials(found: &mut [Finding]) {
+    let ids: Vec<(u64, u64, String, Option<KeyType>, Option<String>)> = found
+        .iter()
+        .filter(|f| f.kind == Kind::AccessKeyId)
+        .map(|f| {
+            (
+                f.line,
+                f.column,
+                f.key_id.clone().unwrap_or_default(),
+                f.key_type,
+                f.account_id.clone(),
+            )
+        })
+        .collect();
+    if ids.is_empty() {
+        return;
+    }
+    for f in found.iter_mut().filter(|f| f.kind.is_secret()) {
+        let best = ids
+            .iter()
+            .filter(|k| k.0.abs_diff(f.line) <= PAIR_LINES)
+            .min_by_key(|k| (k.0.abs_diff(f.line), k.1.abs_diff(f.column)));
+        if let Some((_, _, id, kt, acct)) = best {
+            f.credential = finding::short_id(&["credential", id]);
+            f.key_id = Some(id.clone());
+            f.key_type = *kt;
+            f.account_id = acct.clone();
+        }
+    }
+}
+
+/// Shares the scanner between threads (the agent keeps one across cycles).
+pub type SharedScanner = Arc<Scanner>;
