@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod finding;
+pub mod imds;
 pub mod logging;
 pub mod report;
 pub mod rules;
