@@ -1,0 +1,32 @@
+//! Shared helpers: the binary under test, planted test keys, leak checks.
+
+use assert_cmd::Command;
+
+/// Test keys in the shape of real ones (not AWS documentation examples, which are ignored).
+pub const KEY_ID: &str = "AKIASXQV3SVWMFRRRM75";
+/// A secret access key paired with [`KEY_ID`] in fixtures.
+pub const SECRET: &str = "V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw";
+/// A second secret.
+pub const SECRET2: &str = "LKKc6yGDJdpnM8tj63i4addZaJoetE7/8apHQxhU";
+/// A session token.
+pub const TOKEN: &str = "IQoJb3JpZ2luX2VjEI7zRFiSgdGWxwvwaD+UpltquS/h7D7a+1FkmCWxkSEOCGe+5vpPL0Lx3kgSgiD0Sb71epJW5i1rpVgHRemLji1m10fj29eO+NM1BNvD5MUODeiSryJa1z2Dy7qPiN+0rJmVaq1jBi2aHD1ChMxcchdmlrp3eVcDKBJSRon9PY";
+
+/// The `credhygiene` binary with a clean environment (no config file, no IMDS).
+pub fn credhygiene() -> Command {
+    let mut cmd = Command::cargo_bin("credhygiene").unwrap();
+    cmd.env_remove("CREDHYGIENE_CONFIG")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// Panics if `haystack` holds any secret in full.
+pub fn assert_no_secret(haystack: &[u8], secrets: &[&str]) {
+    let text = String::from_utf8_lossy(haystack);
+    for s in secrets {
+        assert!(!text.contains(s), "a full secret leaked: {}…", &s[..4]);
+        // also the JSON-escaped form
+        let escaped = s.replace('/', "\\/");
+        assert!(!text.contains(&escaped), "a full secret leaked (escaped)");
+    }
+}

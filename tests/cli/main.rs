@@ -1,0 +1,4 @@
+//! The integration tests: one binary, one module per command or area.
+
+mod common;
+mod scan;

@@ -1,0 +1,1 @@
+//! `credhygiene scan`.
