@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Structural checks of the packaging artefacts, run by packaging/test (with the venv that has
+PyYAML, cfn-lint and python-hcl2). Each subcommand prints what it checked and exits non-zero with
+a message naming the file and the problem.
+
+  check.py aws DIR           IAM policy JSON + CloudFormation template (resources, alarms, dashboard)
+  check.py ami DIR           Image Builder component + Packer snippet
+  check.py ssm DIR           SSM Distributor manifest vs. the zips beside it
+  check.py bake-gate FILE    print the component's bake-gate shell script (to run it in a chroot)
+"""
+import hashlib
+import json
+import os
+import re
+import sys
+import zipfile
+
+METRICS = ["HardcodedCredentials", "InstanceProfileMissing", "IMDSv1Open", "ScanErrors"]
+NAMESPACE = "CredHygiene"
+LOG_GROUP = "/credhygiene/findings"
+LOG_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+class Fail(Exception):
+    pass
+
+
+def need(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+# --- IAM policy ---------------------------------------------------------------------------------
+
+
+def check_policy_statements(where, statements, log_resource_ok):
+    """The least-privilege contract: exactly PutMetricData limited to the namespace, and the three
+    Logs actions on the log group; nothing else, no Deny-less wildcards."""
+    need(len(statements) == 2, f"{where}: expected 2 statements, found {len(statements)}")
+    actions = set()
+    for st in statements:
+        need(st.get("Effect") == "Allow", f"{where}: statement {st.get('Sid')} is not Allow")
+        acts = set(as_list(st["Action"]))
+        need(not any("*" in a for a in acts), f"{where}: wildcard action in {sorted(acts)}")
+        actions |= acts
+        if acts == {"cloudwatch:PutMetricData"}:
+            cond = st.get("Condition", {}).get("StringEquals", {})
+            need("cloudwatch:namespace" in cond,
+                 f"{where}: PutMetricData without a cloudwatch:namespace condition")
+            ns = cond["cloudwatch:namespace"]
+            need(ns == NAMESPACE or (isinstance(ns, dict) and ns.get("Ref") == "MetricNamespace"),
+                 f"{where}: namespace condition is {ns!r}, not {NAMESPACE}")
+        elif acts == LOG_ACTIONS:
+            res = as_list(st["Resource"])
+            need(all(log_resource_ok(r) for r in res),
+                 f"{where}: Logs actions on resources other than the agent's log group: {res}")
+            need(len(res) == 2, f"{where}: expected the log group ARN and its :* form: {res}")
+        else:
+            raise Fail(f"{where}: unexpected actions {sorted(acts)}")
+    need(actions == LOG_ACTIONS | {"cloudwatch:PutMetricData"},
+         f"{where}: actions are {sorted(actions)}")
+
+
+def check_aws(d):
+    path = os.path.join(d, "credhygiene-instance-policy.json")
+    with open(path) as f:
+        policy = json.load(f)
+    need(policy.get("Version") == "2012-10-17", f"{path}: Version must be 2012-10-17")
+    pat = re.compile(r"arn:aws:logs:\*:\*:log-group:" + re.escape(LOG_GROUP) + r"(:\*)?")
+    check_policy_statements(path, policy["Statement"], lambda r: bool(pat.fullmatch(r)))
+    print(f"ok: {path}: valid JSON, PutMetricData limited to {NAMESPACE}, Logs on {LOG_GROUP}")
+
+    from cfnlint.decode import decode  # the CloudFormation YAML loader (!Ref, !Sub, ...)
+
+    path = os.path.join(d, "credhygiene.cfn.yaml")
+    tpl, matches = decode(path)
+    need(tpl is not None and not matches, f"{path}: does not parse: {matches}")
+    res = tpl["Resources"]
+    by_type = {}
+    for name, r in res.items():
+        by_type.setdefault(r["Type"], []).append(name)
+    for t in ["AWS::IAM::Role", "AWS::IAM::InstanceProfile", "AWS::CloudWatch::Dashboard",
+              "AWS::Logs::LogGroup"]:
+        need(len(by_type.get(t, [])) == 1, f"{path}: expected one {t}, found {by_type.get(t)}")
+
+    role = res[by_type["AWS::IAM::Role"][0]]["Properties"]
+    trust = role["AssumeRolePolicyDocument"]["Statement"]
+    need(any(s["Principal"].get("Service") == "ec2.amazonaws.com" for s in trust),
+         f"{path}: the role is not assumable by EC2")
+    pols = role["Policies"]
+    need(len(pols) == 1, f"{path}: expected one inline policy")
+
+    def cfn_log_arn(r):
+        s = r.get("Fn::Sub") if isinstance(r, dict) else None
+        return s in (
+            "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LogGroupName}",
+            "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LogGroupName}:*",
+        )
+
+    check_policy_statements(path + " (InstanceRole)", pols[0]["PolicyDocument"]["Statement"],
+                            cfn_log_arn)
+    need(tpl["Parameters"]["MetricNamespace"]["Default"] == NAMESPACE, f"{path}: namespace default")
+    need(tpl["Parameters"]["LogGroupName"]["Default"] == LOG_GROUP, f"{path}: log group default")
+
+    prof = res[by_type["AWS::IAM::InstanceProfile"][0]]["Properties"]
+    need(prof["Roles"] == [{"Ref": by_type["AWS::IAM::Role"][0]}],
+         f"{path}: the instance profile does not hold the role")
+
+    alarmed = set()
+    for name in by_type.get("AWS::CloudWatch::Alarm", []):
+        p = res[name]["Properties"]
+        for m in p["Metrics"]:
+            expr = m.get("Expression")
+            expr = expr.get("Fn::Sub") if isinstance(expr, dict) else expr
+            for metric in METRICS:
+                if re.search(r"\(%s\)" % metric, expr or ""):
+                    alarmed.add(metric)
+        need(p["ComparisonOperator"] and "Threshold" in p, f"{path}: {name} has no threshold")
+    need(alarmed == set(METRICS), f"{path}: alarms cover {sorted(alarmed)}, not {METRICS}")
+
+    dash = res[by_type["AWS::CloudWatch::Dashboard"][0]]["Properties"]["DashboardBody"]["Fn::Sub"]
+    body, subs = dash
+    values = {"AWS::Region": "us-east-1", "Ns": NAMESPACE, "Dim": "InstanceId",
+              "LogGroup": LOG_GROUP}
+    for n in by_type.get("AWS::CloudWatch::Alarm", []):
+        values[n] = n
+
+    def sub(m):
+        key = m.group(1)
+        need(key in values, f"{path}: dashboard refers to unknown ${{{key}}}")
+        return values[key]
+
+    rendered = re.sub(r"\$\{([^}!]+)\}", sub, body)
+    try:
+        board = json.loads(rendered)
+    except json.JSONDecodeError as e:
+        raise Fail(f"{path}: dashboard body is not JSON once substituted: {e}")
+    kinds = [w["type"] for w in board["widgets"]]
+    need("log" in kinds and kinds.count("metric") >= 3, f"{path}: dashboard widgets {kinds}")
+    text = json.dumps(board)
+    need("GROUP BY InstanceId ORDER BY MAX() DESC" in text, f"{path}: no worst-instances widget")
+    for metric in METRICS:
+        need(f"SUM({metric})" in text, f"{path}: no fleet total of {metric}")
+    logq = [w for w in board["widgets"] if w["type"] == "log"][0]["properties"]["query"]
+    need(logq.startswith(f"SOURCE '{LOG_GROUP}'") and "by instance_id" in logq,
+         f"{path}: the Logs Insights widget does not list hosts from {LOG_GROUP}")
+    print(f"ok: {path}: role (EC2 trust, least privilege), instance profile, "
+          f"{len(by_type.get('AWS::CloudWatch::Alarm', []))} alarms on {', '.join(METRICS)}, "
+          f"dashboard ({len(kinds)} widgets, JSON once substituted)")
+
+
+# --- AMI ----------------------------------------------------------------------------------------
+
+
+def load_component(path):
+    import yaml
+
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    need(str(doc.get("schemaVersion")) == "1.0", f"{path}: schemaVersion must be 1.0")
+    need(doc.get("name") and doc.get("phases"), f"{path}: name and phases are required")
+    return doc
+
+
+def check_ami(d):
+    path = os.path.join(d, "credhygiene-component.yaml")
+    doc = load_component(path)
+    params = {}
+    for p in doc.get("parameters", []):
+        ((k, v),) = p.items()
+        need(v.get("type") == "string", f"{path}: parameter {k} must be of type string")
+        params[k] = v
+    phases = {ph["name"]: ph for ph in doc["phases"]}
+    need(set(phases) <= {"build", "validate", "test"}, f"{path}: unknown phases {set(phases)}")
+    need("build" in phases and "validate" in phases, f"{path}: needs build and validate phases")
+    actions = {"ExecuteBash", "S3Download"}
+    for ph in doc["phases"]:
+        names = set()
+        for st in ph["steps"]:
+            need(re.fullmatch(r"[A-Za-z0-9_-]{1,128}", st["name"]), f"{path}: step name {st['name']}")
+            need(st["name"] not in names, f"{path}: duplicate step {st['name']}")
+            names.add(st["name"])
+            need(st["action"] in actions, f"{path}: unexpected action {st['action']}")
+            need(st.get("onFailure", "Abort") in ("Abort", "Continue", "Ignore"),
+                 f"{path}: onFailure of {st['name']}")
+            text = json.dumps(st["inputs"])
+            for ref in re.findall(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}", text):
+                need(ref in params, f"{path}: step {st['name']} refers to unknown {{{{ {ref} }}}}")
+    gate = [st for st in phases["validate"]["steps"] if st["name"] == "BakeGate"]
+    need(gate and "credhygiene --config" in gate[0]["inputs"]["commands"][0]
+         and gate[0].get("onFailure") == "Abort",
+         f"{path}: the validate phase has no aborting BakeGate step running credhygiene scan")
+    print(f"ok: {path}: AWSTOE schema 1.0, phases {sorted(phases)}, bake gate in validate")
+
+    import hcl2
+
+    path = os.path.join(d, "credhygiene.pkr.hcl")
+    with open(path) as f:
+        hcl = hcl2.load(f)
+    builds = hcl.get("build", [])
+    need(len(builds) == 1, f"{path}: expected one build block")
+    provs = builds[0].get("provisioner", [])
+    kinds = [next(iter(p)) for p in provs]
+    need(kinds == ["file", "shell", "shell"], f"{path}: provisioners are {kinds}")
+    gate = " ".join(provs[2]["shell"]["inline"])
+    need("credhygiene --config" in gate and "scan" in gate and "exit $rc" in gate,
+         f"{path}: the last shell provisioner is not the bake gate")
+    srcs = hcl.get("source", [])
+    need(srcs and "amazon-ebs" in srcs[0], f"{path}: no amazon-ebs source")
+    print(f"ok: {path}: HCL parses, file + install + bake-gate provisioners")
+
+
+def bake_gate(path):
+    doc = load_component(path)
+    for ph in doc["phases"]:
+        for st in ph["steps"]:
+            if st["name"] == "BakeGate":
+                sys.stdout.write(st["inputs"]["commands"][0])
+                return
+    raise Fail(f"{path}: no BakeGate step")
+
+
+# --- SSM Distributor ----------------------------------------------------------------------------
+
+
+def check_ssm(d):
+    path = os.path.join(d, "manifest.json")
+    with open(path) as f:
+        m = json.load(f)
+    need(m.get("schemaVersion") == "2.0", f"{path}: schemaVersion must be 2.0")
+    need(re.fullmatch(r"[A-Za-z0-9._-]{1,128}", m.get("version", "")), f"{path}: version")
+    files = m["files"]
+    need(0 < len(files) <= 20, f"{path}: {len(files)} files (Distributor allows 1 to 20)")
+    for name, info in files.items():
+        zpath = os.path.join(d, name)
+        need(os.path.isfile(zpath), f"{path}: lists {name}, which is not there")
+        with open(zpath, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        need(info["checksums"]["sha256"] == digest,
+             f"{path}: sha256 of {name} is {digest}, manifest says {info['checksums']['sha256']}")
+        with zipfile.ZipFile(zpath) as z:
+            members = {i.filename: i for i in z.infolist()}
+            for script in ("install.sh", "uninstall.sh", "update.sh"):
+                need(script in members, f"{zpath}: no {script}")
+                mode = (members[script].external_attr >> 16) & 0o777
+                need(mode == 0o755, f"{zpath}: {script} has mode {oct(mode)}")
+            need(any(n.endswith(".deb") for n in members) and any(n.endswith(".rpm") for n in members),
+                 f"{zpath}: needs both the .deb and the .rpm")
+    on_disk = {n for n in os.listdir(d) if n.endswith(".zip")}
+    need(on_disk == set(files), f"{path}: zips on disk {sorted(on_disk)} vs manifest {sorted(files)}")
+    want = {"amazon": {"2", "2023"}, "redhat": None, "ubuntu": None, "debian": None}
+    arches = set()
+    for platform, versions in want.items():
+        need(platform in m["packages"], f"{path}: no {platform} platform")
+        got = m["packages"][platform]
+        if versions:
+            need(versions <= set(got), f"{path}: {platform} versions {sorted(got)}")
+        for v, by_arch in got.items():
+            for arch, entry in by_arch.items():
+                need(arch in ("x86_64", "arm64"), f"{path}: {platform}/{v}: architecture {arch}")
+                need(entry["file"] in files, f"{path}: {platform}/{v}/{arch} -> unknown {entry['file']}")
+                need((arch == "arm64") == ("aarch64" in entry["file"]),
+                     f"{path}: {platform}/{v}/{arch} -> {entry['file']}, wrong architecture")
+                arches.add(arch)
+    need("x86_64" in arches, f"{path}: no x86_64 package")
+    print(f"ok: {path}: schema 2.0, {len(files)} zips with matching sha256, "
+          f"platforms {sorted(m['packages'])}, architectures {sorted(arches)}")
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    cmd, arg = sys.argv[1:]
+    try:
+        {"aws": check_aws, "ami": check_ami, "ssm": check_ssm, "bake-gate": bake_gate}[cmd](arg)
+    except Fail as e:
+        sys.exit(f"check.py {cmd}: FAIL: {e}")
+
+
+if __name__ == "__main__":
+    main()
