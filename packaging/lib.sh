@@ -45,8 +45,8 @@ cargo_tool() {
   fi
   say "installing $crate $version (cargo install, a few minutes once; cached in ~/.cargo/bin)"
   local t0; t0=$(now)
-  # Thin-local LTO and parallel codegen: the tools compile about twice as fast and package a
-  # few MB just as well.
+  # No LTO, parallel codegen: measured here 4 min of CPU instead of 5 for both tools, which
+  # package a few MB just as well.
   CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     cargo install --locked --quiet "$crate@$version"
   say "installed $crate $version in $(( $(now) - t0 ))s"
