@@ -7,6 +7,8 @@ a message naming the file and the problem.
   check.py ami DIR           Image Builder component + Packer snippet
   check.py ssm DIR           SSM Distributor manifest vs. the zips beside it
   check.py bake-gate FILE    print the component's bake-gate shell script (to run it in a chroot)
+  check.py syscalls UNIT STRACE_SUMMARY...
+                             every syscall in `strace -c` summaries passes the unit's SystemCallFilter
 """
 import hashlib
 import json
@@ -271,7 +273,66 @@ def check_ssm(d):
           f"platforms {sorted(m['packages'])}, architectures {sorted(arches)}")
 
 
+# --- syscall filter -----------------------------------------------------------------------------
+
+
+def syscall_groups():
+    """systemd's syscall groups, expanded (from `systemd-analyze syscall-filter`)."""
+    import subprocess
+
+    out = subprocess.run(["systemd-analyze", "syscall-filter", "--no-pager"], check=True,
+                         capture_output=True, text=True).stdout
+    groups, cur = {}, None
+    for line in out.splitlines():
+        if line.startswith("@"):
+            cur = line.split()[0]
+            groups[cur] = []
+        elif cur and line.startswith("    ") and not line.strip().startswith("#"):
+            groups[cur].append(line.strip())
+
+    def expand(name):
+        out = set()
+        for x in groups.get(name, []):
+            out |= expand(x) if x.startswith("@") else {x}
+        return out
+
+    return expand
+
+
+def check_syscalls(unit, summaries):
+    """The unit's SystemCallFilter= lines (an allow list, then ~deny lists, as systemd applies
+    them) against the syscalls that strace saw the binary make."""
+    expand = syscall_groups()
+    allow, deny = set(), set()
+    with open(unit) as f:
+        for line in f:
+            if not line.startswith("SystemCallFilter="):
+                continue
+            v = line.split("=", 1)[1].strip()
+            target = deny if v.startswith("~") else allow
+            for item in v.lstrip("~").split():
+                target |= expand(item) if item.startswith("@") else {item}
+    need(allow, f"{unit}: no SystemCallFilter allow list")
+    seen = set()
+    for path in summaries:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 5 and re.fullmatch(r"[0-9.]+", parts[0]) and parts[-1] != "total":
+                    seen.add(parts[-1])
+    need(seen, f"no syscalls in {summaries}")
+    bad = sorted(sc for sc in seen if sc not in allow or sc in deny)
+    need(not bad, f"{unit}: SystemCallFilter would refuse {bad} (EPERM)")
+    print(f"ok: {len(seen)} distinct syscalls, all allowed by {unit}")
+
+
 def main():
+    if len(sys.argv) >= 4 and sys.argv[1] == "syscalls":
+        try:
+            check_syscalls(sys.argv[2], sys.argv[3:])
+        except Fail as e:
+            sys.exit(f"check.py syscalls: FAIL: {e}")
+        return
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     cmd, arg = sys.argv[1:]
