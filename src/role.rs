@@ -244,7 +244,9 @@ impl RoleReport {
 
     /// The `InstanceProfileMissing` metric: 1 missing, 0 attached, `None` unknown.
     pub fn profile_missing_metric(&self) -> Option<u8> {
-        self.instance_profile.as_ref().map(|p| u8::from(!p.attached))
+        self.instance_profile
+            .as_ref()
+            .map(|p| u8::from(!p.attached))
     }
 
     fn instance_id(&self) -> &str {
@@ -439,7 +441,12 @@ pub async fn check_at(client: &ImdsClient, now: SystemTime) -> Result<RoleReport
 fn soft<T>(r: Result<T, ImdsError>, what: &str) -> Result<Option<T>, ImdsError> {
     match r {
         Ok(v) => Ok(Some(v)),
-        Err(e) if matches!(e, ImdsError::Unreachable { .. } | ImdsError::HopLimit { .. }) => {
+        Err(e)
+            if matches!(
+                e,
+                ImdsError::Unreachable { .. } | ImdsError::HopLimit { .. }
+            ) =>
+        {
             Err(e)
         }
         Err(e) => {
@@ -641,12 +648,20 @@ mod tests {
         r.add_static_keys_check(2);
         assert_eq!(r.status, Status::Fail);
         assert_eq!(
-            r.checks.iter().filter(|c| c.id == CHECK_STATIC_KEYS).count(),
+            r.checks
+                .iter()
+                .filter(|c| c.id == CHECK_STATIC_KEYS)
+                .count(),
             1
         );
         let c = r.check(CHECK_STATIC_KEYS).unwrap();
         assert!(c.detail.contains("2 hard-coded"), "{}", c.detail);
-        assert!(c.remediation.as_ref().unwrap().command.starts_with("aws iam "));
+        assert!(c
+            .remediation
+            .as_ref()
+            .unwrap()
+            .command
+            .starts_with("aws iam "));
     }
 
     #[test]

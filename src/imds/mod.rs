@@ -95,6 +95,13 @@ pub enum ImdsError {
         /// The endpoint.
         endpoint: String,
     },
+    /// The token PUT was refused with 403: the metadata endpoint is turned off for this
+    /// instance (`HttpEndpoint=disabled`), or something in between added `X-Forwarded-For`.
+    #[error("IMDS at {endpoint} refused the token request (403 Forbidden): the instance metadata endpoint is turned off for this instance (HttpEndpoint=disabled), or a proxy added X-Forwarded-For")]
+    Forbidden {
+        /// The endpoint.
+        endpoint: String,
+    },
     /// A request failed after the connection was made (read timeout, reset …).
     #[error("{method} {uri} failed: {source}")]
     Request {
@@ -181,6 +188,7 @@ impl ImdsError {
             ImdsError::Disabled
                 | ImdsError::Unreachable { .. }
                 | ImdsError::HopLimit { .. }
+                | ImdsError::Forbidden { .. }
                 | ImdsError::Deadline { .. }
                 | ImdsError::Request { .. }
         )
@@ -383,12 +391,14 @@ impl ImdsClient {
     ) -> Result<Option<T>, ImdsError> {
         match self.get(path).await? {
             None => Ok(None),
-            Some(body) => serde_json::from_slice(&body)
-                .map(Some)
-                .map_err(|source| ImdsError::Parse {
-                    uri: self.uri(path),
-                    source,
-                }),
+            Some(body) => {
+                serde_json::from_slice(&body)
+                    .map(Some)
+                    .map_err(|source| ImdsError::Parse {
+                        uri: self.uri(path),
+                        source,
+                    })
+            }
         }
     }
 
@@ -407,18 +417,20 @@ impl ImdsClient {
     /// The IMDSv1 probe: one token-less `GET /latest/meta-data/` (CIS AWS 5.6).
     pub async fn probe_v1(&self) -> Result<V1Status, ImdsError> {
         let uri = self.uri(V1_PROBE_PATH);
-        let (status, _) =
-            match tokio::time::timeout(self.deadline, self.execute(Req::GetV1(V1_PROBE_PATH)))
-                .await
-            {
-                Ok(r) => r?,
-                Err(_) => {
-                    return Err(ImdsError::Deadline {
-                        uri,
-                        after: self.deadline,
-                    })
-                }
-            };
+        let (status, _) = match tokio::time::timeout(
+            self.deadline,
+            self.execute(Req::GetV1(V1_PROBE_PATH)),
+        )
+        .await
+        {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(ImdsError::Deadline {
+                    uri,
+                    after: self.deadline,
+                })
+            }
+        };
         Ok(match status.as_u16() {
             200 => V1Status::Open,
             401 => V1Status::Closed,
@@ -564,6 +576,11 @@ impl ImdsClient {
                 }
                 return Ok((status, body));
             }
+            if status == StatusCode::FORBIDDEN && matches!(req, Req::Token) {
+                return Err(ImdsError::Forbidden {
+                    endpoint: self.endpoint.clone(),
+                });
+            }
             if status == StatusCode::NOT_FOUND && !matches!(req, Req::Token) {
                 log::debug!(uri:% = uri; "IMDS: absent (404)");
                 return Ok((status, Vec::new()));
@@ -634,7 +651,10 @@ impl ImdsClient {
         let Some(host) = url.host_str() else {
             return false;
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let port = url.port_or_known_default().unwrap_or(80);
         matches!(
             tokio::time::timeout(

@@ -77,7 +77,10 @@ mod tests {
         let z = gzip(&big);
         assert!(z.len() < 4096);
         let err = decode(z.clone(), 64 * 1024).unwrap_err();
-        assert!(matches!(err, UserDataError::TooLarge { limit: 65536 }), "{err}");
+        assert!(
+            matches!(err, UserDataError::TooLarge { limit: 65536 }),
+            "{err}"
+        );
         assert_eq!(decode(z, 1 << 20).unwrap().len(), 1 << 20);
     }
 

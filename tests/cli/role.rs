@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::{self, assert_no_secret, SECRET, SECRET2, TOKEN};
+use crate::common::{self, assert_no_secret, KEY_ID, SECRET, SECRET2, TOKEN};
 use crate::imds_emulator::{closed_port, Emulator};
 
 /// Credentials with known secrets, so that the tests can prove they never leak.
@@ -79,8 +79,14 @@ fn role(emu: &Emulator, format: &str) -> Run {
     let r = run_at(&emu.endpoint(), &["role", "--format", format], &[]);
     let tokens = issued_tokens(emu);
     assert!(!tokens.is_empty() || r.code == 3, "no token was used");
-    assert_no_secret(r.stdout.as_bytes(), &tokens.iter().map(String::as_str).collect::<Vec<_>>());
-    assert_no_secret(r.stderr.as_bytes(), &tokens.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_no_secret(
+        r.stdout.as_bytes(),
+        &tokens.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_no_secret(
+        r.stderr.as_bytes(),
+        &tokens.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     r
 }
 
@@ -135,14 +141,25 @@ fn role_passes_with_profile_and_imdsv2_required() {
         .collect();
     assert_eq!(
         ids,
-        ["instance_profile_attached", "imdsv2_required", "role_credentials_valid"]
+        [
+            "instance_profile_attached",
+            "imdsv2_required",
+            "role_credentials_valid"
+        ]
     );
     for c in v["checks"].as_array().unwrap() {
         assert_eq!(c["status"], "pass", "{c}");
         assert!(c.get("remediation").is_none(), "{c}");
     }
     // DESIGN.md's keys, in DESIGN.md's order.
-    let order = ["status", "imds", "instance", "instance_profile", "credentials", "checks"];
+    let order = [
+        "status",
+        "imds",
+        "instance",
+        "instance_profile",
+        "credentials",
+        "checks",
+    ];
     assert_eq!(v.as_object().unwrap().len(), order.len());
     let at: Vec<_> = order
         .iter()
@@ -166,7 +183,12 @@ fn role_requests_follow_the_imdsv2_protocol() {
         .args(["role", "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(start.elapsed() < Duration::from_secs(10));
     let log = emu.log();
     let puts: Vec<_> = log.iter().filter(|r| r["method"] == "PUT").collect();
@@ -192,7 +214,8 @@ fn role_requests_follow_the_imdsv2_protocol() {
     let probes: Vec<_> = log
         .iter()
         .filter(|r| {
-            r["path"] == "/latest/meta-data/" && r["headers"].get("x-aws-ec2-metadata-token").is_none()
+            r["path"] == "/latest/meta-data/"
+                && r["headers"].get("x-aws-ec2-metadata-token").is_none()
         })
         .collect();
     assert_eq!(probes.len(), 1, "{log:?}");
@@ -222,8 +245,17 @@ fn role_fails_without_instance_profile() {
 
     let text = role(&emu, "text");
     assert_eq!(text.code, 1);
-    assert!(text.stdout.starts_with("instance role check: FAIL"), "{}", text.stdout);
-    assert!(text.stdout.contains("fix: aws ec2 associate-iam-instance-profile"), "{}", text.stdout);
+    assert!(
+        text.stdout.starts_with("instance role check: FAIL"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("fix: aws ec2 associate-iam-instance-profile"),
+        "{}",
+        text.stdout
+    );
 }
 
 #[test]
@@ -255,7 +287,10 @@ fn role_explains_assume_role_unauthorized_access() {
     let c = check(&v, "role_credentials_valid");
     assert_eq!(c["status"], "fail");
     let detail = c["detail"].as_str().unwrap();
-    assert!(detail.contains("trust policy does not allow ec2.amazonaws.com"), "{detail}");
+    assert!(
+        detail.contains("trust policy does not allow ec2.amazonaws.com"),
+        "{detail}"
+    );
     assert!(c["remediation"]["command"]
         .as_str()
         .unwrap()
@@ -273,7 +308,10 @@ fn role_fails_on_expired_credentials() {
     let c = r.json();
     let c = check(&c, "role_credentials_valid");
     assert_eq!(c["status"], "fail");
-    assert!(c["detail"].as_str().unwrap().contains("expired at 2020-01-01T00:00:00Z"));
+    assert!(c["detail"]
+        .as_str()
+        .unwrap()
+        .contains("expired at 2020-01-01T00:00:00Z"));
 }
 
 #[test]
@@ -286,7 +324,10 @@ fn role_fails_on_malformed_credentials_json() {
     let v = r.json();
     let c = check(&v, "role_credentials_valid");
     assert_eq!(c["status"], "fail");
-    assert!(c["detail"].as_str().unwrap().contains("do not parse"), "{c}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("do not parse"),
+        "{c}"
+    );
 }
 
 #[test]
@@ -310,7 +351,11 @@ fn role_retries_throttling_then_succeeds() {
     let r = role(&emu, "json");
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     let statuses: Vec<_> = emu.log().iter().map(|r| r["status"].clone()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 2, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        2,
+        "{statuses:?}"
+    );
 }
 
 #[test]
@@ -327,7 +372,12 @@ fn role_gives_up_on_persistent_server_errors() {
     let emu = emulator(json!({"fail": 1000}));
     let r = role(&emu, "text");
     assert_eq!(r.code, 3, "stdout: {}", r.stdout);
-    assert!(r.stderr.contains("answered 500 Internal Server Error after 4 attempt(s)"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("answered 500 Internal Server Error after 4 attempt(s)"),
+        "{}",
+        r.stderr
+    );
     assert!(r.elapsed < Duration::from_secs(8), "{:?}", r.elapsed);
     assert_eq!(emu.requests("PUT", "/latest/api/token").len(), 4);
 }
@@ -387,7 +437,9 @@ fn role_connection_refused_is_exit_3_quickly() {
     assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
     let err: Vec<_> = r.stderr.lines().filter(|l| l.contains("error:")).collect();
     assert_eq!(err.len(), 1, "{}", r.stderr);
-    assert!(err[0].contains(&format!("cannot reach the instance metadata service at {endpoint}")));
+    assert!(err[0].contains(&format!(
+        "cannot reach the instance metadata service at {endpoint}"
+    )));
     assert!(err[0].contains("not an EC2 instance"), "{}", err[0]);
     assert!(r.stdout.is_empty());
 
@@ -395,7 +447,18 @@ fn role_connection_refused_is_exit_3_quickly() {
     assert_eq!(j.code, 3);
     let v = j.json();
     assert_eq!(v["status"], "unknown");
-    assert!(v["instance"].is_null() && v["instance_profile"].is_null() && v["credentials"].is_null());
+    assert!(
+        v["instance"].is_null() && v["instance_profile"].is_null() && v["credentials"].is_null()
+    );
+}
+
+#[test]
+fn role_with_metadata_endpoint_turned_off_is_exit_3() {
+    let emu = emulator(json!({"http_endpoint": false}));
+    let r = role(&emu, "text");
+    assert_eq!(r.code, 3);
+    assert!(r.stderr.contains("HttpEndpoint=disabled"), "{}", r.stderr);
+    assert_eq!(emu.log().len(), 1, "403 is not retried");
 }
 
 #[test]
@@ -406,7 +469,11 @@ fn role_with_imds_disabled_is_exit_3() {
     assert!(err.contains("IMDS is disabled"), "{err}");
 }
 
-const USER_DATA: &str = "#!/bin/bash\nexport AWS_ACCESS_KEY_ID=AKIASXQV3SVWMFRRRM75\nexport AWS_SECRET_ACCESS_KEY=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\n";
+fn user_data() -> String {
+    format!(
+        "#!/bin/bash\nexport AWS_ACCESS_KEY_ID={KEY_ID}\nexport AWS_SECRET_ACCESS_KEY={SECRET}\n"
+    )
+}
 
 fn scan_config(dir: &tempfile::TempDir) -> std::path::PathBuf {
     let tree = dir.path().join("tree");
@@ -426,12 +493,18 @@ fn scan_config(dir: &tempfile::TempDir) -> std::path::PathBuf {
 }
 
 fn scan_user_data(gzip: bool) {
-    let emu = emulator(json!({"user_data": USER_DATA, "user_data_gzip": gzip}));
+    let emu = emulator(json!({"user_data": user_data(), "user_data_gzip": gzip}));
     let dir = tempfile::tempdir().unwrap();
     let cfg = scan_config(&dir);
     let r = run_at(
         &emu.endpoint(),
-        &["--config", cfg.to_str().unwrap(), "scan", "--format", "json"],
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "scan",
+            "--format",
+            "json",
+        ],
         &[],
     );
     assert_eq!(r.code, 1, "stderr: {}", r.stderr);
@@ -441,10 +514,13 @@ fn scan_user_data(gzip: bool) {
     for f in findings {
         assert_eq!(f["source"], "user_data");
         assert_eq!(f["path"], "imds:/latest/user-data");
-        assert_eq!(f["key_id"], "AKIASXQV3SVWMFRRRM75");
+        assert_eq!(f["key_id"], KEY_ID);
     }
     assert_eq!(findings[0]["credential"], findings[1]["credential"]);
-    let secret = findings.iter().find(|f| f["kind"] == "secret_access_key").unwrap();
+    let secret = findings
+        .iter()
+        .find(|f| f["kind"] == "secret_access_key")
+        .unwrap();
     assert_eq!(secret["line"], 3);
     assert_eq!(secret["redacted"], "V+Hg…");
     assert_eq!(v["stats"]["errors"], 0);
@@ -466,7 +542,13 @@ fn scan_finds_keys_in_gzip_user_data() {
 fn scan_without_user_data_or_off_ec2_is_clean_and_fast() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = scan_config(&dir);
-    let args = ["--config", cfg.to_str().unwrap(), "scan", "--format", "json"];
+    let args = [
+        "--config",
+        cfg.to_str().unwrap(),
+        "scan",
+        "--format",
+        "json",
+    ];
     // No user-data on the instance: 404, clean.
     let emu = emulator(json!({}));
     let r = run_at(&emu.endpoint(), &args, &[]);
@@ -480,7 +562,7 @@ fn scan_without_user_data_or_off_ec2_is_clean_and_fast() {
     assert!(r.stderr.contains("user-data not scanned"), "{}", r.stderr);
     assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
     // scan.user_data = false: IMDS is not asked.
-    let emu = emulator(json!({"user_data": USER_DATA}));
+    let emu = emulator(json!({"user_data": user_data()}));
     let text = std::fs::read_to_string(&cfg).unwrap() + "user_data = false\n";
     std::fs::write(&cfg, text).unwrap();
     let r = run_at(&emu.endpoint(), &args, &[]);
@@ -493,7 +575,12 @@ fn scan_without_user_data_or_off_ec2_is_clean_and_fast() {
 use credhygiene::imds::{CredentialsProvider, ImdsClient, ImdsError};
 
 fn client(emu: &Emulator) -> Arc<ImdsClient> {
-    Arc::new(ImdsClient::builder().endpoint(emu.endpoint()).build().unwrap())
+    Arc::new(
+        ImdsClient::builder()
+            .endpoint(emu.endpoint())
+            .build()
+            .unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -523,7 +610,8 @@ async fn provider_refreshes_ahead_of_expiration_and_rereads_the_role() {
     assert_ne!(a.access_key_id, b.access_key_id);
     assert_eq!(b.role, "other-role", "role name read again");
     assert_eq!(
-        emu.requests("GET", "/latest/meta-data/iam/security-credentials/").len(),
+        emu.requests("GET", "/latest/meta-data/iam/security-credentials/")
+            .len(),
         2
     );
 }
@@ -547,7 +635,10 @@ async fn provider_refresh_forces_and_serves_last_good_when_imds_fails() {
 async fn provider_without_cache_reports_the_error() {
     let emu = Emulator::start(json!({"role": null}));
     let p = CredentialsProvider::new(client(&emu));
-    assert!(matches!(p.credentials().await.unwrap_err(), ImdsError::NoRole { .. }));
+    assert!(matches!(
+        p.credentials().await.unwrap_err(),
+        ImdsError::NoRole { .. }
+    ));
     let off = ImdsClient::builder()
         .endpoint(format!("http://127.0.0.1:{}", closed_port()))
         .build()
@@ -564,16 +655,30 @@ async fn client_reads_items_and_404_is_none() {
     assert_eq!(id.instance_id, "i-0123456789abcdef0");
     let info = c.iam_info().await.unwrap().unwrap();
     assert_eq!(info.code, "Success");
-    assert!(c.get("/latest/meta-data/nothing-here").await.unwrap().is_none());
+    assert!(c
+        .get("/latest/meta-data/nothing-here")
+        .await
+        .unwrap()
+        .is_none());
     assert!(c.user_data(1 << 20).await.unwrap().is_none());
     // A short-lived token (the service grants at most 2 s here) is renewed by the client.
     emu.control(json!({"max_ttl": 2}));
     let c = client(&emu);
-    c.get("/latest/meta-data/instance-id").await.unwrap().unwrap();
+    c.get("/latest/meta-data/instance-id")
+        .await
+        .unwrap()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    c.get("/latest/meta-data/instance-id").await.unwrap().unwrap();
+    c.get("/latest/meta-data/instance-id")
+        .await
+        .unwrap()
+        .unwrap();
     let puts = emu.requests("PUT", "/latest/api/token");
-    assert_eq!(puts.len(), 3, "renewed half-way through a 2 s token: {puts:?}");
+    assert_eq!(
+        puts.len(),
+        3,
+        "renewed half-way through a 2 s token: {puts:?}"
+    );
     assert!(emu.log().iter().all(|r| r["status"] != 401));
 }
 
@@ -582,6 +687,7 @@ async fn client_does_not_retry_403() {
     let emu = Emulator::start(json!({"http_endpoint": false}));
     let c = client(&emu);
     let e = c.identity_document().await.unwrap_err();
-    assert!(e.to_string().contains("403"), "{e}");
+    assert!(matches!(e, ImdsError::Forbidden { .. }), "{e:?}");
+    assert!(e.to_string().contains("403 Forbidden"), "{e}");
     assert_eq!(emu.log().len(), 1, "403 is not retried");
 }
