@@ -539,6 +539,47 @@ fn scan_finds_keys_in_gzip_user_data() {
 }
 
 #[test]
+fn scan_finds_keys_in_base64_mime_user_data() {
+    use base64::Engine as _;
+    let part = base64::engine::general_purpose::STANDARD.encode(user_data());
+    let mime = format!(
+        "Content-Type: multipart/mixed; boundary=\"==BOUNDARY==\"\nMIME-Version: 1.0\n\n\
+         --==BOUNDARY==\nContent-Type: text/x-shellscript; charset=\"utf-8\"\n\
+         Content-Transfer-Encoding: base64\n\n{part}\n--==BOUNDARY==--\n"
+    );
+    let emu = emulator(json!({"user_data": mime}));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = scan_config(&dir);
+    let r = run_at(
+        &emu.endpoint(),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "scan",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 1, "stderr: {}", r.stderr);
+    let v = r.json();
+    let findings = v["findings"].as_array().unwrap();
+    assert!(findings.iter().all(|f| f["source"] == "user_data"), "{v}");
+    // The key id and the secret are only visible once the part is decoded. (The base64
+    // blob itself may also look like a session token to the rules; that is the matcher's
+    // business, not this test's.)
+    let decoded: Vec<_> = findings
+        .iter()
+        .filter(|f| f["kind"] != "session_token")
+        .map(|f| (f["kind"].as_str().unwrap(), f["key_id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        decoded,
+        [("access_key_id", KEY_ID), ("secret_access_key", KEY_ID)]
+    );
+}
+
+#[test]
 fn scan_without_user_data_or_off_ec2_is_clean_and_fast() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = scan_config(&dir);
