@@ -732,3 +732,17 @@ async fn client_does_not_retry_403() {
     assert!(e.to_string().contains("403 Forbidden"), "{e}");
     assert_eq!(emu.log().len(), 1, "403 is not retried");
 }
+
+#[tokio::test]
+async fn client_works_over_ipv6_loopback_and_diagnoses_hop_limit_there() {
+    let emu = Emulator::start_on("::1", json!({}));
+    assert!(emu.endpoint().starts_with("http://[::1]:"));
+    let c = client(&emu);
+    let id = c.identity_document().await.unwrap().unwrap();
+    assert_eq!(id.region, "us-east-1");
+    // The TCP probe of the hop-limit diagnosis must handle the bracketed address too.
+    emu.control(json!({"delay": 3.0, "delay_count": 100, "fault_paths": ["/latest/api/token"]}));
+    let c = client(&emu);
+    let e = c.ensure_token().await.unwrap_err();
+    assert!(matches!(e, ImdsError::HopLimit { .. }), "{e:?}");
+}

@@ -10,8 +10,8 @@ Strict where the real service is strict (EC2 User Guide, "Use the Instance Metad
     token that is present must still be valid.
   * Absent items are 404; everything is text/plain; listings are one item per line.
 
-Usage: emulator.py [--port N] [--state JSON] [--watch-stdin]
-Listens on 127.0.0.1 (port 0 = any free port) and prints the port on stdout's first line.
+Usage: emulator.py [--host 127.0.0.1|::1] [--port N] [--state JSON] [--watch-stdin]
+Listens on loopback (port 0 = any free port) and prints the port on stdout's first line.
 With --watch-stdin it exits when its stdin closes, so it dies with the test that started it.
 
 Scenario control on the same server (never part of the IMDS surface):
@@ -38,6 +38,7 @@ import json
 import os
 import random
 import secrets
+import socket
 import string
 import sys
 import threading
@@ -418,6 +419,7 @@ def watch_stdin():
 def main():
     global STATE
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--host", default="127.0.0.1", choices=["127.0.0.1", "::1"])
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--state", default="{}", help="initial scenario (JSON object)")
     ap.add_argument("--watch-stdin", action="store_true", help="exit when stdin closes")
@@ -427,7 +429,10 @@ def main():
     if unknown:
         ap.error(f"unknown scenario keys: {sorted(unknown)}")
     STATE = State(initial)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server_class = ThreadingHTTPServer
+    if ":" in args.host:
+        server_class = type("Server6", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
+    server = server_class((args.host, args.port), Handler)
     server.daemon_threads = True
     print(server.server_address[1], flush=True)
     if args.watch_stdin:

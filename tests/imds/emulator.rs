@@ -17,15 +17,22 @@ pub struct Emulator {
     _stdin: ChildStdin,
     /// The port it listens on.
     pub port: u16,
+    host: String,
 }
 
 impl Emulator {
-    /// Starts the emulator with an initial scenario (a JSON object, see emulator.py).
+    /// Starts the emulator on 127.0.0.1 with an initial scenario (a JSON object, see
+    /// emulator.py).
     pub fn start(state: Value) -> Emulator {
+        Emulator::start_on("127.0.0.1", state)
+    }
+
+    /// Starts the emulator on `host` (`127.0.0.1` or `::1`).
+    pub fn start_on(host: &str, state: Value) -> Emulator {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/imds/emulator.py");
         let mut child = Command::new("python3")
             .arg(script)
-            .args(["--port", "0", "--watch-stdin", "--state"])
+            .args(["--host", host, "--port", "0", "--watch-stdin", "--state"])
             .arg(state.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -45,12 +52,18 @@ impl Emulator {
             child,
             _stdin: stdin,
             port,
+            host: host.to_string(),
         }
     }
 
-    /// `http://127.0.0.1:PORT`, for `AWS_EC2_METADATA_SERVICE_ENDPOINT`.
+    /// `http://127.0.0.1:PORT` (or `http://[::1]:PORT`), for
+    /// `AWS_EC2_METADATA_SERVICE_ENDPOINT`.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        if self.host.contains(':') {
+            format!("http://[{}]:{}", self.host, self.port)
+        } else {
+            format!("http://{}:{}", self.host, self.port)
+        }
     }
 
     /// Merges `change` into the scenario (`POST /_control`).
@@ -75,7 +88,7 @@ impl Emulator {
 
     /// A raw HTTP/1.1 exchange with `Connection: close`; returns status and body.
     pub fn http(&self, method: &str, path: &str, body: &str) -> (u16, String) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("emulator is up");
+        let mut s = TcpStream::connect((self.host.as_str(), self.port)).expect("emulator is up");
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         write!(
             s,
