@@ -324,6 +324,13 @@ pub struct ImdsClient {
     token: Mutex<TokenCache>,
 }
 
+/// What one request got: status, body and, for the token PUT, the granted TTL.
+struct Answer {
+    status: StatusCode,
+    body: Vec<u8>,
+    ttl: Option<Duration>,
+}
+
 /// A request the client makes.
 #[derive(Clone, Copy)]
 enum Req<'a> {
@@ -368,7 +375,7 @@ impl ImdsClient {
     pub async fn get(&self, path: &str) -> Result<Option<Vec<u8>>, ImdsError> {
         let uri = self.uri(path);
         match tokio::time::timeout(self.deadline, self.execute(Req::Get(path))).await {
-            Ok(Ok((status, body))) => Ok((status != StatusCode::NOT_FOUND).then_some(body)),
+            Ok(Ok(a)) => Ok((a.status != StatusCode::NOT_FOUND).then_some(a.body)),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(ImdsError::Deadline {
                 uri,
@@ -417,7 +424,7 @@ impl ImdsClient {
     /// The IMDSv1 probe: one token-less `GET /latest/meta-data/` (CIS AWS 5.6).
     pub async fn probe_v1(&self) -> Result<V1Status, ImdsError> {
         let uri = self.uri(V1_PROBE_PATH);
-        let (status, _) = match tokio::time::timeout(
+        let Answer { status, .. } = match tokio::time::timeout(
             self.deadline,
             self.execute(Req::GetV1(V1_PROBE_PATH)),
         )
@@ -501,8 +508,9 @@ impl ImdsClient {
             return Ok(t.value().clone());
         }
         // The lock is held while the token is fetched, so concurrent callers share one PUT.
-        let (_, body) = self.execute(Req::Token).await?;
-        let (value, ttl) = parse_token_body(&body);
+        let answer = self.execute(Req::Token).await?;
+        let value = Sensitive::new(String::from_utf8_lossy(&answer.body).trim());
+        let ttl = answer.ttl.unwrap_or(Duration::from_secs(1));
         let token = Token::new(value, ttl, Instant::now());
         let value = token.value().clone();
         cache.put(token);
@@ -513,9 +521,8 @@ impl ImdsClient {
         self.token.lock().await.drop_token();
     }
 
-    /// One request with retries. For [`Req::Token`] the body returned is
-    /// `"<ttl-seconds>\n<token>"` so that the caller can build the [`Token`].
-    async fn execute(&self, req: Req<'_>) -> Result<(StatusCode, Vec<u8>), ImdsError> {
+    /// One request with retries.
+    async fn execute(&self, req: Req<'_>) -> Result<Answer, ImdsError> {
         let (method, path) = match req {
             Req::Token => (Method::PUT, TOKEN_PATH),
             Req::Get(p) | Req::GetV1(p) => (Method::GET, p),
@@ -562,19 +569,22 @@ impl ImdsClient {
                 }
             };
             if matches!(req, Req::GetV1(_)) {
-                return Ok((status, body));
+                return Ok(Answer {
+                    status,
+                    body,
+                    ttl: None,
+                });
             }
             if status.is_success() {
+                let mut ttl = None;
                 if let Req::Token = req {
-                    let ttl = ttl_header
+                    let secs = ttl_header
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .filter(|&t| t >= 1)
                         .ok_or_else(|| ImdsError::NoTtl { uri: uri.clone() })?;
-                    let mut out = format!("{ttl}\n").into_bytes();
-                    out.extend_from_slice(&body);
-                    return Ok((status, out));
+                    ttl = Some(Duration::from_secs(secs));
                 }
-                return Ok((status, body));
+                return Ok(Answer { status, body, ttl });
             }
             if status == StatusCode::FORBIDDEN && matches!(req, Req::Token) {
                 return Err(ImdsError::Forbidden {
@@ -583,7 +593,11 @@ impl ImdsClient {
             }
             if status == StatusCode::NOT_FOUND && !matches!(req, Req::Token) {
                 log::debug!(uri:% = uri; "IMDS: absent (404)");
-                return Ok((status, Vec::new()));
+                return Ok(Answer {
+                    status,
+                    body: Vec::new(),
+                    ttl: None,
+                });
             }
             let retryable = status == StatusCode::UNAUTHORIZED
                 || status == StatusCode::TOO_MANY_REQUESTS
@@ -665,16 +679,6 @@ impl ImdsClient {
             Ok(Ok(_))
         )
     }
-}
-
-/// Splits the internal token body `"<ttl>\n<token>"`.
-fn parse_token_body(body: &[u8]) -> (Sensitive, Duration) {
-    let text = String::from_utf8_lossy(body);
-    let (ttl, token) = text.split_once('\n').unwrap_or(("1", ""));
-    (
-        Sensitive::new(token.trim()),
-        Duration::from_secs(ttl.parse().unwrap_or(1)),
-    )
 }
 
 /// The innermost cause of an error, e.g. "Connection refused (os error 111)".
