@@ -644,10 +644,16 @@ impl ImdsClient {
                 reason: root_cause(&e),
             };
         }
-        if e.is_timeout() && matches!(req, Req::Token) && self.tcp_connects().await {
-            log::warn!(endpoint:% = self.endpoint; "IMDS token PUT timed out but TCP connects: PUT response hop limit is probably 1");
-            return ImdsError::HopLimit {
+        if e.is_timeout() && matches!(req, Req::Token) {
+            if self.tcp_connects().await {
+                log::warn!(endpoint:% = self.endpoint; "IMDS token PUT timed out but TCP connects: PUT response hop limit is probably 1");
+                return ImdsError::HopLimit {
+                    endpoint: self.endpoint.clone(),
+                };
+            }
+            return ImdsError::Unreachable {
                 endpoint: self.endpoint.clone(),
+                reason: format!("no answer within {}s", self.timeout.as_secs_f32()),
             };
         }
         ImdsError::Request {

@@ -746,3 +746,25 @@ async fn client_works_over_ipv6_loopback_and_diagnoses_hop_limit_there() {
     let e = c.ensure_token().await.unwrap_err();
     assert!(matches!(e, ImdsError::HopLimit { .. }), "{e:?}");
 }
+
+#[tokio::test]
+async fn client_recovers_when_imds_invalidates_its_token() {
+    let emu = Emulator::start(json!({}));
+    let c = client(&emu);
+    c.get("/latest/meta-data/instance-id")
+        .await
+        .unwrap()
+        .unwrap();
+    emu.control(json!({"expire_tokens": true}));
+    let id = c.get_text("/latest/meta-data/instance-id").await.unwrap();
+    assert_eq!(id.as_deref(), Some("i-0123456789abcdef0"));
+    let statuses: Vec<_> = emu
+        .log()
+        .iter()
+        .map(|r| format!("{} {}", r["method"].as_str().unwrap(), r["status"]))
+        .collect();
+    assert_eq!(
+        statuses,
+        ["PUT 200", "GET 200", "GET 401", "PUT 200", "GET 200"]
+    );
+}
