@@ -166,6 +166,16 @@ impl ScanOutcome {
             .collect::<HashSet<_>>()
             .len()
     }
+
+    /// Adds the findings and counters of another scan of other sources (e.g. user-data
+    /// scanned next to the file scan); `elapsed_ms` is the longer of the two.
+    pub fn merge(&mut self, other: ScanOutcome) {
+        self.findings.extend(other.findings);
+        let elapsed = self.stats.elapsed_ms.max(other.stats.elapsed_ms);
+        self.stats.add(&other.stats);
+        self.stats.elapsed_ms = elapsed;
+        self.cancelled |= other.cancelled;
+    }
 }
 
 /// What the scan cache remembers of a file: its identity and what was found in it.

@@ -1,4 +1,7 @@
 //! The integration tests: one binary, one module per command or area.
 
 mod common;
+#[path = "../imds/emulator.rs"]
+mod imds_emulator;
+mod role;
 mod scan;
