@@ -335,7 +335,11 @@ impl Scanner {
 
     /// The rules version (scan caches from other versions are not trusted).
     pub fn rules_version(&self) -> String {
-        format!("{}+{}", env!("CARGO_PKG_VERSION"), self.matcher.rules().version)
+        format!(
+            "{}+{}",
+            env!("CARGO_PKG_VERSION"),
+            self.matcher.rules().version
+        )
     }
 
     /// Runs a scan. `prior` is a cache from an earlier scan (ignored if its rules version
@@ -789,18 +793,10 @@ const PAIR_LINES: u64 = 5;
 /// Gives the secrets and tokens of one haystack the key id found closest to them, so that the
 /// parts of one credential share `credential`, `key_id` and `account_id`.
 fn group_credentials(found: &mut [Finding]) {
-    let ids: Vec<(u64, u64, String, Option<KeyType>, Option<String>)> = found
+    let ids: Vec<Finding> = found
         .iter()
         .filter(|f| f.kind == Kind::AccessKeyId)
-        .map(|f| {
-            (
-                f.line,
-                f.column,
-                f.key_id.clone().unwrap_or_default(),
-                f.key_type,
-                f.account_id.clone(),
-            )
-        })
+        .cloned()
         .collect();
     if ids.is_empty() {
         return;
@@ -808,13 +804,13 @@ fn group_credentials(found: &mut [Finding]) {
     for f in found.iter_mut().filter(|f| f.kind.is_secret()) {
         let best = ids
             .iter()
-            .filter(|k| k.0.abs_diff(f.line) <= PAIR_LINES)
-            .min_by_key(|k| (k.0.abs_diff(f.line), k.1.abs_diff(f.column)));
-        if let Some((_, _, id, kt, acct)) = best {
-            f.credential = finding::short_id(&["credential", id]);
-            f.key_id = Some(id.clone());
-            f.key_type = *kt;
-            f.account_id = acct.clone();
+            .filter(|k| k.line.abs_diff(f.line) <= PAIR_LINES)
+            .min_by_key(|k| (k.line.abs_diff(f.line), k.column.abs_diff(f.column)));
+        if let Some(k) = best {
+            f.credential = k.credential.clone();
+            f.key_id = k.key_id.clone();
+            f.key_type = k.key_type;
+            f.account_id = k.account_id.clone();
         }
     }
 }
@@ -865,7 +861,11 @@ mod tests {
         .unwrap();
         let (second, _) = s.run(&plan, &cancel, Some(&cache));
         assert_eq!(second.stats.cached, 20, "only the changed file is read");
-        assert_eq!(second.findings.len(), 2, "the cached finding and the new one");
+        assert_eq!(
+            second.findings.len(),
+            2,
+            "the cached finding and the new one"
+        );
         assert_eq!(second.findings, {
             let (full, _) = s.run(&plan, &cancel, None);
             full.findings
