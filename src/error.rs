@@ -24,6 +24,12 @@ pub enum Error {
     /// The scan could not run at all (soft failures are counted, not raised).
     #[error(transparent)]
     Scan(#[from] ScanError),
+    /// Reporting to CloudWatch failed in a way that stops the command (`run --once`).
+    #[error(transparent)]
+    Report(#[from] crate::report::cloudwatch::CloudWatchError),
+    /// The state directory could not be read or written.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
     /// Writing the report to stdout failed.
     #[error("cannot write the report to standard output: {0}")]
     Output(#[source] std::io::Error),
@@ -34,7 +40,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::Usage(_) => EXIT_USAGE,
-            Error::Scan(_) | Error::Output(_) => EXIT_RUNTIME,
+            Error::Scan(_) | Error::Report(_) | Error::State(_) | Error::Output(_) => EXIT_RUNTIME,
         }
     }
 }

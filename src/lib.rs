@@ -17,5 +17,6 @@ pub mod logging;
 pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod state;
 
 pub use error::Error;
