@@ -144,8 +144,11 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Mutex;
 
+    /// Level, target, message and key-values of one record.
+    type Captured = (Level, String, String, BTreeMap<String, String>);
+
     #[derive(Default)]
-    struct Capture(Mutex<Vec<(Level, String, String, BTreeMap<String, String>)>>);
+    struct Capture(Mutex<Vec<Captured>>);
 
     impl Log for Capture {
         fn enabled(&self, _: &Metadata<'_>) -> bool {

@@ -290,15 +290,13 @@ pub enum CloudWatchError {
     },
     /// The role lacks a permission.
     #[error(
-        "{api} to {endpoint} was denied ({code}): the instance role needs IAM permission {action} on {resource}: {message}"
+        "{api} to {endpoint} was denied: the instance role needs IAM permission {action} on {resource}: {message}"
     )]
     AccessDenied {
         /// Operation.
         api: &'static str,
         /// Endpoint URL.
         endpoint: String,
-        /// `AccessDenied`, `AccessDeniedException` …
-        code: String,
         /// The missing IAM action, e.g. `logs:PutLogEvents`.
         action: &'static str,
         /// The resource ARN or scope, e.g. the log stream ARN.
@@ -1124,7 +1122,6 @@ impl<C: CredentialSource> CloudWatchSink<C> {
             Class::AccessDenied => CloudWatchError::AccessDenied {
                 api: api_name,
                 endpoint,
-                code,
                 action: api.iam_action(),
                 resource: self.resource(api, region, body),
                 message,
