@@ -956,3 +956,109 @@ async fn off_ec2_the_sink_is_inactive_and_queues_nothing() {
     let header_only = std::fs::read_to_string(state.join(OUTBOX_FILE)).unwrap();
     assert_eq!(header_only.lines().count(), 1);
 }
+
+/// The log group deleted behind the agent's back: PutLogEvents gets ResourceNotFound, the
+/// sink re-creates group and stream once and delivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_log_group_is_recreated() {
+    let Some(moto) = Moto::start() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let cfg = cw_config(&moto.endpoint());
+    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(moto.role("full")))
+        .build()
+        .unwrap();
+    let d = sink.report(&cycle_of(&state, vec![synthetic("a")])).await;
+    assert!(d.is_complete(), "{:?}", d.errors);
+    let out = Command::new(&moto.python)
+        .arg(script("moto_delete_group.py"))
+        .arg(moto.endpoint())
+        .arg(moto.creds["full"].to_string())
+        .arg(&cfg.log_group)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d = sink
+        .report(&cycle_of(&state, vec![synthetic("a"), synthetic("b")]))
+        .await;
+    assert!(d.is_complete(), "{:?}", d.errors);
+    assert_eq!(
+        d.calls.put_log_events.calls, 2,
+        "one refused, one after re-creation"
+    );
+    assert_eq!(d.calls.create_log_group.calls, 1);
+    let (events, _) = moto.read(&cfg);
+    assert_eq!(
+        events.len(),
+        2,
+        "the new group holds the second cycle's events"
+    );
+}
+
+/// While CloudWatch is unreachable the outbox stays within its bound: the oldest entries
+/// are dropped, counted, and the count is reported (in the result and the summary event).
+#[tokio::test]
+async fn full_outbox_drops_the_oldest_and_reports_the_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    // A port nobody listens on: connection refused.
+    let mut cfg = cw_config(&format!("http://127.0.0.1:{}", free_port()));
+    cfg.outbox_max_size = bytesize::ByteSize::kib(4);
+    let creds = RoleCredentials {
+        role: "r".into(),
+        code: "Success".into(),
+        kind: None,
+        access_key_id: "ASIAQQQQQQQQQQQQQQQQ".into(),
+        secret_access_key: Sensitive::new("unused-unused-unused-unused-unused-unuse"),
+        session_token: Sensitive::new("unused"),
+        expiration: SystemTime::now() + Duration::from_secs(3600),
+        last_updated: None,
+    };
+    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(creds))
+        .attempts(1)
+        .build()
+        .unwrap();
+    let mut last = None;
+    for i in 0..6 {
+        let d = sink
+            .report(&cycle_of(&state, vec![synthetic(&format!("c{i}"))]))
+            .await;
+        assert!(
+            matches!(d.errors[0], CloudWatchError::Network { .. }),
+            "{:?}",
+            d.errors
+        );
+        assert!(sink.outbox().bytes() <= 4096);
+        last = Some(d);
+    }
+    let last = last.unwrap();
+    assert!(last.dropped > 0, "{last:?}");
+    assert_eq!(last.pending as usize, sink.outbox().len());
+    // The newest cycle is kept whole; its summary event reports the earlier drops.
+    let summaries: Vec<Value> = sink
+        .outbox()
+        .entries()
+        .filter_map(|e| match &e.item {
+            credhygiene::report::cloudwatch::Item::Log { event, .. } => {
+                let v: Value = serde_json::from_str(&event.message).unwrap();
+                (v["event"] == "summary").then_some(v)
+            }
+            _ => None,
+        })
+        .collect();
+    let newest = summaries.last().unwrap();
+    assert!(
+        newest["outbox"]["dropped"].as_u64().unwrap() > 0,
+        "{newest}"
+    );
+    // The drop count survives a restart.
+    let dropped = last.dropped;
+    drop(sink);
+    let ob: credhygiene::state::Outbox<credhygiene::report::cloudwatch::Item> =
+        credhygiene::state::Outbox::open(&state, OUTBOX_FILE, 4096).unwrap();
+    assert_eq!(ob.dropped(), dropped);
+}
