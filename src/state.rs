@@ -57,6 +57,12 @@ pub enum StateError {
         /// Why.
         source: io::Error,
     },
+    /// Another process (a second agent, a manual `run --once`) holds the outbox.
+    #[error("outbox {path} is in use by another credhygiene process")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
     /// A state file is not valid JSON of the expected shape.
     #[error("state file {path} is corrupt: {message}")]
     Corrupt {
@@ -251,9 +257,12 @@ struct OutboxHeader {
     dropped: u64,
 }
 
-/// A bounded, durable FIFO of items to deliver, in one JSON-lines file.
+/// A bounded, durable FIFO of items to deliver, in one JSON-lines file. An exclusive lock on
+/// `<file>.lock` (held while the value lives) keeps two processes from sending the same
+/// entries twice.
 #[derive(Debug)]
 pub struct Outbox<T> {
+    _lock: File,
     path: PathBuf,
     max_bytes: u64,
     entries: VecDeque<OutboxEntry<T>>,
@@ -267,7 +276,31 @@ impl<T: Serialize + DeserializeOwned + Clone> Outbox<T> {
     pub fn open(dir: &Path, file: &str, max_bytes: u64) -> Result<Outbox<T>, StateError> {
         prepare_dir(dir)?;
         let path = dir.join(file);
+        let lock_path = dir.join(format!("{file}.lock"));
+        let lock = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|source| StateError::Write {
+                path: lock_path.clone(),
+                source,
+            })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(StateError::Locked { path: lock_path })
+            }
+            Err(fs::TryLockError::Error(source)) => {
+                return Err(StateError::Write {
+                    path: lock_path,
+                    source,
+                })
+            }
+        }
         let mut outbox = Outbox {
+            _lock: lock,
             path,
             max_bytes,
             entries: VecDeque::new(),
@@ -568,6 +601,16 @@ mod tests {
         let ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 100).unwrap();
         assert_eq!(ob.dropped(), 2, "the drop count survives a restart");
         assert_eq!(ob.len(), 3);
+    }
+
+    #[test]
+    fn a_second_process_cannot_open_the_same_outbox() {
+        let tmp = tempfile::tempdir().unwrap();
+        let first: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
+        let err = Outbox::<String>::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap_err();
+        assert!(matches!(err, StateError::Locked { .. }), "{err}");
+        drop(first);
+        Outbox::<String>::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
     }
 
     #[test]
