@@ -881,16 +881,17 @@ impl CredentialSource for Counting {
     }
 }
 
-/// Throttling is retried with backoff; ExpiredToken makes the sink refresh its credentials
+/// Throttling and 5xx are retried with backoff; ExpiredToken makes the sink refresh its credentials
 /// once and retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn throttling_is_retried_and_expired_token_refreshes_credentials_once() {
+async fn throttling_and_5xx_are_retried_and_expired_token_refreshes_credentials_once() {
     let Some(moto) = Moto::start() else { return };
     let proxy = Proxy::start(moto.addr()).await;
     proxy.inject(
         "400 Bad Request",
         r#"{"__type":"GraniteServiceVersion20100801#ThrottlingException","message":"Rate exceeded"}"#,
     );
+    proxy.inject("503 Service Unavailable", "");
     proxy.inject(
         "400 Bad Request",
         r#"{"__type":"com.amazonaws#ExpiredTokenException","message":"The security token included in the request is expired"}"#,
@@ -911,10 +912,10 @@ async fn throttling_is_retried_and_expired_token_refreshes_credentials_once() {
     assert!(d.is_complete(), "{:?}", d.errors);
     assert_eq!(refreshes.load(Ordering::SeqCst), 1);
     assert_eq!(
-        d.calls.put_metric_data.calls, 3,
-        "throttled, expired, then accepted"
+        d.calls.put_metric_data.calls, 4,
+        "throttled, 503, expired, then accepted"
     );
-    assert_eq!(d.calls.put_metric_data.errors, 2);
+    assert_eq!(d.calls.put_metric_data.errors, 3);
     let (events, _) = moto.read(&cfg);
     assert_eq!(events.len(), 2);
 }
