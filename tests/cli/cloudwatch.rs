@@ -584,21 +584,19 @@ async fn planted_corpus_reaches_moto_with_metrics_and_events_and_no_secret() {
     assert!(d3.is_complete(), "{:?}", d3.errors);
     assert_eq!((d3.delivered_events, d3.delivered_datums), (1, 4));
 
-    // Cost inputs, from the counts the sink made (printed for the README): one cycle an
-    // hour is 730 cycles a month; PutMetricData $0.01 per 1,000 requests; Logs ingestion
-    // $0.50 per GB; 4 dimensionless metrics per account and region ($1.20, not per instance).
+    // Cost inputs, from the counts the sink made (printed for the README).
     let steady = d3.calls;
-    let calls_month = 730 * steady.total_calls();
-    let bytes_month = 730 * steady.log_ingested_bytes;
-    let usd = (730 * steady.put_metric_data.calls) as f64 / 1000.0 * 0.01
-        + bytes_month as f64 / 1e9 * 0.50;
+    let est = steady.monthly_estimate(Duration::from_secs(3600));
     eprintln!(
         "cloudwatch cost inputs: first cycle {}; one resolved-change cycle {}; steady cycle {}; \
-         per instance-month at 1h: {calls_month} calls, {bytes_month} log bytes, ${usd:.4}",
+         per instance-month at 1h: {}",
         serde_json::to_string(&first_cycle).unwrap(),
         serde_json::to_string(&d2.calls).unwrap(),
-        serde_json::to_string(&steady).unwrap()
+        serde_json::to_string(&steady).unwrap(),
+        serde_json::to_string(&est).unwrap(),
     );
+    assert_eq!(est.calls_per_month, 730 * 2);
+    assert!(est.usd_per_instance_month < 0.01, "{est:?}");
     assert_eq!(sink.totals().put_metric_data.calls, 3);
     assert_eq!(steady.put_metric_data.calls, 1);
     assert_eq!(steady.put_log_events.calls, 1);

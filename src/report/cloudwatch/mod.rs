@@ -248,6 +248,22 @@ impl ApiCounters {
         self.metric_datums += o.metric_datums;
     }
 
+    /// What one cycle like this one costs per instance and month, repeated every
+    /// `interval`, at the us-east-1 list prices below (API requests and log ingestion; the
+    /// four dimensionless metrics are billed per account and region, not per instance).
+    pub fn monthly_estimate(&self, interval: Duration) -> CostEstimate {
+        let cycles = (HOURS_PER_MONTH * 3600.0 / interval.as_secs_f64().max(1.0)).round();
+        let requests = cycles * self.put_metric_data.calls as f64;
+        let log_bytes = cycles * self.log_ingested_bytes as f64;
+        CostEstimate {
+            cycles_per_month: cycles as u64,
+            calls_per_month: (cycles * self.total_calls() as f64) as u64,
+            log_bytes_per_month: log_bytes as u64,
+            usd_per_instance_month: requests / 1000.0 * USD_PER_1000_REQUESTS
+                + log_bytes / 1e9 * USD_PER_GB_INGESTED,
+        }
+    }
+
     /// Requests over all APIs.
     pub fn total_calls(&self) -> u64 {
         self.put_metric_data.calls
@@ -255,6 +271,29 @@ impl ApiCounters {
             + self.create_log_stream.calls
             + self.put_log_events.calls
     }
+}
+
+/// Hours in the month CloudWatch bills by (730).
+pub const HOURS_PER_MONTH: f64 = 730.0;
+/// CloudWatch API requests (`PutMetricData`), us-east-1 list price, per 1,000 (check live).
+pub const USD_PER_1000_REQUESTS: f64 = 0.01;
+/// CloudWatch Logs standard ingestion, us-east-1 list price, per GB (check live).
+/// `PutLogEvents` requests themselves are not billed.
+pub const USD_PER_GB_INGESTED: f64 = 0.50;
+/// A custom metric, first tier, per month: what each dimension set costs.
+pub const USD_PER_METRIC_MONTH: f64 = 0.30;
+
+/// The monthly cost of repeating a cycle, from the counted calls and bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CostEstimate {
+    /// Cycles in a month at the interval.
+    pub cycles_per_month: u64,
+    /// HTTP requests to CloudWatch in a month.
+    pub calls_per_month: u64,
+    /// Log bytes ingested in a month (message bytes + 26 per event).
+    pub log_bytes_per_month: u64,
+    /// API requests + ingestion, per instance and month, before the free tier.
+    pub usd_per_instance_month: f64,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1221,6 +1260,20 @@ mod tests {
             Class::AlreadyExists
         );
         assert_eq!(classify(200, ""), Class::Ok);
+    }
+
+    #[test]
+    fn monthly_estimate_from_counts() {
+        let mut c = ApiCounters::default();
+        c.put_metric_data.calls = 1;
+        c.put_log_events.calls = 1;
+        c.log_ingested_bytes = 1000;
+        let e = c.monthly_estimate(Duration::from_secs(3600));
+        assert_eq!(e.cycles_per_month, 730);
+        assert_eq!(e.calls_per_month, 1460);
+        assert_eq!(e.log_bytes_per_month, 730_000);
+        // 730 requests = $0.0073; 0.73 MB = $0.000365.
+        assert!((e.usd_per_instance_month - 0.007665).abs() < 1e-9, "{e:?}");
     }
 
     #[test]
