@@ -378,6 +378,11 @@ impl<T: Serialize + DeserializeOwned + Clone> Outbox<T> {
         self.entries.len()
     }
 
+    /// Changes the bound; it applies at the next [`Outbox::push_all`].
+    pub fn set_max_bytes(&mut self, max_bytes: u64) {
+        self.max_bytes = max_bytes;
+    }
+
     /// Whether nothing waits.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

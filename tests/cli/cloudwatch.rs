@@ -952,6 +952,18 @@ async fn off_ec2_the_sink_is_inactive_and_queues_nothing() {
         assert_eq!(d.calls.total_calls(), 0);
     }
     assert!(sink.outbox().is_empty());
+    // IMDS disabled in the config: the agent passes `None` for the credential source.
+    let other = tmp.path().join("other");
+    let mut off = CloudWatchSink::builder(&cfg, &other, None::<StaticCredentials>)
+        .build()
+        .unwrap();
+    let d = off.report(&cycle_of(&other, vec![synthetic("a")])).await;
+    assert!(!d.active);
+    assert!(d
+        .inactive_reason
+        .unwrap()
+        .contains("AWS_EC2_METADATA_DISABLED"));
+    assert!(off.outbox().is_empty());
     let header_only = std::fs::read_to_string(state.join(OUTBOX_FILE)).unwrap();
     assert_eq!(header_only.lines().count(), 1);
 }

@@ -103,6 +103,26 @@ impl CredentialSource for NoCredentials {
     }
 }
 
+/// `None` (IMDS disabled in the config or by `AWS_EC2_METADATA_DISABLED`) means no
+/// credentials at all: the sink stays inactive.
+impl<C: CredentialSource + Sync> CredentialSource for Option<C> {
+    async fn credentials(&self) -> Result<RoleCredentials, CredentialError> {
+        match self {
+            Some(c) => c.credentials().await,
+            None => Err(CredentialError::Unavailable(IMDS_DISABLED.into())),
+        }
+    }
+    async fn refresh(&self) -> Result<RoleCredentials, CredentialError> {
+        match self {
+            Some(c) => c.refresh().await,
+            None => Err(CredentialError::Unavailable(IMDS_DISABLED.into())),
+        }
+    }
+}
+
+const IMDS_DISABLED: &str =
+    "IMDS is disabled (imds.disabled or AWS_EC2_METADATA_DISABLED), so there are no role credentials";
+
 // ---------------------------------------------------------------------------------------------
 // APIs, endpoints
 
@@ -679,6 +699,14 @@ impl<C: CredentialSource> CloudWatchSink<C> {
             min_backoff: DEFAULT_MIN_BACKOFF,
             max_backoff: DEFAULT_MAX_BACKOFF,
         }
+    }
+
+    /// Applies a reloaded `[cloudwatch]` section (SIGHUP) without reopening the outbox:
+    /// namespace, log group and region apply to entries queued from now on, endpoints to the
+    /// next flush, the outbox bound to the next push.
+    pub fn set_config(&mut self, cfg: &CloudWatchConfig) {
+        self.cfg = cfg.clone();
+        self.outbox.set_max_bytes(cfg.outbox_max_size.as_u64());
     }
 
     /// Calls and bytes since the sink was built.
