@@ -18,5 +18,6 @@ pub mod report;
 pub mod role;
 pub mod rules;
 pub mod scan;
+pub mod state;
 
 pub use error::Error;
