@@ -24,9 +24,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
             config_check(file.as_deref().or(cli.config.as_deref()), &env)
         }
         Command::Role(args) => role_command(cli.config.as_deref(), &env, args),
-        Command::Run(_) => Err(Error::Usage(
-            "this command is not available in this build".into(),
-        )),
+        Command::Run(args) => crate::agent::run(cli.config.as_deref(), &env, args.once),
     }
 }
 

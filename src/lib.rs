@@ -7,6 +7,7 @@
 //! [`agent`] runs it all on a schedule. [`app`] is the glue that the command line calls.
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+pub mod agent;
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -183,6 +183,13 @@ impl FindingState {
         }
     }
 
+    /// A digest of the remembered finding ids: changes computed from the same state have the
+    /// same generation, which lets the outbox recognise a change it already holds.
+    pub fn generation(&self) -> String {
+        let ids: Vec<&str> = self.findings.keys().map(String::as_str).collect();
+        crate::finding::short_id(&ids)
+    }
+
     /// Number of findings remembered.
     pub fn len(&self) -> usize {
         self.findings.len()

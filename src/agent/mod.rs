@@ -19,8 +19,8 @@ use tokio::time::sleep_until;
 use crate::app::scan_configured;
 use crate::config::{self, Config, Env};
 use crate::error::{Error, EXIT_OK, EXIT_RUNTIME};
-use crate::imds::{CredentialsProvider, ImdsClient, ImdsError};
-use crate::report::cloudwatch::{CloudWatchSink, CredentialError, CredentialSource, Delivery};
+use crate::imds::{CredentialsProvider, ImdsClient};
+use crate::report::cloudwatch::{CloudWatchSink, Delivery};
 use crate::report::cycle::{CycleReport, RoleStatus, RoleSummary};
 use crate::role::{self, RoleReport, Status};
 use crate::scan::{Options, ScanCache, Scanner};
@@ -35,50 +35,12 @@ pub const WATCH_DEBOUNCE: Duration = Duration::from_secs(1);
 /// How often a pending outbox is retried between cycles.
 pub const OUTBOX_RETRY: Duration = Duration::from_secs(60);
 
-/// Role credentials for the CloudWatch sink: the IMDS provider, or none (IMDS disabled).
-#[derive(Debug, Clone)]
-pub enum RoleCredentialSource {
-    /// From IMDS.
-    Imds(Arc<CredentialsProvider>),
-    /// None to be had, and why.
-    None(String),
-}
-
-fn credential_error(e: ImdsError) -> CredentialError {
-    if e.is_unreachable()
-        || matches!(
-            e,
-            ImdsError::Disabled | ImdsError::NoRole { .. } | ImdsError::Forbidden { .. }
-        )
-    {
-        CredentialError::Unavailable(e.to_string())
-    } else {
-        CredentialError::Failed(e.to_string())
-    }
-}
-
-impl CredentialSource for RoleCredentialSource {
-    async fn credentials(&self) -> Result<crate::imds::model::RoleCredentials, CredentialError> {
-        match self {
-            RoleCredentialSource::Imds(p) => p.credentials().await.map_err(credential_error),
-            RoleCredentialSource::None(why) => Err(CredentialError::Unavailable(why.clone())),
-        }
-    }
-
-    async fn refresh(&self) -> Result<crate::imds::model::RoleCredentials, CredentialError> {
-        match self {
-            RoleCredentialSource::Imds(p) => p.refresh().await.map_err(credential_error),
-            RoleCredentialSource::None(why) => Err(CredentialError::Unavailable(why.clone())),
-        }
-    }
-}
-
 /// Everything built from one configuration; rebuilt on reload.
 struct Parts {
     config: Config,
     scanner: Arc<Scanner>,
     imds: Option<Arc<ImdsClient>>,
-    sink: Option<CloudWatchSink<RoleCredentialSource>>,
+    sink: Option<CloudWatchSink<Option<CredentialsProvider>>>,
 }
 
 impl Parts {
@@ -93,14 +55,9 @@ impl Parts {
             Some(Arc::new(ImdsClient::from_config(&config.imds)?))
         };
         let sink = if config.cloudwatch.enabled {
-            let source = match &imds {
-                Some(c) => RoleCredentialSource::Imds(Arc::new(CredentialsProvider::new(
-                    Arc::clone(c),
-                ))),
-                None => RoleCredentialSource::None(
-                    "IMDS is disabled (AWS_EC2_METADATA_DISABLED or imds.disabled)".into(),
-                ),
-            };
+            let source = imds
+                .as_ref()
+                .map(|c| CredentialsProvider::new(Arc::clone(c)));
             Some(
                 CloudWatchSink::builder(&config.cloudwatch, &config.agent.state_dir, source)
                     .build()?,
@@ -114,6 +71,45 @@ impl Parts {
             imds,
             sink,
         })
+    }
+}
+
+impl Parts {
+    /// Applies a new, already validated configuration. The scanner and IMDS client are built
+    /// first: if that fails, nothing changes. The CloudWatch sink is then rebuilt (its outbox
+    /// is on disk, so nothing queued is lost).
+    fn reload(&mut self, config: Config) -> Result<(), Error> {
+        state::prepare_dir(&config.agent.state_dir)?;
+        let mut opts = Options::from_config(&config.scan, Some(config.agent.scan_threads))?;
+        opts.read_rate_limit = config.agent.read_rate_limit.as_u64();
+        let scanner = Arc::new(Scanner::new(opts)?);
+        let imds = if config.imds.disabled {
+            None
+        } else {
+            Some(Arc::new(ImdsClient::from_config(&config.imds)?))
+        };
+        self.sink = None;
+        self.scanner = scanner;
+        self.imds = imds;
+        self.sink = if config.cloudwatch.enabled {
+            let source = self
+                .imds
+                .as_ref()
+                .map(|c| CredentialsProvider::new(Arc::clone(c)));
+            match CloudWatchSink::builder(&config.cloudwatch, &config.agent.state_dir, source)
+                .build()
+            {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    log::error!(error:% = e; "CloudWatch reporting disabled until the next reload");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        self.config = config;
+        Ok(())
     }
 }
 
@@ -162,7 +158,11 @@ impl CycleOutcome {
         let _ = writeln!(
             s,
             "credhygiene: cycle {} in {:.1} s",
-            if self.cancelled { "cancelled" } else { "complete" },
+            if self.cancelled {
+                "cancelled"
+            } else {
+                "complete"
+            },
             self.elapsed.as_secs_f64()
         );
         match &self.role {
@@ -198,7 +198,7 @@ impl CycleOutcome {
                 let _ = writeln!(
                     s,
                     "  CloudWatch: {} event(s) and {} metric datum(s) delivered, {} pending, {} dropped; {} call(s), {} bytes sent",
-                    d.delivered_events, d.delivered_datums, d.pending, d.dropped, d.calls.total_calls(), d.calls.total_bytes()
+                    d.delivered_events, d.delivered_datums, d.pending, d.dropped, d.calls.total_calls(), d.calls.total_bytes_sent()
                 );
                 for e in &d.errors {
                     let _ = writeln!(s, "    error: {e}");
@@ -222,12 +222,12 @@ pub fn run(config_path: Option<&Path>, env: &Env, once: bool) -> Result<u8, Erro
         if once {
             let cancel = Arc::new(AtomicBool::new(false));
             let mut parts = parts;
-            let out = cycle(&mut parts, true, &cancel).await;
+            let out = cycle(&mut parts, false, &cancel).await;
             print!("{}", out.summary());
             let delivered_or_spooled = out
                 .delivery
                 .as_ref()
-                .is_none_or(|d| d.errors.iter().all(|e| e.is_retriable_or_spooled()));
+                .is_none_or(|d| d.errors.iter().all(|e| e.is_transient()));
             return Ok(if delivered_or_spooled && !out.cancelled {
                 EXIT_OK
             } else {
@@ -249,34 +249,32 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut watcher = start_watcher(&parts.config, tx.clone());
     let watchdog_every = systemd::watchdog_interval();
-    let mut watchdog_tick = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
+    let mut watchdog_tick =
+        tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
     let splay = parts.config.agent.splay;
     let mut next_cycle = tokio::time::Instant::now() + random_up_to(splay);
     let mut next_role = next_cycle + parts.config.agent.role_check_interval;
     let mut next_retry = tokio::time::Instant::now() + OUTBOX_RETRY;
-    let mut last_full: Option<Instant> = None;
     let mut last_role: Option<(Status, Option<u8>, Option<u8>)> = None;
     let cancel = Arc::new(AtomicBool::new(false));
 
     loop {
         tokio::select! {
             _ = sleep_until(next_cycle) => {
-                let full = last_full.is_none_or(|t| t.elapsed() >= parts.config.agent.full_rescan_interval);
-                let fut = cycle(&mut parts, full, &cancel);
-                tokio::pin!(fut);
-                let out = loop {
-                    tokio::select! {
-                        out = &mut fut => break out,
-                        _ = term.recv() => { cancel.store(true, Ordering::Relaxed); }
-                        _ = int.recv() => { cancel.store(true, Ordering::Relaxed); }
-                        _ = watchdog_tick.tick(), if watchdog_every.is_some() => systemd::watchdog(),
+                let out = {
+                    let fut = cycle(&mut parts, false, &cancel);
+                    tokio::pin!(fut);
+                    loop {
+                        tokio::select! {
+                            out = &mut fut => break out,
+                            _ = term.recv() => { cancel.store(true, Ordering::Relaxed); }
+                            _ = int.recv() => { cancel.store(true, Ordering::Relaxed); }
+                            _ = watchdog_tick.tick(), if watchdog_every.is_some() => systemd::watchdog(),
+                        }
                     }
                 };
                 if cancel.load(Ordering::Relaxed) {
                     break;
-                }
-                if full && !out.cancelled {
-                    last_full = Some(Instant::now());
                 }
                 last_role = out.role.as_ref().map(role_key);
                 systemd::status(&out.status_line());
@@ -317,15 +315,14 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
             }
             _ = hup.recv() => {
                 systemd::reloading();
-                match config::load(config_path.as_deref(), &env).and_then(|l| Parts::build(l.config).map_err(|e| match e {
-                    Error::Config(c) => c,
-                    other => config::ConfigError::Invalid { origin: "reload".into(), key: "-".into(), message: other.to_string() },
-                })) {
-                    Ok(new_parts) => {
-                        parts = new_parts;
-                        watcher = start_watcher(&parts.config, tx.clone());
-                        log::info!("configuration reloaded");
-                    }
+                match config::load(config_path.as_deref(), &env) {
+                    Ok(loaded) => match parts.reload(loaded.config) {
+                        Ok(()) => {
+                            watcher = start_watcher(&parts.config, tx.clone());
+                            log::info!("configuration reloaded");
+                        }
+                        Err(e) => log::error!(error:% = e; "configuration reload failed; keeping the running configuration"),
+                    },
                     Err(e) => log::error!(error:% = e; "configuration reload failed; keeping the running configuration"),
                 }
                 systemd::ready();
@@ -364,10 +361,7 @@ fn random_up_to(max: Duration) -> Duration {
     Duration::from_millis(fastrand::u64(0..=max.as_millis() as u64))
 }
 
-fn start_watcher(
-    cfg: &Config,
-    tx: mpsc::UnboundedSender<PathBuf>,
-) -> Option<watch::ChangeWatcher> {
+fn start_watcher(cfg: &Config, tx: mpsc::UnboundedSender<PathBuf>) -> Option<watch::ChangeWatcher> {
     let env_files = crate::scan::envfiles::expand(&cfg.scan.env_files);
     match watch::ChangeWatcher::start(&env_files, &cfg.scan.paths, tx) {
         Ok(w) => Some(w),
@@ -378,7 +372,9 @@ fn start_watcher(
     }
 }
 
-/// One cycle: role check, scan (incremental unless `full`), diff, report, flush.
+/// One cycle: role check, scan, diff, report, flush. The scan reads only changed files,
+/// unless `full` is set, the cache is missing or invalid, or the last full scan is older than
+/// `agent.full_rescan_interval`.
 async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> CycleOutcome {
     let started = Instant::now();
     let cfg = parts.config.clone();
@@ -401,10 +397,15 @@ async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> Cycle
     };
 
     let cache_path = state_dir.join(SCAN_CACHE_FILE);
+    let now = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let prior = if full {
         None
     } else {
-        ScanCache::load(&cache_path, &parts.scanner.rules_version())
+        ScanCache::load(&cache_path, &parts.scanner.rules_version()).filter(|c| {
+            now.saturating_sub(c.full_scan_at) < cfg.agent.full_rescan_interval.as_secs()
+        })
     };
     let (outcome, cache) =
         scan_configured(Arc::clone(&parts.scanner), &cfg, Arc::clone(cancel), prior).await;
@@ -434,17 +435,20 @@ async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> Cycle
         FindingState::default()
     });
     let changes = state.diff(&outcome.findings);
+    let generation = state.generation();
     out.new = changes.new.len();
     out.resolved = changes.resolved.len();
-    let summary = role.as_ref().map_or_else(RoleSummary::default, |r| RoleSummary {
-        status: match r.status {
-            Status::Pass => RoleStatus::Pass,
-            Status::Fail => RoleStatus::Fail,
-            Status::Unknown => RoleStatus::Unknown,
-        },
-        instance_profile_missing: r.profile_missing_metric().map(|v| v == 1),
-        imdsv1_open: r.imdsv1_open_metric().map(|v| v == 1),
-    });
+    let summary = role
+        .as_ref()
+        .map_or_else(RoleSummary::default, |r| RoleSummary {
+            status: match r.status {
+                Status::Pass => RoleStatus::Pass,
+                Status::Fail => RoleStatus::Fail,
+                Status::Unknown => RoleStatus::Unknown,
+            },
+            instance_profile_missing: r.profile_missing_metric().map(|v| v == 1),
+            imdsv1_open: r.imdsv1_open_metric().map(|v| v == 1),
+        });
     let report = CycleReport::new(SystemTime::now(), identity, summary, &outcome, changes);
 
     if cfg.journald.enabled {
@@ -453,7 +457,7 @@ async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> Cycle
     // The changes are spooled durably before the state moves on, and the outbox ignores a
     // change it already holds: a crash anywhere in between neither loses nor repeats one.
     let mut delivery = match parts.sink.as_mut() {
-        Some(sink) => Some(sink.enqueue(&report).await),
+        Some(sink) => Some(sink.enqueue(&report, &generation).await),
         None => None,
     };
     if let Err(e) = state.commit(&state_dir, &outcome.findings) {

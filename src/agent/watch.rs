@@ -31,18 +31,19 @@ impl ChangeWatcher {
         dirs: &[PathBuf],
         tx: mpsc::UnboundedSender<PathBuf>,
     ) -> notify::Result<ChangeWatcher> {
-        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if let Ok(ev) = res {
-                if matches!(
-                    ev.kind,
-                    EventKind::Create(_) | EventKind::Modify(_) | EventKind::Any
-                ) {
-                    for p in ev.paths {
-                        let _ = tx.send(p);
+        let mut watcher =
+            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+                if let Ok(ev) = res {
+                    if matches!(
+                        ev.kind,
+                        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Any
+                    ) {
+                        for p in ev.paths {
+                            let _ = tx.send(p);
+                        }
                     }
                 }
-            }
-        })?;
+            })?;
         let targets: BTreeSet<&Path> = files
             .iter()
             .filter_map(|f| f.parent())

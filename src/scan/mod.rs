@@ -19,7 +19,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ignore::{WalkBuilder, WalkState};
 use serde::{Deserialize, Serialize};
@@ -197,6 +197,10 @@ pub struct ScanCache {
     pub rules_version: String,
     /// Entries by [`path_key`].
     pub entries: HashMap<u64, CacheEntry>,
+    /// When the last full scan (one that read every file) started, in seconds since the
+    /// epoch; incremental scans carry it over.
+    #[serde(default)]
+    pub full_scan_at: u64,
 }
 
 /// The cache key of a path: FNV-1a over its bytes (8 bytes a file instead of the path).
@@ -473,6 +477,15 @@ impl Scanner {
         let cache = ScanCache {
             rules_version: version,
             entries: merged.cache,
+            full_scan_at: prior.map_or_else(
+                || {
+                    SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs())
+                        .saturating_sub(started.elapsed().as_secs())
+                },
+                |p| p.full_scan_at,
+            ),
         };
         (
             ScanOutcome {
@@ -878,7 +891,7 @@ mod tests {
         let path = dir.path().join("c.json");
         let c = ScanCache {
             rules_version: "other".into(),
-            entries: HashMap::new(),
+            ..ScanCache::default()
         };
         c.save(&path).unwrap();
         assert!(ScanCache::load(&path, &scanner().rules_version()).is_none());

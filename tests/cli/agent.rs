@@ -41,7 +41,8 @@ impl Daemon {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(sock) = notify {
-            cmd.env("NOTIFY_SOCKET", sock).env("WATCHDOG_USEC", "1000000");
+            cmd.env("NOTIFY_SOCKET", sock)
+                .env("WATCHDOG_USEC", "1000000");
         }
         let mut child = cmd.spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
@@ -69,7 +70,15 @@ impl Daemon {
                 }
             }
         }
-        panic!("no line with {needles:?} within {timeout:?}; saw:\n{}", self.seen.join("\n"));
+        panic!(
+            "no line with {needles:?} within {timeout:?}; saw:\n{}",
+            self.seen.join("\n")
+        );
+    }
+
+    /// Takes every stderr line that has arrived so far.
+    fn drain(&mut self) {
+        self.seen.extend(self.lines.try_iter());
     }
 
     fn signal(&self, sig: &str) {
@@ -89,7 +98,7 @@ impl Daemon {
                     .unwrap();
                 std::thread::sleep(Duration::from_millis(100));
                 self.seen.extend(self.lines.try_iter());
-                return (st.code().unwrap_or(-1), self.seen, out);
+                return (st.code().unwrap_or(-1), std::mem::take(&mut self.seen), out);
             }
             assert!(Instant::now() < end, "daemon did not exit");
             std::thread::sleep(Duration::from_millis(50));
@@ -112,11 +121,12 @@ fn daemon_reports_new_then_resolved_survives_bad_reload_and_stops_cleanly() {
     let cfg = write_config(dir.path(), &root, "");
     let sock_path = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut d = Daemon::start(&cfg, Some(&sock_path));
 
     let mut messages = Vec::new();
-    let mut recv_until = |want: &str, messages: &mut Vec<String>| {
+    let recv_until = |want: &str, messages: &mut Vec<String>| {
         let end = Instant::now() + Duration::from_secs(15);
         let mut buf = [0u8; 4096];
         while Instant::now() < end {
@@ -145,8 +155,12 @@ fn daemon_reports_new_then_resolved_survives_bad_reload_and_stops_cleanly() {
     // Two more cycles pass without reporting it again.
     recv_until("STATUS=2 finding(s), 1 credential(s), 0 new", &mut messages);
     recv_until("STATUS=2 finding(s), 1 credential(s), 0 new", &mut messages);
+    d.drain();
     assert_eq!(
-        d.seen.iter().filter(|l| l.contains("new") && l.contains(KEY_ID) && l.contains("access_key_id")).count(),
+        d.seen
+            .iter()
+            .filter(|l| l.contains("change=new") && l.contains("kind=access_key_id"))
+            .count(),
         1,
         "reported once: {:#?}",
         d.seen
@@ -177,17 +191,32 @@ fn run_once_prints_a_summary_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("srv");
     fs::create_dir_all(&root).unwrap();
-    fs::write(root.join("creds"), format!("aws_secret_access_key = {SECRET}\nid {KEY_ID}\n")).unwrap();
+    fs::write(
+        root.join("creds"),
+        format!("aws_secret_access_key = {SECRET}\nid {KEY_ID}\n"),
+    )
+    .unwrap();
     let cfg = write_config(dir.path(), &root, "");
     let out = crate::common::credhygiene()
         .args(["--config", cfg.to_str().unwrap(), "run", "--once"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("cycle complete"), "{text}");
-    assert!(text.contains("2 finding(s), 1 credential(s): 2 new"), "{text}");
-    assert!(text.contains("role check: skipped (IMDS disabled)"), "{text}");
+    assert!(
+        text.contains("2 finding(s), 1 credential(s): 2 new"),
+        "{text}"
+    );
+    assert!(
+        text.contains("role check: skipped (IMDS disabled)"),
+        "{text}"
+    );
     assert_no_secret(&out.stdout, &[SECRET]);
     assert_no_secret(&out.stderr, &[SECRET]);
     // The second cycle reads nothing again and reports nothing new.
@@ -204,7 +233,9 @@ fn run_once_prints_a_summary_and_exits_zero() {
         assert_no_secret(&fs::read(&p).unwrap(), &[SECRET]);
     }
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &fs::metadata(dir.path().join("state")).unwrap().permissions(),
+        &fs::metadata(dir.path().join("state"))
+            .unwrap()
+            .permissions(),
     );
     assert_eq!(mode & 0o777, 0o700);
 }
@@ -225,9 +256,9 @@ fn sigkill_mid_cycle_then_restart_loses_and_duplicates_nothing() {
     for delay_ms in [5u64, 30, 80] {
         let d = Daemon::start(&cfg, None);
         std::thread::sleep(Duration::from_millis(delay_ms));
-        let mut child = d.child;
-        let _ = child.kill();
-        let _ = child.wait();
+        let mut d = d;
+        let _ = d.child.kill();
+        let _ = d.child.wait();
         killed_once = true;
     }
     assert!(killed_once);
@@ -248,5 +279,8 @@ fn sigkill_mid_cycle_then_restart_loses_and_duplicates_nothing() {
         .and_then(|n| n.parse().ok())
         .unwrap();
     assert!(new_first <= 1, "{first}");
-    assert!(second.contains("1 finding(s)") && second.contains("0 new, 0 resolved"), "{second}");
+    assert!(
+        second.contains("1 finding(s)") && second.contains("0 new, 0 resolved"),
+        "{second}"
+    );
 }

@@ -1,5 +1,6 @@
 //! The integration tests: one binary, one module per command or area.
 
+mod agent;
 mod cloudwatch;
 mod common;
 #[path = "../imds/emulator.rs"]

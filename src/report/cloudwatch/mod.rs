@@ -77,6 +77,36 @@ pub trait CredentialSource {
     fn refresh(&self) -> impl Future<Output = Result<RoleCredentials, CredentialError>> + Send;
 }
 
+fn imds_credential_error(e: crate::imds::ImdsError) -> CredentialError {
+    use crate::imds::ImdsError;
+    if e.is_unreachable()
+        || matches!(
+            e,
+            ImdsError::Disabled | ImdsError::NoRole { .. } | ImdsError::Forbidden { .. }
+        )
+    {
+        CredentialError::Unavailable(e.to_string())
+    } else {
+        CredentialError::Failed(e.to_string())
+    }
+}
+
+/// The instance role's credentials from IMDS: no instance profile, IMDS off or unreachable
+/// make the sink inactive; other failures are transient.
+impl CredentialSource for crate::imds::CredentialsProvider {
+    async fn credentials(&self) -> Result<RoleCredentials, CredentialError> {
+        crate::imds::CredentialsProvider::credentials(self)
+            .await
+            .map_err(imds_credential_error)
+    }
+
+    async fn refresh(&self) -> Result<RoleCredentials, CredentialError> {
+        crate::imds::CredentialsProvider::refresh(self)
+            .await
+            .map_err(imds_credential_error)
+    }
+}
+
 /// A fixed set of credentials (tests, and callers that fetched them already).
 #[derive(Debug, Clone)]
 pub struct StaticCredentials(pub RoleCredentials);
@@ -284,6 +314,14 @@ impl ApiCounters {
         }
     }
 
+    /// Request bytes sent over all APIs.
+    pub fn total_bytes_sent(&self) -> u64 {
+        self.put_metric_data.bytes_sent
+            + self.create_log_group.bytes_sent
+            + self.create_log_stream.bytes_sent
+            + self.put_log_events.bytes_sent
+    }
+
     /// Requests over all APIs.
     pub fn total_calls(&self) -> u64 {
         self.put_metric_data.calls
@@ -396,6 +434,20 @@ pub enum CloudWatchError {
     /// The outbox could not be read or written.
     #[error("CloudWatch outbox: {0}")]
     State(#[from] StateError),
+}
+
+impl CloudWatchError {
+    /// Whether what failed is safely spooled and will be retried (network, service, transient
+    /// credentials), as opposed to needing an operator (permissions, signature, validation,
+    /// the outbox itself).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            CloudWatchError::Network { .. }
+                | CloudWatchError::Service { .. }
+                | CloudWatchError::Credentials(CredentialError::Failed(_))
+        )
+    }
 }
 
 /// How an answer is handled.
@@ -530,6 +582,11 @@ pub enum Item {
         stream: String,
         /// The event.
         event: LogEvent,
+        /// For finding changes: `finding id, change, state generation`. A change already in
+        /// the outbox under the same key is not queued twice (a crash between queueing and
+        /// committing the finding state makes the next start compute the same change).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     /// A metric data point.
     Metric {
@@ -577,6 +634,17 @@ fn errors_as_strings<S: serde::Serializer>(
 }
 
 impl Delivery {
+    /// Adds a later delivery's results (a flush after an enqueue) to this one.
+    pub fn absorb(&mut self, later: Delivery) {
+        self.delivered_events += later.delivered_events;
+        self.delivered_datums += later.delivered_datums;
+        self.rejected += later.rejected;
+        self.pending = later.pending;
+        self.dropped = later.dropped;
+        self.calls.add(&later.calls);
+        self.errors.extend(later.errors);
+    }
+
     /// Whether everything queued has been delivered and nothing failed.
     pub fn is_complete(&self) -> bool {
         self.errors.is_empty() && self.pending == 0
@@ -742,6 +810,20 @@ impl<C: CredentialSource> CloudWatchSink<C> {
     /// Queues a cycle's metrics and events durably, then tries to deliver everything that
     /// waits. Off EC2, or without role credentials, queues nothing.
     pub async fn report(&mut self, cycle: &CycleReport) -> Delivery {
+        let mut d = self.enqueue(cycle, "").await;
+        if d.active {
+            let flushed = self.flush().await;
+            d.absorb(flushed);
+        }
+        d
+    }
+
+    /// Queues a cycle's metrics and events durably (written and fsynced) without sending.
+    /// `generation` identifies the finding state the changes were computed from (see
+    /// [`crate::state::FindingState::generation`]); a change already queued from the same
+    /// generation is not queued again. Off EC2, or without role credentials, queues nothing
+    /// and returns an inactive delivery.
+    pub async fn enqueue(&mut self, cycle: &CycleReport, generation: &str) -> Delivery {
         let Some(instance) = cycle.instance.as_ref() else {
             return self.inactive(
                 "no instance identity document (not on EC2, or IMDS disabled or unreachable)"
@@ -768,24 +850,39 @@ impl<C: CredentialSource> CloudWatchSink<C> {
             .unwrap_or_else(|| instance.region.clone());
         let group = self.cfg.log_group.clone();
         let stream = instance.instance_id.clone();
-        let log_item = |event: LogEvent| Item::Log {
+        let queued: HashSet<String> = self
+            .outbox
+            .entries()
+            .filter_map(|e| match &e.item {
+                Item::Log { key: Some(k), .. } => Some(k.clone()),
+                _ => None,
+            })
+            .collect();
+        let log_item = |event: LogEvent, key: Option<String>| Item::Log {
             region: region.clone(),
             group: group.clone(),
             stream: stream.clone(),
             event,
+            key,
         };
         let mut items = Vec::new();
-        for f in &cycle.changes.new {
-            items.push(log_item(logs::finding_event(f, "new", cycle)));
+        let changes = cycle
+            .changes
+            .new
+            .iter()
+            .map(|f| (f, "new"))
+            .chain(cycle.changes.resolved.iter().map(|f| (f, "resolved")));
+        for (f, change) in changes {
+            let key = format!("{}:{change}:{generation}", f.id);
+            if queued.contains(&key) {
+                continue;
+            }
+            items.push(log_item(logs::finding_event(f, change, cycle), Some(key)));
         }
-        for f in &cycle.changes.resolved {
-            items.push(log_item(logs::finding_event(f, "resolved", cycle)));
-        }
-        items.push(log_item(logs::summary_event(
-            cycle,
-            self.outbox.len(),
-            self.outbox.dropped(),
-        )));
+        items.push(log_item(
+            logs::summary_event(cycle, self.outbox.len(), self.outbox.dropped()),
+            None,
+        ));
         for datum in metrics::datums(cycle, self.dimensions) {
             items.push(Item::Metric {
                 region: region.clone(),
@@ -794,15 +891,16 @@ impl<C: CredentialSource> CloudWatchSink<C> {
             });
         }
         let enqueued = items.len() as u64;
-        let mut d = match self.outbox.push_all(items) {
-            Ok(_) => self.flush().await,
-            Err(e) => {
-                let mut d = self.flush().await;
-                d.errors.insert(0, e.into());
-                d
-            }
+        let mut d = Delivery {
+            active: true,
+            enqueued,
+            ..Delivery::default()
         };
-        d.enqueued = enqueued;
+        if let Err(e) = self.outbox.push_all(items) {
+            d.errors.push(e.into());
+        }
+        d.pending = self.outbox.len() as u64;
+        d.dropped = self.outbox.dropped();
         d
     }
 
@@ -841,6 +939,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
                     group,
                     stream,
                     event,
+                    ..
                 } => {
                     if event.timestamp < oldest_ms || event.message.len() > logs::MAX_EVENT_BYTES {
                         too_old.push(e.seq);
