@@ -284,3 +284,41 @@ fn sigkill_mid_cycle_then_restart_loses_and_duplicates_nothing() {
         "{second}"
     );
 }
+
+#[test]
+fn a_key_written_to_a_watched_env_file_is_reported_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("srv");
+    let etc = dir.path().join("etc");
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&etc).unwrap();
+    let env_file = etc.join("environment");
+    fs::write(&env_file, "PATH=/usr/bin\n").unwrap();
+    let cfg = write_config(dir.path(), &root, "");
+    // A long interval: only the watcher can trigger the second cycle.
+    let text = fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("interval = \"2s\"", "interval = \"1h\"")
+        .replace(
+            "env_files = []",
+            &format!("env_files = [\"{}\"]", env_file.display()),
+        );
+    fs::write(&cfg, text).unwrap();
+    let mut d = Daemon::start(&cfg, None);
+    d.wait_for(&["cycle complete", "findings=0"], Duration::from_secs(15));
+    let written = Instant::now();
+    fs::write(
+        &env_file,
+        format!("PATH=/usr/bin\nAWS_ACCESS_KEY_ID={KEY_ID}\n"),
+    )
+    .unwrap();
+    let line = d.wait_for(
+        &["change=new", "kind=access_key_id"],
+        Duration::from_secs(10),
+    );
+    assert!(line.contains("source=env_file"), "{line}");
+    assert!(written.elapsed() < Duration::from_secs(10));
+    d.signal("TERM");
+    let (code, _, _) = d.wait_exit(Duration::from_secs(15));
+    assert_eq!(code, 0);
+}

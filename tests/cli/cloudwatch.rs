@@ -1073,3 +1073,175 @@ async fn full_outbox_drops_the_oldest_and_reports_the_count() {
         credhygiene::state::Outbox::open(&state, OUTBOX_FILE, 4096).unwrap();
     assert_eq!(ob.dropped(), dropped);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The whole agent: `credhygiene run --once`, role credentials served by the IMDS emulator
+
+/// The binary end to end: moto STS credentials served through the IMDS emulator, a planted
+/// tree and planted user-data, two `run --once` cycles through a recording proxy; boto3 reads
+/// back the events and metrics, and no secret (planted, or the role's own) crossed the wire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_reports_to_moto_with_credentials_from_the_imds_emulator() {
+    let Some(moto) = Moto::start() else { return };
+    let proxy = Proxy::start(moto.addr()).await;
+    let full = &moto.creds["full"];
+    let expiration =
+        humantime::format_rfc3339_seconds(SystemTime::now() + Duration::from_secs(3600));
+    let mut identity: Value = serde_json::json!({
+        "accountId": ACCOUNT, "architecture": "x86_64", "availabilityZone": "us-east-1a",
+        "imageId": "ami-0abcdef1234567890", "instanceId": INSTANCE_ID, "instanceType": "t3.micro",
+        "pendingTime": "2026-11-25T08:00:00Z", "privateIp": "10.0.0.12", "region": "us-east-1",
+        "version": "2017-09-30"
+    });
+    identity["billingProducts"] = Value::Null;
+    let emu = crate::imds_emulator::Emulator::start(serde_json::json!({
+        "v1_open": true,
+        "role": full["RoleName"],
+        "identity": identity,
+        "user_data": format!("#!/bin/bash\nexport AWS_SECRET_ACCESS_KEY={SECRET2}\n"),
+        "credentials": {
+            "Code": "Success", "Type": "AWS-HMAC",
+            "AccessKeyId": full["AccessKeyId"], "SecretAccessKey": full["SecretAccessKey"],
+            "Token": full["SessionToken"], "Expiration": expiration.to_string(),
+            "LastUpdated": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        }
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("srv");
+    plant_corpus(&tree);
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agent]\nstate_dir = \"{}\"\n[scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\n",
+            dir.path().join("state").display(),
+            tree.display()
+        ),
+    )
+    .unwrap();
+    let run = |cfg: PathBuf, imds: String, cw: String| {
+        tokio::task::spawn_blocking(move || {
+            Command::new(assert_cmd::cargo::cargo_bin("credhygiene"))
+                .args(["-vv", "--config", cfg.to_str().unwrap(), "run", "--once"])
+                .env_remove("CREDHYGIENE_CONFIG")
+                .env("AWS_EC2_METADATA_DISABLED", "false")
+                .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds)
+                .env("AWS_ENDPOINT_URL", cw)
+                .output()
+                .unwrap()
+        })
+    };
+    let first = run(cfg.clone(), emu.endpoint(), proxy.url()).await.unwrap();
+    let text = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(text.contains("role check: fail"), "IMDSv1 is open: {text}");
+    assert!(text.contains(", 0 pending"), "everything delivered: {text}");
+    let second = run(cfg.clone(), emu.endpoint(), proxy.url()).await.unwrap();
+    let text2 = String::from_utf8_lossy(&second.stdout).into_owned();
+    assert!(text2.contains("0 new, 0 resolved"), "{text2}");
+
+    let cw_cfg = cw_config(&moto.endpoint());
+    let python = moto.python.clone();
+    let endpoint = moto.endpoint();
+    let creds = full.to_string();
+    let (events, metrics) = tokio::task::spawn_blocking(move || {
+        let out = Command::new(python)
+            .arg(script("moto_read.py"))
+            .args([
+                &endpoint,
+                &creds,
+                &cw_cfg.log_group,
+                INSTANCE_ID,
+                &cw_cfg.namespace,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let events: Vec<Value> = v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| serde_json::from_str(m.as_str().unwrap()).unwrap())
+            .collect();
+        (events, v["metrics"].clone())
+    })
+    .await
+    .unwrap();
+    let findings = events_of(&events, "finding");
+    let summaries = events_of(&events, "summary");
+    assert_eq!(summaries.len(), 2, "one summary per cycle");
+    assert!(!findings.is_empty());
+    assert!(findings
+        .iter()
+        .all(|e| e["change"] == "new" && e["instance_id"] == INSTANCE_ID));
+    assert!(
+        findings
+            .iter()
+            .any(|e| e["source"] == "user_data" && e["path"] == "imds:/latest/user-data"),
+        "user-data finding reported: {findings:#?}"
+    );
+    let ids: std::collections::BTreeSet<_> = findings.iter().map(|e| e["id"].to_string()).collect();
+    assert_eq!(ids.len(), findings.len(), "no finding event twice");
+    assert_eq!(metrics["IMDSv1Open"]["max"], 1.0, "{metrics}");
+    assert_eq!(metrics["InstanceProfileMissing"]["max"], 0.0, "{metrics}");
+    assert!(
+        metrics["HardcodedCredentials"]["max"].as_f64().unwrap() >= 2.0,
+        "{metrics}"
+    );
+
+    // Nothing secret crossed the wire: planted secrets, and the role's own secret and token
+    // (those go only into the signature and the security-token header, never the body).
+    let wire = proxy.recorded();
+    assert!(!wire.is_empty());
+    assert_no_secret(
+        &wire,
+        &[
+            SECRET,
+            SECRET2,
+            TOKEN,
+            full["SecretAccessKey"].as_str().unwrap(),
+        ],
+    );
+    for out in [&first, &second] {
+        assert_no_secret(
+            &out.stdout,
+            &[
+                SECRET,
+                SECRET2,
+                TOKEN,
+                full["SecretAccessKey"].as_str().unwrap(),
+                full["SessionToken"].as_str().unwrap(),
+            ],
+        );
+        assert_no_secret(
+            &out.stderr,
+            &[
+                SECRET,
+                SECRET2,
+                TOKEN,
+                full["SecretAccessKey"].as_str().unwrap(),
+                full["SessionToken"].as_str().unwrap(),
+            ],
+        );
+    }
+    // The credentials came from the emulator over IMDSv2.
+    assert!(!emu
+        .requests(
+            "GET",
+            &format!(
+                "/latest/meta-data/iam/security-credentials/{}",
+                full["RoleName"].as_str().unwrap()
+            )
+        )
+        .is_empty());
+}
