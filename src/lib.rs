@@ -7,6 +7,7 @@
 //! [`agent`] runs it all on a schedule. [`app`] is the glue that the command line calls.
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+pub mod agent;
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -15,7 +16,9 @@ pub mod finding;
 pub mod imds;
 pub mod logging;
 pub mod report;
+pub mod role;
 pub mod rules;
 pub mod scan;
+pub mod state;
 
 pub use error::Error;

@@ -565,7 +565,8 @@ mod tests {
     /// Precedence of the IMDS endpoint: env endpoint > file endpoint > env mode > file mode.
     #[test]
     fn imds_endpoint_precedence_table() {
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
             ("", &[], IMDS_IPV4_ENDPOINT),
             (
                 "[imds]\nendpoint_mode = \"IPv6\"\n",

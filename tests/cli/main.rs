@@ -1,4 +1,9 @@
 //! The integration tests: one binary, one module per command or area.
 
+mod agent;
+mod cloudwatch;
 mod common;
+#[path = "../imds/emulator.rs"]
+mod imds_emulator;
+mod role;
 mod scan;

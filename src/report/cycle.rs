@@ -1,0 +1,109 @@
+//! What one agent cycle found, in the form the sinks (journald, CloudWatch) consume: the
+//! instance, the four DESIGN.md metrics, the finding changes and a summary. The agent builds
+//! it after the role check, the scan and the [`crate::state`] diff.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::imds::model::IdentityDocument;
+use crate::scan::{ScanOutcome, Stats};
+use crate::state::FindingChanges;
+
+/// Outcome of the role check, as far as the sinks need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleStatus {
+    /// Every check passed.
+    Pass,
+    /// At least one check failed.
+    Fail,
+    /// IMDS could not be asked (off EC2, disabled, unreachable).
+    #[default]
+    Unknown,
+}
+
+/// What the role check found (the inputs of two metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RoleSummary {
+    /// `pass`, `fail` or `unknown`.
+    pub status: RoleStatus,
+    /// `Some(true)` when no instance profile is attached; `None` when unknown.
+    pub instance_profile_missing: Option<bool>,
+    /// `Some(true)` when IMDSv1 requests are answered; `None` when unknown.
+    pub imdsv1_open: Option<bool>,
+}
+
+/// The DESIGN.md metrics of one cycle. A `None` is not published (unknown is not 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub struct CycleMetrics {
+    /// `HardcodedCredentials`: distinct credentials found by the last complete scan.
+    pub hardcoded_credentials: u64,
+    /// `InstanceProfileMissing`: 1 when no instance profile is attached, else 0.
+    pub instance_profile_missing: Option<bool>,
+    /// `IMDSv1Open`: 1 when IMDSv1 requests are answered, else 0.
+    pub imdsv1_open: Option<bool>,
+    /// `ScanErrors`: files or sources that could not be read in the last scan.
+    pub scan_errors: u64,
+}
+
+/// Totals of the cycle, for the summary event and `STATUS=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub struct CycleSummary {
+    /// Findings of the scan (one per credential part found).
+    pub findings: u64,
+    /// Distinct credentials among them.
+    pub credentials: u64,
+    /// Findings also present in the previous scan.
+    pub still_present: u64,
+    /// Scan counters.
+    pub stats: Stats,
+    /// Role check outcome.
+    pub role_status: RoleStatus,
+}
+
+/// Everything one cycle hands to the sinks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CycleReport {
+    /// When the cycle ran (the timestamp of its metrics and events).
+    pub time: SystemTime,
+    /// Who this instance is; `None` off EC2.
+    pub instance: Option<IdentityDocument>,
+    /// The four metrics.
+    pub metrics: CycleMetrics,
+    /// New and resolved findings since the last complete scan.
+    pub changes: FindingChanges,
+    /// Totals.
+    pub summary: CycleSummary,
+}
+
+impl CycleReport {
+    /// Builds the report of a cycle from its parts.
+    pub fn new(
+        time: SystemTime,
+        instance: Option<IdentityDocument>,
+        role: RoleSummary,
+        scan: &ScanOutcome,
+        changes: FindingChanges,
+    ) -> CycleReport {
+        let credentials = scan.distinct_credentials() as u64;
+        CycleReport {
+            time,
+            instance,
+            metrics: CycleMetrics {
+                hardcoded_credentials: credentials,
+                instance_profile_missing: role.instance_profile_missing,
+                imdsv1_open: role.imdsv1_open,
+                scan_errors: scan.stats.errors,
+            },
+            summary: CycleSummary {
+                findings: scan.findings.len() as u64,
+                credentials,
+                still_present: changes.still_present,
+                stats: scan.stats,
+                role_status: role.status,
+            },
+            changes,
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The journald sink: one log record per finding change, with structured key-values that
+//! `systemd-journal-logger` turns into journal fields (upper-cased: `RULE`, `KIND`, `PATH`,
+//! `LINE`, `FINGERPRINT`, `KEY_ID`, `ACCOUNT_ID`, `FINDING_ID`, `CHANGE`, …). When the agent
+//! is not under journald, [`crate::logging`] installs a stderr logger and the same records
+//! appear as `key=value` lines.
+//!
+//! Priority by severity (the journal's `PRIORITY` follows the `log` level):
+//! a new long-term key (`AKIA…`) or a new secret of one is `error` (3); any other new finding
+//! is `warning` (4); a resolved finding is `info` (6). `log` has no `notice` level.
+
+use log::kv::{ToValue, Value};
+use log::{Level, Log, Metadata, Record};
+
+use crate::finding::{Finding, KeyType};
+use crate::imds::model::IdentityDocument;
+use crate::report::cycle::CycleReport;
+
+/// The `log` target of finding records (journal field `TARGET`).
+pub const TARGET: &str = "credhygiene::finding";
+
+/// Whether a finding appeared or went away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Not seen in the previous complete scan.
+    New,
+    /// Seen before, gone now.
+    Resolved,
+}
+
+impl Change {
+    /// `new` or `resolved` (the `CHANGE` field).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::New => "new",
+            Change::Resolved => "resolved",
+        }
+    }
+}
+
+/// The level (journal priority) of one change.
+pub fn level(finding: &Finding, change: Change) -> Level {
+    match change {
+        Change::Resolved => Level::Info,
+        Change::New if finding.key_type == Some(KeyType::LongTerm) => Level::Error,
+        Change::New => Level::Warn,
+    }
+}
+
+/// Logs every change of a cycle through the global logger. Returns the records written.
+pub fn emit(report: &CycleReport) -> usize {
+    emit_to(log::logger(), report)
+}
+
+/// Logs every change of a cycle through `logger` (a test passes a capturing logger).
+pub fn emit_to(logger: &dyn Log, report: &CycleReport) -> usize {
+    let mut n = 0;
+    for f in &report.changes.new {
+        n += usize::from(record(logger, f, Change::New, report.instance.as_ref()));
+    }
+    for f in &report.changes.resolved {
+        n += usize::from(record(
+            logger,
+            f,
+            Change::Resolved,
+            report.instance.as_ref(),
+        ));
+    }
+    n
+}
+
+fn record(
+    logger: &dyn Log,
+    f: &Finding,
+    change: Change,
+    instance: Option<&IdentityDocument>,
+) -> bool {
+    let level = level(f, change);
+    let meta = Metadata::builder().level(level).target(TARGET).build();
+    if level > log::max_level() || !logger.enabled(&meta) {
+        return false;
+    }
+    let line = f.line.to_string();
+    let column = f.column.to_string();
+    let mut kvs: Vec<(&str, Value<'_>)> = vec![
+        ("change", change.as_str().to_value()),
+        ("finding_id", f.id.as_str().to_value()),
+        ("rule", f.rule.as_str().to_value()),
+        ("kind", f.kind.as_str().to_value()),
+        ("source", f.source.as_str().to_value()),
+        ("path", f.path.as_str().to_value()),
+        ("line", line.as_str().to_value()),
+        ("column", column.as_str().to_value()),
+        ("fingerprint", f.fingerprint.as_str().to_value()),
+        ("redacted", f.redacted.as_str().to_value()),
+        ("credential", f.credential.as_str().to_value()),
+    ];
+    if let Some(k) = &f.key_id {
+        kvs.push(("key_id", k.as_str().to_value()));
+    }
+    if let Some(a) = &f.account_id {
+        kvs.push(("account_id", a.as_str().to_value()));
+    }
+    let pid;
+    if let Some(p) = &f.process {
+        pid = p.pid.to_string();
+        kvs.push(("pid", pid.as_str().to_value()));
+        if let Some(u) = &p.unit {
+            kvs.push(("unit", u.as_str().to_value()));
+        }
+    }
+    if let Some(i) = instance {
+        kvs.push(("instance_id", i.instance_id.as_str().to_value()));
+    }
+    let what = match change {
+        Change::New => "hard-coded AWS credential found",
+        Change::Resolved => "hard-coded AWS credential resolved",
+    };
+    let shown = f.key_id.as_deref().unwrap_or(&f.redacted);
+    logger.log(
+        &Record::builder()
+            .metadata(meta)
+            .args(format_args!(
+                "{what}: {} {shown} at {}:{}:{}",
+                f.kind.as_str(),
+                f.path,
+                f.line,
+                f.column
+            ))
+            .module_path_static(Some(module_path!()))
+            .file_static(Some(file!()))
+            .key_values(&kvs)
+            .build(),
+    );
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{Kind, Source};
+    use crate::report::cycle::{CycleReport, RoleSummary};
+    use crate::scan::ScanOutcome;
+    use crate::state::FindingChanges;
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    /// Level, target, message and key-values of one record.
+    type Captured = (Level, String, String, BTreeMap<String, String>);
+
+    #[derive(Default)]
+    struct Capture(Mutex<Vec<Captured>>);
+
+    impl Log for Capture {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, r: &Record<'_>) {
+            struct V<'a>(&'a mut BTreeMap<String, String>);
+            impl<'kvs> log::kv::VisitSource<'kvs> for V<'_> {
+                fn visit_pair(
+                    &mut self,
+                    k: log::kv::Key<'kvs>,
+                    v: log::kv::Value<'kvs>,
+                ) -> Result<(), log::kv::Error> {
+                    self.0.insert(k.to_string(), v.to_string());
+                    Ok(())
+                }
+            }
+            let mut m = BTreeMap::new();
+            r.key_values().visit(&mut V(&mut m)).unwrap();
+            self.0.lock().unwrap().push((
+                r.level(),
+                r.target().to_string(),
+                r.args().to_string(),
+                m,
+            ));
+        }
+        fn flush(&self) {}
+    }
+
+    fn f(id: &str, key_type: KeyType, kind: Kind) -> Finding {
+        Finding {
+            id: id.into(),
+            rule: "aws.secret_access_key".into(),
+            kind,
+            source: Source::EnvFile,
+            path: "/etc/environment".into(),
+            line: 3,
+            column: 19,
+            key_id: Some("AKIASXQV3SVWMFRRRM75".into()),
+            key_type: Some(key_type),
+            account_id: Some("123456789012".into()),
+            credential: "cred1".into(),
+            redacted: "V+Hg…".into(),
+            fingerprint: "sha256:abcd".into(),
+            process: None,
+        }
+    }
+
+    #[test]
+    fn one_record_per_change_with_fields_and_priority() {
+        log::set_max_level(log::LevelFilter::Trace);
+        let changes = FindingChanges {
+            new: vec![
+                f("n1", KeyType::LongTerm, Kind::SecretAccessKey),
+                f("n2", KeyType::Temporary, Kind::AccessKeyId),
+            ],
+            resolved: vec![f("r1", KeyType::LongTerm, Kind::AccessKeyId)],
+            still_present: 4,
+        };
+        let report = CycleReport::new(
+            std::time::SystemTime::now(),
+            None,
+            RoleSummary::default(),
+            &ScanOutcome::default(),
+            changes,
+        );
+        let cap = Capture::default();
+        assert_eq!(emit_to(&cap, &report), 3);
+        let recs = cap.0.lock().unwrap();
+        assert_eq!(recs.len(), 3);
+        let (lvl, target, msg, kv) = &recs[0];
+        assert_eq!(*lvl, Level::Error, "new long-term key is an error");
+        assert_eq!(target, TARGET);
+        assert!(msg.contains("/etc/environment:3:19"), "{msg}");
+        for (k, v) in [
+            ("change", "new"),
+            ("finding_id", "n1"),
+            ("rule", "aws.secret_access_key"),
+            ("kind", "secret_access_key"),
+            ("path", "/etc/environment"),
+            ("line", "3"),
+            ("fingerprint", "sha256:abcd"),
+            ("key_id", "AKIASXQV3SVWMFRRRM75"),
+            ("account_id", "123456789012"),
+        ] {
+            assert_eq!(kv.get(k).map(String::as_str), Some(v), "field {k}");
+        }
+        assert_eq!(recs[1].0, Level::Warn, "new temporary key is a warning");
+        assert_eq!(recs[2].0, Level::Info, "resolved is info");
+        assert_eq!(recs[2].3["change"], "resolved");
+    }
+}

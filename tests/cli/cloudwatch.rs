@@ -1,0 +1,1247 @@
+//! Issue 4: reporting to CloudWatch through outages, against a real emulator.
+//!
+//! Each test starts its own `moto_server` on 127.0.0.1 (a free port) from the venv that
+//! `scripts/setup-test-deps` makes, with `INITIAL_NO_AUTH_ACTION_COUNT` so that, once
+//! `tests/cloudwatch/moto_setup.py` has created the IAM roles and taken STS `AssumeRole`
+//! credentials, every call is SigV4-verified (by botocore's signer) and IAM-authorised.
+//! The agent's traffic goes through a small recording TCP proxy ([`Proxy`]) that can be
+//! taken down, can hold connections, and can answer with canned errors. Read-back is done
+//! with boto3 (`tests/cloudwatch/moto_read.py`).
+//!
+//! Without `CREDHYGIENE_TEST_VENV` (and no `tests/.venv`) the tests print a message and
+//! skip, unless `CREDHYGIENE_REQUIRE_EMULATORS=1`, in which case they fail.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use credhygiene::config::CloudWatchConfig;
+use credhygiene::finding::{Finding, KeyType, Kind, Source};
+use credhygiene::imds::model::{IdentityDocument, RoleCredentials, Sensitive};
+use credhygiene::report::cloudwatch::{
+    CloudWatchError, CloudWatchSink, CredentialError, CredentialSource, NoCredentials,
+    StaticCredentials,
+};
+use credhygiene::report::cycle::{CycleReport, RoleStatus, RoleSummary};
+use credhygiene::scan::{Options, Plan, ScanOutcome, Scanner};
+use credhygiene::state::{FindingChanges, FindingState, OUTBOX_FILE};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::common::{assert_no_secret, KEY_ID, SECRET, SECRET2, TOKEN};
+
+const INSTANCE_ID: &str = "i-0c0ffee0c0ffee001";
+const ACCOUNT: &str = "123456789012";
+
+// ---------------------------------------------------------------------------------------------
+// moto_server
+
+fn venv() -> Option<PathBuf> {
+    let v = std::env::var_os("CREDHYGIENE_TEST_VENV")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/.venv");
+            local.exists().then_some(local)
+        });
+    let ok = v
+        .as_ref()
+        .is_some_and(|v| v.join("bin/moto_server").exists());
+    if !ok {
+        if std::env::var("CREDHYGIENE_REQUIRE_EMULATORS").as_deref() == Ok("1") {
+            panic!("CREDHYGIENE_REQUIRE_EMULATORS=1 but no moto_server venv (run scripts/setup-test-deps)");
+        }
+        eprintln!("skipping: no moto_server venv (set CREDHYGIENE_TEST_VENV or run scripts/setup-test-deps)");
+        return None;
+    }
+    v
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Moto {
+    child: Child,
+    port: u16,
+    python: PathBuf,
+    creds: Value,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cloudwatch")
+        .join(name)
+}
+
+impl Moto {
+    /// Starts moto_server, sets up the roles, turns SigV4 checking on.
+    fn start() -> Option<Moto> {
+        let venv = venv()?;
+        let port = free_port();
+        let child = Command::new(venv.join("bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", "1000000")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let mut moto = Moto {
+            child,
+            port,
+            python: venv.join("bin/python"),
+            creds: Value::Null,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let out = Command::new(&moto.python)
+            .arg(script("moto_setup.py"))
+            .arg(moto.endpoint())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "moto_setup.py: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        moto.creds = serde_json::from_slice(&out.stdout).unwrap();
+        Some(moto)
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn addr(&self) -> SocketAddr {
+        ([127, 0, 0, 1], self.port).into()
+    }
+
+    /// Role credentials taken from moto's STS AssumeRole ("full" or "limited").
+    fn role(&self, which: &str) -> RoleCredentials {
+        let c = &self.creds[which];
+        RoleCredentials {
+            role: c["RoleName"].as_str().unwrap().into(),
+            code: "Success".into(),
+            kind: Some("AWS-HMAC".into()),
+            access_key_id: c["AccessKeyId"].as_str().unwrap().into(),
+            secret_access_key: Sensitive::new(c["SecretAccessKey"].as_str().unwrap()),
+            session_token: Sensitive::new(c["SessionToken"].as_str().unwrap()),
+            expiration: SystemTime::now() + Duration::from_secs(3600),
+            last_updated: None,
+        }
+    }
+
+    /// What reached moto: log messages of the stream and metric statistics.
+    fn read(&self, cfg: &CloudWatchConfig) -> (Vec<Value>, Value) {
+        let out = Command::new(&self.python)
+            .arg(script("moto_read.py"))
+            .arg(self.endpoint())
+            .arg(self.creds["full"].to_string())
+            .arg(&cfg.log_group)
+            .arg(INSTANCE_ID)
+            .arg(&cfg.namespace)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "moto_read.py: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let events = v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| serde_json::from_str(m.as_str().unwrap()).unwrap())
+            .collect();
+        (events, v["metrics"].clone())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A recording TCP proxy that can fail on purpose
+
+#[derive(Default)]
+struct Shared {
+    up: AtomicBool,
+    hold: AtomicBool,
+    recorded: Mutex<Vec<u8>>,
+    inject: Mutex<VecDeque<String>>,
+    requests: AtomicUsize,
+    stop_after: AtomicUsize,
+    cancel: Mutex<CancellationToken>,
+}
+
+impl Shared {
+    /// Unreachable: new connections are closed at once, open ones are cut.
+    fn go_down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        let mut c = self.cancel.lock().unwrap();
+        c.cancel();
+        *c = CancellationToken::new();
+    }
+}
+
+#[derive(Clone)]
+struct Proxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl Proxy {
+    async fn start(upstream: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Shared::default());
+        shared.up.store(true, Ordering::SeqCst);
+        shared.stop_after.store(usize::MAX, Ordering::SeqCst);
+        let s = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(handle(sock, upstream, s.clone()));
+            }
+        });
+        Proxy { addr, shared }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn up(&self) {
+        self.shared.stop_after.store(usize::MAX, Ordering::SeqCst);
+        self.shared.up.store(true, Ordering::SeqCst);
+    }
+
+    /// Goes down when request number `n + 1` arrives (it is not forwarded).
+    fn stop_after(&self, n: usize) {
+        self.shared.stop_after.store(n, Ordering::SeqCst);
+    }
+
+    /// The next new connection is answered with this HTTP response instead of forwarded.
+    fn inject(&self, status: &str, body: &str) {
+        let resp = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        self.shared.inject.lock().unwrap().push_back(resp);
+    }
+
+    fn recorded(&self) -> Vec<u8> {
+        self.shared.recorded.lock().unwrap().clone()
+    }
+
+    fn requests(&self) -> usize {
+        self.shared.requests.load(Ordering::SeqCst)
+    }
+}
+
+fn count(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+async fn read_request(sock: &mut TcpStream) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = sock.read(&mut chunk).await.unwrap_or(0);
+        if n == 0 {
+            return buf;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return buf;
+            }
+        }
+    }
+}
+
+async fn handle(mut client: TcpStream, upstream: SocketAddr, s: Arc<Shared>) {
+    if !s.up.load(Ordering::SeqCst) {
+        return;
+    }
+    if s.hold.load(Ordering::SeqCst) {
+        let req = read_request(&mut client).await;
+        s.recorded.lock().unwrap().extend_from_slice(&req);
+        s.requests.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        return;
+    }
+    let canned = s.inject.lock().unwrap().pop_front();
+    if let Some(resp) = canned {
+        let req = read_request(&mut client).await;
+        s.recorded.lock().unwrap().extend_from_slice(&req);
+        s.requests.fetch_add(1, Ordering::SeqCst);
+        let _ = client.write_all(resp.as_bytes()).await;
+        let _ = client.shutdown().await;
+        return;
+    }
+    let Ok(server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    let cancel = s.cancel.lock().unwrap().clone();
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let s2 = s.clone();
+    let c2s = async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = cr.read(&mut buf).await.unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            let new = count(&buf[..n], b"POST /");
+            if new > 0 {
+                let total = s2.requests.fetch_add(new, Ordering::SeqCst) + new;
+                if total > s2.stop_after.load(Ordering::SeqCst) {
+                    s2.go_down();
+                    return;
+                }
+            }
+            s2.recorded.lock().unwrap().extend_from_slice(&buf[..n]);
+            if sw.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    };
+    let s2c = async move {
+        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+    };
+    tokio::select! {
+        _ = c2s => {}
+        _ = s2c => {}
+        _ = cancel.cancelled() => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cycle data
+
+fn identity() -> IdentityDocument {
+    IdentityDocument {
+        instance_id: INSTANCE_ID.into(),
+        account_id: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        availability_zone: "us-east-1a".into(),
+        instance_type: "t3.micro".into(),
+        image_id: "ami-0123456789abcdef0".into(),
+        architecture: Some("x86_64".into()),
+    }
+}
+
+fn role() -> RoleSummary {
+    RoleSummary {
+        status: RoleStatus::Fail,
+        instance_profile_missing: Some(false),
+        imdsv1_open: Some(true),
+    }
+}
+
+fn cw_config(endpoint: &str) -> CloudWatchConfig {
+    CloudWatchConfig {
+        endpoint: Some(endpoint.into()),
+        logs_endpoint: Some(endpoint.into()),
+        region: Some("us-east-1".into()),
+        ..CloudWatchConfig::default()
+    }
+}
+
+fn synthetic(id: &str) -> Finding {
+    Finding {
+        id: id.into(),
+        rule: "aws.access_key_id".into(),
+        kind: Kind::AccessKeyId,
+        source: Source::File,
+        path: format!("/srv/app/{id}.env"),
+        line: 1,
+        column: 19,
+        key_id: Some(KEY_ID.into()),
+        key_type: Some(KeyType::LongTerm),
+        account_id: None,
+        credential: format!("cred-{id}"),
+        redacted: "AKIA…".into(),
+        fingerprint: format!("sha256:{id}"),
+        process: None,
+    }
+}
+
+/// A cycle whose scan found `findings`, diffed against (and committed to) `state_dir`.
+fn cycle_of(state_dir: &Path, findings: Vec<Finding>) -> CycleReport {
+    let mut st = FindingState::load(state_dir).unwrap();
+    let changes = st.diff(&findings);
+    let outcome = ScanOutcome {
+        findings: findings.clone(),
+        ..ScanOutcome::default()
+    };
+    st.commit(state_dir, &findings).unwrap();
+    CycleReport::new(
+        SystemTime::now(),
+        Some(identity()),
+        role(),
+        &outcome,
+        changes,
+    )
+}
+
+fn scan_dir(dir: &Path) -> ScanOutcome {
+    let scanner = Scanner::new(
+        Options::from_config(&credhygiene::config::ScanConfig::default(), Some(1)).unwrap(),
+    )
+    .unwrap();
+    let cancel = AtomicBool::new(false);
+    scanner
+        .run(&Plan::from_paths(&[dir.to_path_buf()]), &cancel, None)
+        .0
+}
+
+fn plant_corpus(dir: &Path) {
+    std::fs::create_dir_all(dir.join("app")).unwrap();
+    std::fs::write(
+        dir.join(".env"),
+        format!("AWS_ACCESS_KEY_ID={KEY_ID}\nAWS_SECRET_ACCESS_KEY={SECRET}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("app/config.ini"),
+        format!("aws_secret_access_key = \"{SECRET2}\"\naws_session_token = \"{TOKEN}\"\n"),
+    )
+    .unwrap();
+}
+
+fn events_of<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == kind).collect()
+}
+
+/// (finding id, change) of every finding event, with how many times each arrived.
+fn finding_keys(events: &[Value]) -> BTreeMap<(String, String), usize> {
+    let mut m = BTreeMap::new();
+    for e in events_of(events, "finding") {
+        *m.entry((
+            e["id"].as_str().unwrap().to_string(),
+            e["change"].as_str().unwrap().to_string(),
+        ))
+        .or_insert(0) += 1;
+    }
+    m
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+/// The whole pipeline on a planted corpus: scan, diff, CycleReport, sink, moto. Every byte
+/// that reached the server is searched for the planted secrets and the role's secret key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_corpus_reaches_moto_with_metrics_and_events_and_no_secret() {
+    let Some(moto) = Moto::start() else { return };
+    let proxy = Proxy::start(moto.addr()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("corpus");
+    let state = tmp.path().join("state");
+    plant_corpus(&corpus);
+    let cfg = cw_config(&proxy.url());
+    let creds = moto.role("full");
+    let role_secret = creds.secret_access_key.expose().to_string();
+    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(creds))
+        .build()
+        .unwrap();
+
+    // Cycle 1: everything is new.
+    let scan1 = scan_dir(&corpus);
+    assert_eq!(scan1.findings.len(), 4, "{:?}", scan1.findings);
+    let mut st = FindingState::load(&state).unwrap();
+    let changes = st.diff(&scan1.findings);
+    assert_eq!(changes.new.len(), 4);
+    let c1 = CycleReport::new(SystemTime::now(), Some(identity()), role(), &scan1, changes);
+    let d1 = sink.report(&c1).await;
+    st.commit(&state, &scan1.findings).unwrap();
+    assert!(d1.is_complete(), "{:?}", d1.errors);
+    assert_eq!(d1.delivered_events, 5, "4 new + 1 summary");
+    assert_eq!(d1.delivered_datums, 4);
+    let first_cycle = d1.calls;
+
+    // Cycle 2: the config.ini credential is removed: two parts resolved.
+    std::fs::remove_file(corpus.join("app/config.ini")).unwrap();
+    let scan2 = scan_dir(&corpus);
+    let changes = st.diff(&scan2.findings);
+    assert_eq!((changes.new.len(), changes.resolved.len()), (0, 2));
+    let c2 = CycleReport::new(SystemTime::now(), Some(identity()), role(), &scan2, changes);
+    let d2 = sink.report(&c2).await;
+    st.commit(&state, &scan2.findings).unwrap();
+    assert!(d2.is_complete(), "{:?}", d2.errors);
+    assert_eq!(d2.delivered_events, 3);
+
+    // Read back with boto3.
+    let (events, metrics) = moto.read(&cfg);
+    assert_eq!(events.len(), 8, "{events:#?}");
+    let keys = finding_keys(&events);
+    assert!(keys.values().all(|&n| n == 1), "duplicates: {keys:?}");
+    assert_eq!(keys.keys().filter(|(_, c)| c == "new").count(), 4);
+    assert_eq!(keys.keys().filter(|(_, c)| c == "resolved").count(), 2);
+    let secret_event = events_of(&events, "finding")
+        .into_iter()
+        .find(|e| e["kind"] == "secret_access_key" && e["path"].as_str().unwrap().ends_with(".env"))
+        .expect("the .env secret's event");
+    for field in [
+        "id",
+        "rule",
+        "kind",
+        "source",
+        "path",
+        "line",
+        "column",
+        "key_id",
+        "key_type",
+        "account_id",
+        "credential",
+        "redacted",
+        "fingerprint",
+    ] {
+        assert!(
+            secret_event.get(field).is_some(),
+            "field {field} missing: {secret_event}"
+        );
+    }
+    assert_eq!(secret_event["line"], 2);
+    assert_eq!(secret_event["key_id"], KEY_ID);
+    assert_eq!(secret_event["redacted"], "V+Hg…");
+    assert_eq!(secret_event["instance_id"], INSTANCE_ID);
+    assert_eq!(secret_event["instance_account_id"], ACCOUNT);
+    assert_eq!(secret_event["region"], "us-east-1");
+    assert_eq!(secret_event["image_id"], "ami-0123456789abcdef0");
+    assert!(secret_event["fingerprint"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    let summaries = events_of(&events, "summary");
+    assert_eq!(summaries.len(), 2);
+    assert_eq!(summaries[0]["findings"], 4);
+    assert_eq!(summaries[0]["credentials"], 3);
+    assert_eq!(summaries[0]["new"], 4);
+    assert_eq!(summaries[1]["resolved"], 2);
+    assert_eq!(summaries[1]["role_status"], "fail");
+
+    // Metrics: one data point per cycle, no dimensions.
+    assert_eq!(metrics["HardcodedCredentials"]["sum"], 3.0 + 1.0);
+    assert_eq!(metrics["HardcodedCredentials"]["count"], 2.0);
+    assert_eq!(metrics["IMDSv1Open"]["max"], 1.0);
+    assert_eq!(metrics["InstanceProfileMissing"]["max"], 0.0);
+    assert_eq!(metrics["ScanErrors"]["sum"], 0.0);
+
+    // No secret anywhere: the wire, what moto stored, the outbox and the state files.
+    let wire = proxy.recorded();
+    assert!(wire.len() > 1000, "the proxy saw the traffic");
+    assert!(
+        count(&wire, KEY_ID.as_bytes()) >= 2,
+        "the events (with key ids) were recorded"
+    );
+    assert!(
+        count(&wire, b"x-amz-security-token") > 0,
+        "requests carried the role session token"
+    );
+    let planted = [SECRET, SECRET2, TOKEN, role_secret.as_str()];
+    assert_no_secret(&wire, &planted);
+    assert_no_secret(serde_json::to_string(&events).unwrap().as_bytes(), &planted);
+    for f in std::fs::read_dir(&state).unwrap() {
+        assert_no_secret(&std::fs::read(f.unwrap().path()).unwrap(), &planted);
+    }
+    assert_no_secret(format!("{d1:?}{d2:?}").as_bytes(), &planted);
+
+    // Cycle 3: nothing changed; the steady state of a clean or unchanged host.
+    let scan3 = scan_dir(&corpus);
+    let changes = st.diff(&scan3.findings);
+    assert!(changes.is_empty());
+    let c3 = CycleReport::new(SystemTime::now(), Some(identity()), role(), &scan3, changes);
+    let d3 = sink.report(&c3).await;
+    assert!(d3.is_complete(), "{:?}", d3.errors);
+    assert_eq!((d3.delivered_events, d3.delivered_datums), (1, 4));
+
+    // Cost inputs, from the counts the sink made (printed for the README).
+    let steady = d3.calls;
+    let est = steady.monthly_estimate(Duration::from_secs(3600));
+    eprintln!(
+        "cloudwatch cost inputs: first cycle {}; one resolved-change cycle {}; steady cycle {}; \
+         per instance-month at 1h: {}",
+        serde_json::to_string(&first_cycle).unwrap(),
+        serde_json::to_string(&d2.calls).unwrap(),
+        serde_json::to_string(&steady).unwrap(),
+        serde_json::to_string(&est).unwrap(),
+    );
+    assert_eq!(est.calls_per_month, 730 * 2);
+    assert!(est.usd_per_instance_month < 0.01, "{est:?}");
+    assert_eq!(sink.totals().put_metric_data.calls, 3);
+    assert_eq!(steady.put_metric_data.calls, 1);
+    assert_eq!(steady.put_log_events.calls, 1);
+    assert_eq!(
+        steady.create_log_stream.calls, 0,
+        "the stream is created once"
+    );
+}
+
+/// A wrong secret: moto answers SignatureDoesNotMatch, the sink says so and keeps the data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_secret_is_reported_and_data_stays_in_the_outbox() {
+    let Some(moto) = Moto::start() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let cfg = cw_config(&moto.endpoint());
+    let mut bad = moto.role("full");
+    let good = bad.clone();
+    let wrong = "wrongwrongwrongwrongwrongwrongwrongwrong";
+    bad.secret_access_key = Sensitive::new(wrong);
+    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(bad))
+        .build()
+        .unwrap();
+    let cycle = cycle_of(&state, vec![synthetic("a"), synthetic("b")]);
+    let d = sink.report(&cycle).await;
+    assert_eq!(d.enqueued, 3 + 4);
+    assert_eq!(d.delivered_events + d.delivered_datums, 0);
+    assert_eq!(d.pending, 7, "everything stays in the outbox");
+    let msg = d
+        .errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        d.errors.iter().any(
+            |e| matches!(e, CloudWatchError::Auth { code, .. } if code == "SignatureDoesNotMatch")
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("SignatureDoesNotMatch") && msg.contains("127.0.0.1"),
+        "{msg}"
+    );
+    assert_eq!(
+        d.calls.put_metric_data.calls, 1,
+        "auth errors are not retried"
+    );
+    assert_no_secret(msg.as_bytes(), &[wrong, good.session_token.expose()]);
+    drop(sink);
+
+    // With the right secret (a restart), the kept entries arrive.
+    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(good))
+        .build()
+        .unwrap();
+    assert_eq!(sink.pending(), 7, "the outbox survived the restart");
+    let d = sink.flush().await;
+    assert!(d.is_complete(), "{:?}", d.errors);
+    assert_eq!((d.delivered_events, d.delivered_datums), (3, 4));
+    let (events, _) = moto.read(&cfg);
+    assert_eq!(events.len(), 3);
+}
+
+/// The endpoint goes away in the middle of a delivery and comes back: after recovery every
+/// event and metric has arrived, none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_mid_delivery_then_recovery_delivers_everything_exactly_once() {
+    let Some(moto) = Moto::start() else { return };
+    let proxy = Proxy::start(moto.addr()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let cfg = cw_config(&proxy.url());
+    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(moto.role("full")))
+        .max_batch_events(2)
+        .attempts(3)
+        .backoff(Duration::from_millis(5), Duration::from_millis(20))
+        .build()
+        .unwrap();
+
+    // Requests: PutMetricData, CreateLogStream (group missing), CreateLogGroup,
+    // CreateLogStream, then PutLogEvents batches of 2. Cut after the first batch.
+    proxy.stop_after(5);
+    let ids: Vec<Finding> = (0..9).map(|i| synthetic(&format!("f{i}"))).collect();
+    let c1 = cycle_of(&state, ids.clone());
+    let d1 = sink.report(&c1).await;
+    assert_eq!(d1.delivered_datums, 4);
+    assert_eq!(
+        d1.delivered_events, 2,
+        "one batch got through before the cut"
+    );
+    assert_eq!(d1.pending, 8);
+    assert!(
+        d1.errors
+            .iter()
+            .any(|e| matches!(e, CloudWatchError::Network { .. })),
+        "{:?}",
+        d1.errors
+    );
+    assert!(
+        d1.calls.put_log_events.calls >= 2,
+        "the failed batch was retried"
+    );
+
+    // Another cycle during the outage: queued, not delivered.
+    let mut more = ids.clone();
+    more.push(synthetic("late"));
+    let c2 = cycle_of(&state, more);
+    let d2 = sink.report(&c2).await;
+    assert_eq!(d2.delivered_events + d2.delivered_datums, 0);
+    assert_eq!(d2.pending, 8 + 2 + 4);
+    assert!(!d2.errors.is_empty());
+
+    // Recovery.
+    proxy.up();
+    let d3 = sink.flush().await;
+    assert!(d3.is_complete(), "{:?}", d3.errors);
+    assert_eq!(d3.pending, 0);
+    let (events, metrics) = moto.read(&cfg);
+    let keys = finding_keys(&events);
+    assert_eq!(keys.len(), 10, "{keys:?}");
+    assert!(keys.values().all(|&n| n == 1), "duplicates: {keys:?}");
+    assert_eq!(events_of(&events, "summary").len(), 2);
+    assert_eq!(events.len(), 12);
+    assert_eq!(metrics["HardcodedCredentials"]["count"], 2.0, "{metrics}");
+    assert_eq!(metrics["HardcodedCredentials"]["sum"], 9.0 + 10.0);
+    // Nothing left to send: a further flush makes no call.
+    let d4 = sink.flush().await;
+    assert_eq!(d4.calls.total_calls(), 0);
+}
+
+/// Child half of the SIGKILL test: queues a cycle and starts sending to a proxy that never
+/// answers, until the parent kills it.
+#[tokio::test]
+#[ignore = "run by sigkill_between_write_and_send_then_restart_delivers_once"]
+async fn crash_child() {
+    let Ok(state) = std::env::var("CW_CRASH_STATE_DIR") else {
+        return;
+    };
+    let endpoint = std::env::var("CW_CRASH_ENDPOINT").unwrap();
+    let creds: Value = serde_json::from_str(&std::env::var("CW_CRASH_CREDS").unwrap()).unwrap();
+    let rc = RoleCredentials {
+        role: "r".into(),
+        code: "Success".into(),
+        kind: None,
+        access_key_id: creds["AccessKeyId"].as_str().unwrap().into(),
+        secret_access_key: Sensitive::new(creds["SecretAccessKey"].as_str().unwrap()),
+        session_token: Sensitive::new(creds["SessionToken"].as_str().unwrap()),
+        expiration: SystemTime::now() + Duration::from_secs(3600),
+        last_updated: None,
+    };
+    let state = PathBuf::from(state);
+    let cfg = cw_config(&endpoint);
+    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(rc))
+        .build()
+        .unwrap();
+    let cycle = cycle_of(
+        &state,
+        (0..3).map(|i| synthetic(&format!("k{i}"))).collect(),
+    );
+    let _ = sink.report(&cycle).await;
+    unreachable!("the parent kills this process while the send hangs");
+}
+
+/// SIGKILL between the durable write and the send: the restarted sink delivers everything,
+/// once; a second restart sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_between_write_and_send_then_restart_delivers_once() {
+    let Some(moto) = Moto::start() else { return };
+    let hold = Proxy::start(moto.addr()).await;
+    hold.shared.hold.store(true, Ordering::SeqCst);
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "cloudwatch::crash_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CW_CRASH_STATE_DIR", &state)
+        .env("CW_CRASH_ENDPOINT", hold.url())
+        .env("CW_CRASH_CREDS", moto.creds["full"].to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the child has written its outbox and its first request is in flight.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while hold.requests() == 0 {
+        assert!(Instant::now() < deadline, "the child never sent");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the child exited early"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let lines = std::fs::read_to_string(state.join(OUTBOX_FILE)).unwrap();
+    assert_eq!(
+        lines.lines().count(),
+        1 + 4 + 4,
+        "header + 4 events + 4 datums"
+    );
+
+    let cfg = cw_config(&moto.endpoint());
+    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(moto.role("full")))
+        .build()
+        .unwrap();
+    assert_eq!(sink.pending(), 8);
+    let d = sink.flush().await;
+    assert!(d.is_complete(), "{:?}", d.errors);
+    assert_eq!((d.delivered_events, d.delivered_datums), (4, 4));
+    drop(sink);
+    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(moto.role("full")))
+        .build()
+        .unwrap();
+    let d = sink.flush().await;
+    assert_eq!(d.calls.total_calls(), 0, "a restart does not resend");
+    let (events, metrics) = moto.read(&cfg);
+    assert_eq!(events.len(), 4);
+    assert!(finding_keys(&events).values().all(|&n| n == 1));
+    assert_eq!(metrics["HardcodedCredentials"]["count"], 1.0);
+}
+
+/// A role without logs:PutLogEvents: the error names the action and the stream ARN, the call
+/// is made once, the events stay queued; the metrics (allowed) are delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_denied_names_the_missing_action_and_is_not_retried() {
+    let Some(moto) = Moto::start() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let cfg = cw_config(&moto.endpoint());
+    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(moto.role("limited")))
+        .build()
+        .unwrap();
+    let cycle = cycle_of(&state, vec![synthetic("a")]);
+    let d = sink.report(&cycle).await;
+    assert_eq!(d.delivered_datums, 4);
+    assert_eq!(d.delivered_events, 0);
+    assert_eq!(d.pending, 2);
+    assert_eq!(
+        d.calls.put_log_events.calls, 1,
+        "no retry loop on AccessDenied"
+    );
+    let denied = d
+        .errors
+        .iter()
+        .find_map(|e| match e {
+            CloudWatchError::AccessDenied {
+                action, resource, ..
+            } => Some((action.to_string(), resource.clone())),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{:?}", d.errors));
+    assert_eq!(denied.0, "logs:PutLogEvents");
+    assert_eq!(
+        denied.1,
+        format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/credhygiene/findings:log-stream:{INSTANCE_ID}")
+    );
+    let msg = d.errors[0].to_string();
+    assert!(msg.contains("logs:PutLogEvents"), "{msg}");
+}
+
+/// A credential source that counts refreshes.
+#[derive(Clone)]
+struct Counting {
+    creds: RoleCredentials,
+    refreshes: Arc<AtomicUsize>,
+}
+
+impl CredentialSource for Counting {
+    async fn credentials(&self) -> Result<RoleCredentials, CredentialError> {
+        Ok(self.creds.clone())
+    }
+    async fn refresh(&self) -> Result<RoleCredentials, CredentialError> {
+        self.refreshes.fetch_add(1, Ordering::SeqCst);
+        Ok(self.creds.clone())
+    }
+}
+
+/// Throttling and 5xx are retried with backoff; ExpiredToken makes the sink refresh its credentials
+/// once and retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_5xx_are_retried_and_expired_token_refreshes_credentials_once() {
+    let Some(moto) = Moto::start() else { return };
+    let proxy = Proxy::start(moto.addr()).await;
+    proxy.inject(
+        "400 Bad Request",
+        r#"{"__type":"GraniteServiceVersion20100801#ThrottlingException","message":"Rate exceeded"}"#,
+    );
+    proxy.inject("503 Service Unavailable", "");
+    proxy.inject(
+        "400 Bad Request",
+        r#"{"__type":"com.amazonaws#ExpiredTokenException","message":"The security token included in the request is expired"}"#,
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let cfg = cw_config(&proxy.url());
+    let refreshes = Arc::new(AtomicUsize::new(0));
+    let source = Counting {
+        creds: moto.role("full"),
+        refreshes: refreshes.clone(),
+    };
+    let mut sink = CloudWatchSink::builder(&cfg, &state, source)
+        .backoff(Duration::from_millis(5), Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let d = sink.report(&cycle_of(&state, vec![synthetic("a")])).await;
+    assert!(d.is_complete(), "{:?}", d.errors);
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        d.calls.put_metric_data.calls, 4,
+        "throttled, 503, expired, then accepted"
+    );
+    assert_eq!(d.calls.put_metric_data.errors, 3);
+    let (events, _) = moto.read(&cfg);
+    assert_eq!(events.len(), 2);
+}
+
+/// Off EC2 the sink is inactive, says why, and nothing piles up in the outbox.
+#[tokio::test]
+async fn off_ec2_the_sink_is_inactive_and_queues_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let cfg = cw_config("http://127.0.0.1:9");
+    let mut sink = CloudWatchSink::builder(
+        &cfg,
+        &state,
+        NoCredentials("IMDS is disabled (AWS_EC2_METADATA_DISABLED)".into()),
+    )
+    .build()
+    .unwrap();
+    for instance in [None, Some(identity())] {
+        let cycle = CycleReport::new(
+            SystemTime::now(),
+            instance,
+            RoleSummary::default(),
+            &ScanOutcome {
+                findings: vec![synthetic("a")],
+                ..ScanOutcome::default()
+            },
+            FindingChanges {
+                new: vec![synthetic("a")],
+                ..FindingChanges::default()
+            },
+        );
+        let d = sink.report(&cycle).await;
+        assert!(!d.active);
+        assert!(d.inactive_reason.as_deref().unwrap().len() > 10);
+        assert_eq!((d.enqueued, d.pending), (0, 0));
+        assert_eq!(d.calls.total_calls(), 0);
+    }
+    assert!(sink.outbox().is_empty());
+    // IMDS disabled in the config: the agent passes `None` for the credential source.
+    let other = tmp.path().join("other");
+    let mut off = CloudWatchSink::builder(&cfg, &other, None::<StaticCredentials>)
+        .build()
+        .unwrap();
+    let d = off.report(&cycle_of(&other, vec![synthetic("a")])).await;
+    assert!(!d.active);
+    assert!(d
+        .inactive_reason
+        .unwrap()
+        .contains("AWS_EC2_METADATA_DISABLED"));
+    assert!(off.outbox().is_empty());
+    let header_only = std::fs::read_to_string(state.join(OUTBOX_FILE)).unwrap();
+    assert_eq!(header_only.lines().count(), 1);
+}
+
+/// The log group deleted behind the agent's back: PutLogEvents gets ResourceNotFound, the
+/// sink re-creates group and stream once and delivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_log_group_is_recreated() {
+    let Some(moto) = Moto::start() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let cfg = cw_config(&moto.endpoint());
+    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(moto.role("full")))
+        .build()
+        .unwrap();
+    let d = sink.report(&cycle_of(&state, vec![synthetic("a")])).await;
+    assert!(d.is_complete(), "{:?}", d.errors);
+    let out = Command::new(&moto.python)
+        .arg(script("moto_delete_group.py"))
+        .arg(moto.endpoint())
+        .arg(moto.creds["full"].to_string())
+        .arg(&cfg.log_group)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d = sink
+        .report(&cycle_of(&state, vec![synthetic("a"), synthetic("b")]))
+        .await;
+    assert!(d.is_complete(), "{:?}", d.errors);
+    assert_eq!(
+        d.calls.put_log_events.calls, 2,
+        "one refused, one after re-creation"
+    );
+    assert_eq!(d.calls.create_log_group.calls, 1);
+    let (events, _) = moto.read(&cfg);
+    assert_eq!(
+        events.len(),
+        2,
+        "the new group holds the second cycle's events"
+    );
+}
+
+/// While CloudWatch is unreachable the outbox stays within its bound: the oldest entries
+/// are dropped, counted, and the count is reported (in the result and the summary event).
+#[tokio::test]
+async fn full_outbox_drops_the_oldest_and_reports_the_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    // A port nobody listens on: connection refused.
+    let mut cfg = cw_config(&format!("http://127.0.0.1:{}", free_port()));
+    cfg.outbox_max_size = bytesize::ByteSize::kib(4);
+    let creds = RoleCredentials {
+        role: "r".into(),
+        code: "Success".into(),
+        kind: None,
+        access_key_id: "ASIAQQQQQQQQQQQQQQQQ".into(),
+        secret_access_key: Sensitive::new("unused-unused-unused-unused-unused-unuse"),
+        session_token: Sensitive::new("unused"),
+        expiration: SystemTime::now() + Duration::from_secs(3600),
+        last_updated: None,
+    };
+    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(creds))
+        .attempts(1)
+        .build()
+        .unwrap();
+    let mut last = None;
+    for i in 0..6 {
+        let d = sink
+            .report(&cycle_of(&state, vec![synthetic(&format!("c{i}"))]))
+            .await;
+        assert!(
+            matches!(d.errors[0], CloudWatchError::Network { .. }),
+            "{:?}",
+            d.errors
+        );
+        assert!(sink.outbox().bytes() <= 4096);
+        last = Some(d);
+    }
+    let last = last.unwrap();
+    assert!(last.dropped > 0, "{last:?}");
+    assert_eq!(last.pending as usize, sink.outbox().len());
+    // The newest cycle is kept whole; its summary event reports the earlier drops.
+    let summaries: Vec<Value> = sink
+        .outbox()
+        .entries()
+        .filter_map(|e| match &e.item {
+            credhygiene::report::cloudwatch::Item::Log { event, .. } => {
+                let v: Value = serde_json::from_str(&event.message).unwrap();
+                (v["event"] == "summary").then_some(v)
+            }
+            _ => None,
+        })
+        .collect();
+    let newest = summaries.last().unwrap();
+    assert!(
+        newest["outbox"]["dropped"].as_u64().unwrap() > 0,
+        "{newest}"
+    );
+    // The drop count survives a restart.
+    let dropped = last.dropped;
+    drop(sink);
+    let ob: credhygiene::state::Outbox<credhygiene::report::cloudwatch::Item> =
+        credhygiene::state::Outbox::open(&state, OUTBOX_FILE, 4096).unwrap();
+    assert_eq!(ob.dropped(), dropped);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole agent: `credhygiene run --once`, role credentials served by the IMDS emulator
+
+/// The binary end to end: moto STS credentials served through the IMDS emulator, a planted
+/// tree and planted user-data, two `run --once` cycles through a recording proxy; boto3 reads
+/// back the events and metrics, and no secret (planted, or the role's own) crossed the wire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_reports_to_moto_with_credentials_from_the_imds_emulator() {
+    let Some(moto) = Moto::start() else { return };
+    let proxy = Proxy::start(moto.addr()).await;
+    let full = &moto.creds["full"];
+    let expiration =
+        humantime::format_rfc3339_seconds(SystemTime::now() + Duration::from_secs(3600));
+    let mut identity: Value = serde_json::json!({
+        "accountId": ACCOUNT, "architecture": "x86_64", "availabilityZone": "us-east-1a",
+        "imageId": "ami-0abcdef1234567890", "instanceId": INSTANCE_ID, "instanceType": "t3.micro",
+        "pendingTime": "2026-11-25T08:00:00Z", "privateIp": "10.0.0.12", "region": "us-east-1",
+        "version": "2017-09-30"
+    });
+    identity["billingProducts"] = Value::Null;
+    let emu = crate::imds_emulator::Emulator::start(serde_json::json!({
+        "v1_open": true,
+        "role": full["RoleName"],
+        "identity": identity,
+        "user_data": format!("#!/bin/bash\nexport AWS_SECRET_ACCESS_KEY={SECRET2}\n"),
+        "credentials": {
+            "Code": "Success", "Type": "AWS-HMAC",
+            "AccessKeyId": full["AccessKeyId"], "SecretAccessKey": full["SecretAccessKey"],
+            "Token": full["SessionToken"], "Expiration": expiration.to_string(),
+            "LastUpdated": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        }
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("srv");
+    plant_corpus(&tree);
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[agent]\nstate_dir = \"{}\"\n[scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\n",
+            dir.path().join("state").display(),
+            tree.display()
+        ),
+    )
+    .unwrap();
+    let run = |cfg: PathBuf, imds: String, cw: String| {
+        tokio::task::spawn_blocking(move || {
+            Command::new(assert_cmd::cargo::cargo_bin("credhygiene"))
+                .args(["-vv", "--config", cfg.to_str().unwrap(), "run", "--once"])
+                .env_remove("CREDHYGIENE_CONFIG")
+                .env("AWS_EC2_METADATA_DISABLED", "false")
+                .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds)
+                .env("AWS_ENDPOINT_URL", cw)
+                .output()
+                .unwrap()
+        })
+    };
+    let first = run(cfg.clone(), emu.endpoint(), proxy.url()).await.unwrap();
+    let text = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(text.contains("role check: fail"), "IMDSv1 is open: {text}");
+    assert!(text.contains(", 0 pending"), "everything delivered: {text}");
+    let second = run(cfg.clone(), emu.endpoint(), proxy.url()).await.unwrap();
+    let text2 = String::from_utf8_lossy(&second.stdout).into_owned();
+    assert!(text2.contains("0 new, 0 resolved"), "{text2}");
+
+    let cw_cfg = cw_config(&moto.endpoint());
+    let python = moto.python.clone();
+    let endpoint = moto.endpoint();
+    let creds = full.to_string();
+    let (events, metrics) = tokio::task::spawn_blocking(move || {
+        let out = Command::new(python)
+            .arg(script("moto_read.py"))
+            .args([
+                &endpoint,
+                &creds,
+                &cw_cfg.log_group,
+                INSTANCE_ID,
+                &cw_cfg.namespace,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let events: Vec<Value> = v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| serde_json::from_str(m.as_str().unwrap()).unwrap())
+            .collect();
+        (events, v["metrics"].clone())
+    })
+    .await
+    .unwrap();
+    let findings = events_of(&events, "finding");
+    let summaries = events_of(&events, "summary");
+    assert_eq!(summaries.len(), 2, "one summary per cycle");
+    assert!(!findings.is_empty());
+    assert!(findings
+        .iter()
+        .all(|e| e["change"] == "new" && e["instance_id"] == INSTANCE_ID));
+    assert!(
+        findings
+            .iter()
+            .any(|e| e["source"] == "user_data" && e["path"] == "imds:/latest/user-data"),
+        "user-data finding reported: {findings:#?}"
+    );
+    let ids: std::collections::BTreeSet<_> = findings.iter().map(|e| e["id"].to_string()).collect();
+    assert_eq!(ids.len(), findings.len(), "no finding event twice");
+    assert_eq!(metrics["IMDSv1Open"]["max"], 1.0, "{metrics}");
+    assert_eq!(metrics["InstanceProfileMissing"]["max"], 0.0, "{metrics}");
+    assert!(
+        metrics["HardcodedCredentials"]["max"].as_f64().unwrap() >= 2.0,
+        "{metrics}"
+    );
+
+    // Nothing secret crossed the wire: planted secrets, and the role's own secret and token
+    // (those go only into the signature and the security-token header, never the body).
+    let wire = proxy.recorded();
+    assert!(!wire.is_empty());
+    assert_no_secret(
+        &wire,
+        &[
+            SECRET,
+            SECRET2,
+            TOKEN,
+            full["SecretAccessKey"].as_str().unwrap(),
+        ],
+    );
+    for out in [&first, &second] {
+        assert_no_secret(
+            &out.stdout,
+            &[
+                SECRET,
+                SECRET2,
+                TOKEN,
+                full["SecretAccessKey"].as_str().unwrap(),
+                full["SessionToken"].as_str().unwrap(),
+            ],
+        );
+        assert_no_secret(
+            &out.stderr,
+            &[
+                SECRET,
+                SECRET2,
+                TOKEN,
+                full["SecretAccessKey"].as_str().unwrap(),
+                full["SessionToken"].as_str().unwrap(),
+            ],
+        );
+    }
+    // The credentials came from the emulator over IMDSv2.
+    assert!(!emu
+        .requests(
+            "GET",
+            &format!(
+                "/latest/meta-data/iam/security-credentials/{}",
+                full["RoleName"].as_str().unwrap()
+            )
+        )
+        .is_empty());
+}
