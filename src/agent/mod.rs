@@ -40,31 +40,15 @@ struct Parts {
     config: Config,
     scanner: Arc<Scanner>,
     imds: Option<Arc<ImdsClient>>,
-    sink: Option<CloudWatchSink<Option<CredentialsProvider>>>,
+    sink: Result<CloudWatchSink<Option<CredentialsProvider>>, String>,
 }
+
+type Sink = CloudWatchSink<Option<CredentialsProvider>>;
 
 impl Parts {
     fn build(config: Config) -> Result<Parts, Error> {
-        state::prepare_dir(&config.agent.state_dir)?;
-        let mut opts = Options::from_config(&config.scan, Some(config.agent.scan_threads))?;
-        opts.read_rate_limit = config.agent.read_rate_limit.as_u64();
-        let scanner = Arc::new(Scanner::new(opts)?);
-        let imds = if config.imds.disabled {
-            None
-        } else {
-            Some(Arc::new(ImdsClient::from_config(&config.imds)?))
-        };
-        let sink = if config.cloudwatch.enabled {
-            let source = imds
-                .as_ref()
-                .map(|c| CredentialsProvider::new(Arc::clone(c)));
-            Some(
-                CloudWatchSink::builder(&config.cloudwatch, &config.agent.state_dir, source)
-                    .build()?,
-            )
-        } else {
-            None
-        };
+        let (scanner, imds) = engine(&config)?;
+        let sink = open_sink(&config, imds.as_ref());
         Ok(Parts {
             config,
             scanner,
@@ -72,45 +56,52 @@ impl Parts {
             sink,
         })
     }
-}
 
-impl Parts {
     /// Applies a new, already validated configuration. The scanner and IMDS client are built
-    /// first: if that fails, nothing changes. The CloudWatch sink is then rebuilt (its outbox
+    /// first: if that fails, nothing changes. The CloudWatch sink is then reopened (its outbox
     /// is on disk, so nothing queued is lost).
     fn reload(&mut self, config: Config) -> Result<(), Error> {
-        state::prepare_dir(&config.agent.state_dir)?;
-        let mut opts = Options::from_config(&config.scan, Some(config.agent.scan_threads))?;
-        opts.read_rate_limit = config.agent.read_rate_limit.as_u64();
-        let scanner = Arc::new(Scanner::new(opts)?);
-        let imds = if config.imds.disabled {
-            None
-        } else {
-            Some(Arc::new(ImdsClient::from_config(&config.imds)?))
-        };
-        self.sink = None;
+        let (scanner, imds) = engine(&config)?;
+        self.sink = Err("reloading".into()); // releases the outbox lock before reopening it
+        self.sink = open_sink(&config, imds.as_ref());
         self.scanner = scanner;
         self.imds = imds;
-        self.sink = if config.cloudwatch.enabled {
-            let source = self
-                .imds
-                .as_ref()
-                .map(|c| CredentialsProvider::new(Arc::clone(c)));
-            match CloudWatchSink::builder(&config.cloudwatch, &config.agent.state_dir, source)
-                .build()
-            {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    log::error!(error:% = e; "CloudWatch reporting disabled until the next reload");
-                    None
-                }
-            }
-        } else {
-            None
-        };
         self.config = config;
         Ok(())
     }
+
+    fn sink_mut(&mut self) -> Option<&mut Sink> {
+        self.sink.as_mut().ok()
+    }
+}
+
+/// The scanner and the IMDS client of a configuration.
+fn engine(config: &Config) -> Result<(Arc<Scanner>, Option<Arc<ImdsClient>>), Error> {
+    state::prepare_dir(&config.agent.state_dir)?;
+    let mut opts = Options::from_config(&config.scan, Some(config.agent.scan_threads))?;
+    opts.read_rate_limit = config.agent.read_rate_limit.as_u64();
+    let scanner = Arc::new(Scanner::new(opts)?);
+    let imds = if config.imds.disabled {
+        None
+    } else {
+        Some(Arc::new(ImdsClient::from_config(&config.imds)?))
+    };
+    Ok((scanner, imds))
+}
+
+/// The CloudWatch sink, or why there is none (disabled, or its outbox is held by another
+/// credhygiene process, e.g. `run --once` beside the daemon).
+fn open_sink(config: &Config, imds: Option<&Arc<ImdsClient>>) -> Result<Sink, String> {
+    if !config.cloudwatch.enabled {
+        return Err("disabled in the configuration".into());
+    }
+    let source = imds.map(|c| CredentialsProvider::new(Arc::clone(c)));
+    CloudWatchSink::builder(&config.cloudwatch, &config.agent.state_dir, source)
+        .build()
+        .map_err(|e| {
+            log::error!(error:% = e; "CloudWatch reporting is off for this process");
+            format!("not used: {e}")
+        })
 }
 
 /// What one cycle did, for the summary, the status line and the exit code.
@@ -130,8 +121,10 @@ pub struct CycleOutcome {
     pub stats: crate::scan::Stats,
     /// Journal entries written.
     pub journal_entries: usize,
-    /// CloudWatch delivery (None when disabled).
+    /// CloudWatch delivery (None when the sink is off).
     pub delivery: Option<Delivery>,
+    /// Why the CloudWatch sink is off.
+    pub cloudwatch_off: Option<String>,
     /// Whether the cycle was cancelled (shutdown) before it finished.
     pub cancelled: bool,
     /// Wall time.
@@ -185,7 +178,11 @@ impl CycleOutcome {
         let _ = writeln!(s, "  journald:   {} entr(y/ies)", self.journal_entries);
         match &self.delivery {
             None => {
-                let _ = writeln!(s, "  CloudWatch: disabled in the configuration");
+                let _ = writeln!(
+                    s,
+                    "  CloudWatch: {}",
+                    self.cloudwatch_off.as_deref().unwrap_or("off")
+                );
             }
             Some(d) if !d.active => {
                 let _ = writeln!(
@@ -307,7 +304,7 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
             }
             _ = sleep_until(next_retry) => {
                 next_retry = tokio::time::Instant::now() + OUTBOX_RETRY;
-                if let Some(sink) = parts.sink.as_mut() {
+                if let Some(sink) = parts.sink_mut() {
                     if sink.pending() > 0 {
                         let _ = sink.flush().await;
                     }
@@ -335,7 +332,7 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
 
     systemd::stopping();
     drop(watcher);
-    if let Some(sink) = parts.sink.as_mut() {
+    if let Some(sink) = parts.sink_mut() {
         match tokio::time::timeout(SHUTDOWN_FLUSH_DEADLINE, sink.flush()).await {
             Ok(d) if d.pending > 0 => log::warn!(pending = d.pending; "shutting down with entries in the outbox; they are delivered after the next start"),
             Ok(_) => {}
@@ -456,7 +453,7 @@ async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> Cycle
     }
     // The changes are spooled durably before the state moves on, and the outbox ignores a
     // change it already holds: a crash anywhere in between neither loses nor repeats one.
-    let mut delivery = match parts.sink.as_mut() {
+    let mut delivery = match parts.sink_mut() {
         Some(sink) => Some(sink.enqueue(&report, &generation).await),
         None => None,
     };
@@ -464,13 +461,14 @@ async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> Cycle
         log::error!(error:% = e; "cannot write the finding state");
     }
     drop(outcome);
-    if let (Some(sink), Some(d)) = (parts.sink.as_mut(), delivery.as_mut()) {
+    if let (Some(sink), Some(d)) = (parts.sink_mut(), delivery.as_mut()) {
         if d.active {
             let flushed = sink.flush().await;
             d.absorb(flushed);
         }
     }
     out.delivery = delivery;
+    out.cloudwatch_off = parts.sink.as_ref().err().cloned();
     out.role = role;
     out.elapsed = started.elapsed();
     out
