@@ -106,7 +106,8 @@ impl Matcher {
     /// Finds every value in `hay`, in order of position, appending to `out`.
     pub fn find(&self, hay: &[u8], out: &mut Vec<RawMatch>) {
         let first = out.len();
-        let mut regions: Vec<(usize, usize, usize)> = Vec::new();
+        // (rule, found only through a nearby key id, lo, hi)
+        let mut regions: Vec<(usize, bool, usize, usize)> = Vec::new();
         let mut key_ids: Vec<usize> = Vec::new();
         for m in self.ac.find_iter(hay) {
             let rule_index = self.keyword_rule[m.pattern().as_usize()];
@@ -122,7 +123,7 @@ impl Matcher {
                 }
                 Evidence::Context => {
                     if let Some(region) = context_region(rule, hay, m.start()) {
-                        regions.push((rule_index, region.0, region.1));
+                        regions.push((rule_index, false, region.0, region.1));
                     }
                 }
             }
@@ -134,22 +135,29 @@ impl Matcher {
                     for &k in &key_ids {
                         let lo = lines_back(hay, k, n).max(k.saturating_sub(REGION_CAP));
                         let hi = lines_forward(hay, k, n).min(hay.len().min(k + REGION_CAP));
-                        regions.push((i, lo, hi));
+                        regions.push((i, true, lo, hi));
                     }
                 }
             }
         }
         if !regions.is_empty() {
             regions.sort_unstable();
-            let mut merged: Vec<(usize, usize, usize)> = Vec::new();
+            let mut merged: Vec<(usize, bool, usize, usize)> = Vec::new();
             for r in regions {
                 match merged.last_mut() {
-                    Some(last) if last.0 == r.0 && r.1 <= last.2 => last.2 = last.2.max(r.2),
+                    Some(last) if last.0 == r.0 && last.1 == r.1 && r.2 <= last.3 => {
+                        last.3 = last.3.max(r.3)
+                    }
                     _ => merged.push(r),
                 }
             }
-            for (rule_index, lo, hi) in merged {
-                self.search_region(rule_index, hay, lo, hi, out);
+            for (rule_index, near_only, lo, hi) in merged {
+                let requires = if near_only {
+                    self.rules.rules[rule_index].near_key_id_requires.as_ref()
+                } else {
+                    None
+                };
+                self.search_region(rule_index, hay, lo, hi, requires, out);
             }
         }
         let found = &mut out[first..];
@@ -219,6 +227,7 @@ impl Matcher {
         hay: &[u8],
         lo: usize,
         hi: usize,
+        requires: Option<&regex::bytes::Regex>,
         out: &mut Vec<RawMatch>,
     ) {
         let rule = &self.rules.rules[rule_index];
@@ -227,7 +236,18 @@ impl Matcher {
             if is_run_byte(hay, i) {
                 let run = decoded_run(hay, i);
                 i = run.end.max(i + 1);
-                if rule.accepts(&run.value, &self.rules.ignore) && !in_pem_block(hay, run.start) {
+                let line_ok = || {
+                    requires.is_none_or(|re| {
+                        let from = run.start.saturating_sub(CONTEXT_WINDOW);
+                        let ls = memchr::memrchr(b'\n', &hay[from..run.start])
+                            .map_or(from, |p| from + p + 1);
+                        re.is_match(&hay[ls..run.start])
+                    })
+                };
+                if rule.accepts(&run.value, &self.rules.ignore)
+                    && !in_pem_block(hay, run.start)
+                    && line_ok()
+                {
                     out.push(RawMatch {
                         rule: rule_index,
                         start: run.start,

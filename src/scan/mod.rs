@@ -635,7 +635,9 @@ impl<'a> Worker<'a> {
             if eof {
                 return Ok(());
             }
-            let discard = fresh_to;
+            // Keep OVERLAP bytes of context in front of the first byte not yet reported
+            // (`fresh_to`): the next window reports from there on, with its context whole.
+            let discard = fresh_to - OVERLAP;
             let dropped = &self.buf[..discard];
             lines_before += bytecount::count(dropped, b'\n') as u64;
             if let Some(p) = memchr::memrchr(b'\n', dropped) {
@@ -644,7 +646,7 @@ impl<'a> Worker<'a> {
             self.buf.copy_within(discard..filled, 0);
             filled -= discard;
             base += discard as u64;
-            fresh_from = filled;
+            fresh_from = fresh_to - discard;
         }
     }
 

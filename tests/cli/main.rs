@@ -1,4 +1,5 @@
 //! The integration tests: one binary, one module per command or area.
 
 mod common;
+mod corpus;
 mod scan;
