@@ -363,7 +363,7 @@ def build(k):
     d = doc("home/alice/notes/session-token.txt")
     d.t("$ aws sts get-session-token --output text\n")
     d.t("CREDENTIALS\t").p(k.key_id("ASIA"), AK).t("\t2026-11-25T21:00:00+00:00\t")
-    d.p(k.secret(), SK).t("\t").p(k.token(), ST).t("\n")
+    d.p(k.secret(), SK).t("\t").p(k.token(), STP).t("\n")
 
     # ---------------------------------------------------------------- IMDS credential JSON
     d = doc("var/lib/imds-cache/credentials.json")
@@ -595,6 +595,21 @@ def build(k):
     sec = k.secret_with_escapable()
     d.t("# query string copied from a debug log\nparams = aws_secret_access_key=")
     d.p(sec.replace("/", "%2f").replace("+", "%2b"), SK).t("&region=us-east-1\n")
+
+    # ---------------------------------------------------------------- one-line haystacks
+    # On a minified line or in an environ snapshot, the name belongs to the value right after
+    # it: other 40-character values further along the line are not AWS secrets.
+    d = doc("srv/app/config/lambda-env.json")
+    d.t('{"FunctionName":"thumbnailer","Runtime":"python3.12","Environment":{"Variables":{'
+        '"AWS_SECRET_ACCESS_KEY":"').p(k.secret(), SK)
+    d.t('","CSRF_SECRET":"')
+    d.n("another service's 40-char secret after an AWS secret on a minified line", k.alnum(40))
+    d.t('","CACHE_SALT":"').t(k.secret()).t('","LOG_LEVEL":"info"}},"MemorySize":512}\n')
+    d = doc("var/backups/proc-5678-environ")
+    d.t(b"LANG=C.UTF-8\x00HOME=/srv/app\x00AWS_SECRET_ACCESS_KEY=").p(k.secret().encode(), SK)
+    d.n("other 40-char values after an AWS secret in a NUL-separated environ")
+    d.t(b"\x00CELERY_RESULT_SECRET=" + k.secret().encode() + b"\x00SESSION_SALT="
+        + k.alnum(40).encode() + b"\x00WORKERS=4\x00")
 
     # ---------------------------------------------------------------- negatives, mostly
     d = doc("srv/app/docs/aws-setup.md")

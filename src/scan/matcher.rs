@@ -18,6 +18,10 @@ const REGION_CAP: usize = 4096;
 const PEM_LOOKBACK: usize = 16 * 1024;
 /// The longest value considered (the longest session tokens are a few KiB).
 const MAX_VALUE_LEN: usize = 8192;
+/// After a name, runs shorter than this are syntax or words (`value=`, `!Ref`, `os.environ`)
+/// and are stepped over; the first longer run is the named value, whether a rule accepts it
+/// or not. Key ids (20), secrets (40) and tokens (100+) are all longer.
+const MIN_VALUE_RUN: usize = 16;
 /// The context a caller must keep before fresh data so that every evidence region and value
 /// is whole: the [`crate::scan`] reader overlaps its chunks by this much.
 pub const REQUIRED_OVERLAP: usize = PEM_LOOKBACK + REGION_CAP;
@@ -145,19 +149,20 @@ impl Matcher {
             let mut merged: Vec<(usize, bool, usize, usize)> = Vec::new();
             for r in regions {
                 match merged.last_mut() {
-                    Some(last) if last.0 == r.0 && last.1 == r.1 && r.2 <= last.3 => {
+                    // A name's region holds one value: only key-id regions are merged.
+                    Some(last) if r.1 && last.0 == r.0 && last.1 && r.2 <= last.3 => {
                         last.3 = last.3.max(r.3)
                     }
                     _ => merged.push(r),
                 }
             }
             for (rule_index, near_only, lo, hi) in merged {
-                let requires = if near_only {
-                    self.rules.rules[rule_index].near_key_id_requires.as_ref()
+                if near_only {
+                    let requires = self.rules.rules[rule_index].near_key_id_requires.as_ref();
+                    self.search_region(rule_index, hay, lo, hi, requires, false, out);
                 } else {
-                    None
-                };
-                self.search_region(rule_index, hay, lo, hi, requires, out);
+                    self.search_region(rule_index, hay, lo, hi, None, true, out);
+                }
             }
         }
         let found = &mut out[first..];
@@ -228,14 +233,39 @@ impl Matcher {
         lo: usize,
         hi: usize,
         requires: Option<&regex::bytes::Regex>,
+        first_only: bool,
         out: &mut Vec<RawMatch>,
     ) {
         let rule = &self.rules.rules[rule_index];
         let mut i = lo;
+        let mut on_next_line = false;
         while i < hi {
-            if is_run_byte(hay, i) {
+            if first_only && hay[i] == 0 {
+                // A NUL ends a field (environ entries, C strings): the name's value is not
+                // beyond it.
+                return;
+            }
+            if first_only && matches!(hay[i], b'"' | b'\'') && hay.get(i + 1) == Some(&hay[i]) {
+                // `""`: the name's value is empty.
+                return;
+            }
+            if first_only && hay[i] == b'\n' {
+                if on_next_line {
+                    return;
+                }
+                on_next_line = true;
+                i += 1;
+            } else if is_run_byte(hay, i) {
                 let run = decoded_run(hay, i);
                 i = run.end.max(i + 1);
+                if first_only && run.value.len() < MIN_VALUE_RUN {
+                    if on_next_line {
+                        // The next line starts with something else (`OTHER_NAME=`): the
+                        // name's value, if any, was on its own line.
+                        return;
+                    }
+                    continue;
+                }
                 let line_ok = || {
                     requires.is_none_or(|re| {
                         let from = run.start.saturating_sub(CONTEXT_WINDOW);
@@ -254,6 +284,9 @@ impl Matcher {
                         value: SecretBytes(run.value),
                     });
                 }
+                if first_only {
+                    return;
+                }
             } else {
                 i += 1;
             }
@@ -261,7 +294,11 @@ impl Matcher {
     }
 }
 
-/// The line around `at` (bounded), and whether it names the rule's value.
+/// Whether the keyword at `at` is part of a name of the rule's value (the context regex
+/// matches over the keyword, not merely somewhere on its line); if so, where the value may be:
+/// from the end of the name to the end of the next line (bounded). `search_region` takes the
+/// first run of [`MIN_VALUE_RUN`] or more characters there, or the first run of the next line
+/// (YAML block scalars, continuation lines), and stops at a NUL.
 fn context_region(rule: &Rule, hay: &[u8], at: usize) -> Option<(usize, usize)> {
     let line_start = memchr::memrchr(b'\n', &hay[at.saturating_sub(REGION_CAP)..at])
         .map_or(at.saturating_sub(REGION_CAP), |p| {
@@ -272,19 +309,26 @@ fn context_region(rule: &Rule, hay: &[u8], at: usize) -> Option<(usize, usize)> 
     let lo = line_start.max(at.saturating_sub(CONTEXT_WINDOW));
     let hi = line_end.min(at + CONTEXT_WINDOW);
     let window = &hay[lo..hi];
-    let named = rule.context.as_ref().is_some_and(|re| re.is_match(window))
-        || (rule
-            .weak_context
-            .as_ref()
-            .is_some_and(|re| re.is_match(window))
-            && rule.weak_requires.as_ref().is_some_and(|req| {
-                let above = lines_back(hay, at, rule.spec.weak_lookback_lines)
-                    .max(at.saturating_sub(REGION_CAP));
-                req.is_match(&hay[above..hi])
-            }));
-    if !named {
-        return None;
-    }
+    let rel = at - lo;
+    let name_over_keyword = |re: &regex::bytes::Regex| {
+        re.find_iter(window)
+            .take_while(|m| m.start() <= rel)
+            .find(|m| rel < m.end())
+            .map(|m| lo + m.end())
+    };
+    let name_end = rule
+        .context
+        .as_ref()
+        .and_then(name_over_keyword)
+        .or_else(|| {
+            let end = rule.weak_context.as_ref().and_then(name_over_keyword)?;
+            let above = lines_back(hay, at, rule.spec.weak_lookback_lines)
+                .max(at.saturating_sub(REGION_CAP));
+            rule.weak_requires
+                .as_ref()
+                .is_some_and(|req| req.is_match(&hay[above..hi]))
+                .then_some(end)
+        })?;
     let next_end = if line_end < hay.len() {
         let from = line_end + 1;
         memchr::memchr(b'\n', &hay[from..(from + REGION_CAP).min(hay.len())])
@@ -292,7 +336,7 @@ fn context_region(rule: &Rule, hay: &[u8], at: usize) -> Option<(usize, usize)> 
     } else {
         line_end
     };
-    Some((line_start, next_end.min(at + REGION_CAP)))
+    Some((name_end, next_end.min(at + REGION_CAP)))
 }
 
 /// Start of the line `n` lines above the line holding `at`.
