@@ -157,12 +157,12 @@ impl Matcher {
                 }
             }
             for (rule_index, near_only, lo, hi) in merged {
-                if near_only {
-                    let requires = self.rules.rules[rule_index].near_key_id_requires.as_ref();
-                    self.search_region(rule_index, hay, lo, hi, requires, false, out);
+                let mode = if near_only {
+                    Evidenced::NearKeyId(self.rules.rules[rule_index].near_key_id_requires.as_ref())
                 } else {
-                    self.search_region(rule_index, hay, lo, hi, None, true, out);
-                }
+                    Evidenced::Named
+                };
+                self.search_region(rule_index, hay, lo, hi, mode, out);
             }
         }
         let found = &mut out[first..];
@@ -232,11 +232,14 @@ impl Matcher {
         hay: &[u8],
         lo: usize,
         hi: usize,
-        requires: Option<&regex::bytes::Regex>,
-        first_only: bool,
+        mode: Evidenced<'_>,
         out: &mut Vec<RawMatch>,
     ) {
         let rule = &self.rules.rules[rule_index];
+        let (first_only, requires) = match mode {
+            Evidenced::Named => (true, None),
+            Evidenced::NearKeyId(requires) => (false, requires),
+        };
         let mut i = lo;
         let mut on_next_line = false;
         while i < hi {
@@ -292,6 +295,16 @@ impl Matcher {
             }
         }
     }
+}
+
+/// Why a region may hold a value of a context rule.
+#[derive(Clone, Copy)]
+enum Evidenced<'a> {
+    /// A name of the value ends where the region starts: the region holds one value.
+    Named,
+    /// An access key id is near: every value in the region, whose line (up to the value)
+    /// matches the rule's `near_key_id_requires` if it has one.
+    NearKeyId(Option<&'a regex::bytes::Regex>),
 }
 
 /// Whether the keyword at `at` is part of a name of the rule's value (the context regex
