@@ -1,6 +1,7 @@
 //! The crate's error type: one variant per module's error, mapped once to DESIGN.md exit codes.
 
 use crate::config::ConfigError;
+use crate::imds::ImdsError;
 use crate::scan::ScanError;
 
 /// Exit code: clean scan, passed check.
@@ -24,6 +25,9 @@ pub enum Error {
     /// The scan could not run at all (soft failures are counted, not raised).
     #[error(transparent)]
     Scan(#[from] ScanError),
+    /// IMDS could not be reached or answered in a way that stops the command.
+    #[error(transparent)]
+    Imds(#[from] ImdsError),
     /// Writing the report to stdout failed.
     #[error("cannot write the report to standard output: {0}")]
     Output(#[source] std::io::Error),
@@ -34,7 +38,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::Usage(_) => EXIT_USAGE,
-            Error::Scan(_) | Error::Output(_) => EXIT_RUNTIME,
+            Error::Scan(_) | Error::Output(_) | Error::Imds(_) => EXIT_RUNTIME,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod finding;
 pub mod imds;
 pub mod logging;
 pub mod report;
+pub mod role;
 pub mod rules;
 pub mod scan;
 

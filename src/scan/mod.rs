@@ -166,6 +166,16 @@ impl ScanOutcome {
             .collect::<HashSet<_>>()
             .len()
     }
+
+    /// Adds the findings and counters of another scan of other sources (e.g. user-data
+    /// scanned next to the file scan); `elapsed_ms` is the longer of the two.
+    pub fn merge(&mut self, other: ScanOutcome) {
+        self.findings.extend(other.findings);
+        let elapsed = self.stats.elapsed_ms.max(other.stats.elapsed_ms);
+        self.stats.add(&other.stats);
+        self.stats.elapsed_ms = elapsed;
+        self.cancelled |= other.cancelled;
+    }
 }
 
 /// What the scan cache remembers of a file: its identity and what was found in it.
@@ -179,13 +189,55 @@ pub struct CacheEntry {
     pub suppressed: u64,
 }
 
-/// Per-file results of a previous scan, keyed by path, valid for one rules version.
+/// Per-file results of a previous scan, keyed by a hash of the path, valid for one rules
+/// version and one program version. Holds fingerprints and redacted prefixes, never a secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanCache {
-    /// The rules version the entries were made with.
+    /// The program and rules version the entries were made with.
     pub rules_version: String,
-    /// Entries by path.
-    pub entries: HashMap<String, CacheEntry>,
+    /// Entries by [`path_key`].
+    pub entries: HashMap<u64, CacheEntry>,
+}
+
+/// The cache key of a path: FNV-1a over its bytes (8 bytes a file instead of the path).
+pub fn path_key(path: &str) -> u64 {
+    path.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl ScanCache {
+    /// Reads a cache file. A cache that is missing, corrupt or from another rules or program
+    /// version is not trusted: `None`, and the next scan reads every file.
+    pub fn load(path: &Path, rules_version: &str) -> Option<ScanCache> {
+        let bytes = std::fs::read(path).ok()?;
+        match serde_json::from_slice::<ScanCache>(&bytes) {
+            Ok(c) if c.rules_version == rules_version => Some(c),
+            Ok(_) => {
+                log::info!(path:% = path.display(); "scan cache is from another version; rebuilding");
+                None
+            }
+            Err(e) => {
+                log::warn!(path:% = path.display(), error:% = e; "scan cache is corrupt; rebuilding");
+                None
+            }
+        }
+    }
+
+    /// Writes the cache atomically (temporary file, fsync, rename) with mode 0600.
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        use std::io::Write as _;
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&serde_json::to_vec(self).map_err(io::Error::other)?)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    }
 }
 
 /// Tunables of the scanner.
@@ -282,8 +334,8 @@ impl Scanner {
     }
 
     /// The rules version (scan caches from other versions are not trusted).
-    pub fn rules_version(&self) -> &str {
-        &self.matcher.rules().version
+    pub fn rules_version(&self) -> String {
+        format!("{}+{}", env!("CARGO_PKG_VERSION"), self.matcher.rules().version)
     }
 
     /// Runs a scan. `prior` is a cache from an earlier scan (ignored if its rules version
@@ -295,7 +347,8 @@ impl Scanner {
         prior: Option<&ScanCache>,
     ) -> (ScanOutcome, ScanCache) {
         let started = Instant::now();
-        let prior = prior.filter(|c| c.rules_version == self.rules_version());
+        let version = self.rules_version();
+        let prior = prior.filter(|c| c.rules_version == version);
         let env_set: HashSet<&Path> = plan.env_files.iter().map(PathBuf::as_path).collect();
         let shared = Mutex::new(Merged::default());
         let threads = match self.opts.threads {
@@ -414,7 +467,7 @@ impl Scanner {
         let mut stats = merged.stats;
         stats.elapsed_ms = started.elapsed().as_millis() as u64;
         let cache = ScanCache {
-            rules_version: self.rules_version().to_string(),
+            rules_version: version,
             entries: merged.cache,
         };
         (
@@ -432,7 +485,7 @@ impl Scanner {
 struct Merged {
     findings: Vec<Finding>,
     stats: Stats,
-    cache: HashMap<String, CacheEntry>,
+    cache: HashMap<u64, CacheEntry>,
 }
 
 /// Per-thread state: buffer, match scratch, counters; merged into the shared result on drop.
@@ -444,7 +497,7 @@ struct Worker<'a> {
     matches: Vec<RawMatch>,
     findings: Vec<Finding>,
     stats: Stats,
-    cache: HashMap<String, CacheEntry>,
+    cache: HashMap<u64, CacheEntry>,
     rate: u64,
     rate_window: (Instant, u64),
 }
@@ -511,13 +564,13 @@ impl<'a> Worker<'a> {
         self.stats.files += 1;
         if let Some(entry) = self
             .prior
-            .and_then(|c| c.entries.get(&display))
+            .and_then(|c| c.entries.get(&path_key(&display)))
             .filter(|e| e.stamp == stamp)
         {
             self.stats.cached += 1;
             self.stats.suppressed += entry.suppressed;
             self.findings.extend(entry.findings.iter().cloned());
-            self.cache.insert(display, entry.clone());
+            self.cache.insert(path_key(&display), entry.clone());
             return;
         }
         let first = self.findings.len();
@@ -542,7 +595,7 @@ impl<'a> Worker<'a> {
         }
         group_credentials(&mut self.findings[first..]);
         self.cache.insert(
-            display,
+            path_key(&display),
             CacheEntry {
                 stamp,
                 findings: self.findings[first..].to_vec(),
@@ -770,3 +823,87 @@ fn group_credentials(found: &mut [Finding]) {
 
 /// Shares the scanner between threads (the agent keeps one across cycles).
 pub type SharedScanner = Arc<Scanner>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scanner() -> Scanner {
+        Scanner::new(Options {
+            threads: 1,
+            max_file_size: 1 << 20,
+            follow_symlinks: false,
+            same_file_system: true,
+            exclude: Vec::new(),
+            allowlist: HashSet::new(),
+            read_rate_limit: 0,
+            proc_root: PathBuf::from("/nonexistent"),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn cache_skips_unchanged_files_and_sees_changed_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..20 {
+            std::fs::write(dir.path().join(format!("f{i}")), "nothing\n").unwrap();
+        }
+        std::fs::write(dir.path().join("k"), "id = AKIASXQV3SVWMFRRRM75\n").unwrap();
+        let s = scanner();
+        let plan = Plan::from_paths(&[dir.path().to_path_buf()]);
+        let cancel = AtomicBool::new(false);
+        let (first, cache) = s.run(&plan, &cancel, None);
+        assert_eq!((first.stats.files, first.stats.cached), (21, 0));
+        assert_eq!(first.findings.len(), 1);
+
+        let path = dir.path().join("cache.json");
+        cache.save(&path).unwrap();
+        let cache = ScanCache::load(&path, &s.rules_version()).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(
+            dir.path().join("f3"),
+            "aws_secret_access_key = V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw\n",
+        )
+        .unwrap();
+        let (second, _) = s.run(&plan, &cancel, Some(&cache));
+        assert_eq!(second.stats.cached, 20, "only the changed file is read");
+        assert_eq!(second.findings.len(), 2, "the cached finding and the new one");
+        assert_eq!(second.findings, {
+            let (full, _) = s.run(&plan, &cancel, None);
+            full.findings
+        });
+    }
+
+    #[test]
+    fn cache_from_another_version_or_corrupt_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        let c = ScanCache {
+            rules_version: "other".into(),
+            entries: HashMap::new(),
+        };
+        c.save(&path).unwrap();
+        assert!(ScanCache::load(&path, &scanner().rules_version()).is_none());
+        std::fs::write(&path, b"{not json").unwrap();
+        assert!(ScanCache::load(&path, &scanner().rules_version()).is_none());
+        assert!(ScanCache::load(&dir.path().join("missing"), "x").is_none());
+    }
+
+    #[test]
+    fn memory_haystacks_report_their_source() {
+        let s = scanner();
+        let plan = Plan {
+            memory: vec![Haystack {
+                source: Source::UserData,
+                path: "imds:/latest/user-data".into(),
+                bytes: b"#!/bin/bash\nexport AWS_ACCESS_KEY_ID=AKIASXQV3SVWMFRRRM75\n".to_vec(),
+                process: None,
+            }],
+            ..Plan::default()
+        };
+        let (out, _) = s.run(&plan, &AtomicBool::new(false), None);
+        assert_eq!(out.findings.len(), 1);
+        assert_eq!(out.findings[0].source, Source::UserData);
+        assert_eq!(out.findings[0].line, 2);
+    }
+}

@@ -2,4 +2,7 @@
 
 mod common;
 mod corpus;
+#[path = "../imds/emulator.rs"]
+mod imds_emulator;
+mod role;
 mod scan;

@@ -1,1 +1,479 @@
-//! `credhygiene scan`.
+//! `credhygiene scan`: output formats, exit codes, and a hostile file system.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::{assert_no_secret, credhygiene, KEY_ID, SECRET, SECRET2, TOKEN};
+
+fn json_scan(args: &[&str]) -> (Value, i32, Vec<u8>) {
+    let out = credhygiene()
+        .arg("scan")
+        .arg("--format")
+        .arg("json")
+        .args(args)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    (doc, out.status.code().unwrap(), out.stderr)
+}
+
+fn planted(dir: &Path) {
+    fs::create_dir_all(dir.join(".aws")).unwrap();
+    fs::write(
+        dir.join(".aws/credentials"),
+        format!("[default]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\naws_session_token = {TOKEN}\n"),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("app.env"),
+        format!("export AWS_SECRET_ACCESS_KEY=\"{SECRET2}\"\n"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn json_document_has_the_design_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    planted(dir.path());
+    let root = dir.path().to_str().unwrap();
+    let (doc, code, stderr) = json_scan(&[root]);
+    assert_eq!(code, 1, "{}", String::from_utf8_lossy(&stderr));
+    assert_eq!(doc["version"], 1);
+    let findings = doc["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 4, "{doc:#}");
+    let id = &findings[0];
+    assert_eq!(id["rule"], "aws-access-key-id");
+    assert_eq!(id["kind"], "access_key_id");
+    assert_eq!(id["source"], "env_file");
+    assert_eq!(id["path"], format!("{root}/.aws/credentials"));
+    assert_eq!(
+        (id["line"].as_u64(), id["column"].as_u64()),
+        (Some(2), Some(21))
+    );
+    assert_eq!(id["key_id"], KEY_ID);
+    assert_eq!(id["key_type"], "long_term");
+    let secret = &findings[1];
+    assert_eq!(secret["kind"], "secret_access_key");
+    assert_eq!(secret["redacted"], "V+Hg…");
+    assert_eq!(secret["key_id"], KEY_ID, "the secret pairs with its key id");
+    assert_eq!(secret["credential"], id["credential"]);
+    assert!(secret["fingerprint"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    assert_eq!(secret["fingerprint"].as_str().unwrap().len(), 7 + 64);
+    assert_eq!(findings[2]["kind"], "session_token");
+    assert_eq!(findings[3]["path"], format!("{root}/app.env"));
+    assert_ne!(findings[3]["credential"], id["credential"]);
+    for k in ["files", "bytes", "skipped", "errors", "elapsed_ms"] {
+        assert!(doc["stats"][k].is_u64(), "stats.{k}");
+    }
+    assert_eq!(doc["stats"]["files"], 2);
+    // Stable ids: the same finding has the same id in another run.
+    let (again, _, _) = json_scan(&[root]);
+    assert_eq!(again["findings"][1]["id"], secret["id"]);
+}
+
+#[test]
+fn no_secret_in_any_output_format_or_log() {
+    let dir = tempfile::tempdir().unwrap();
+    planted(dir.path());
+    let root = dir.path().to_str().unwrap();
+    for format in ["text", "json", "sarif"] {
+        let out = credhygiene()
+            .args(["-vvv", "scan", "--format", format, root])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        assert!(!out.stdout.is_empty());
+        assert_no_secret(&out.stdout, &[SECRET, SECRET2, TOKEN]);
+        assert_no_secret(&out.stderr, &[SECRET, SECRET2, TOKEN]);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(KEY_ID),
+            "{format}"
+        );
+    }
+}
+
+#[test]
+fn sarif_is_2_1_0_with_locations() {
+    let dir = tempfile::tempdir().unwrap();
+    planted(dir.path());
+    let out = credhygiene()
+        .args(["scan", "--format", "sarif", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["version"], "2.1.0");
+    let run = &doc["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "credhygiene");
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    let loc = &results[0]["locations"][0]["physicalLocation"];
+    assert!(loc["artifactLocation"]["uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("file:///"));
+    assert_eq!(loc["region"]["startLine"], 2);
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let idx = results[0]["ruleIndex"].as_u64().unwrap() as usize;
+    assert_eq!(rules[idx]["id"], results[0]["ruleId"]);
+}
+
+#[test]
+fn text_groups_by_file_and_clean_tree_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    planted(dir.path());
+    let out = credhygiene()
+        .args(["scan", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("\x1b["), "no colour when not a terminal");
+    assert_eq!(text.matches(".aws/credentials\n").count(), 1, "{text}");
+    assert!(text.contains("4 finding(s), 2 credential(s)"), "{text}");
+
+    let clean = tempfile::tempdir().unwrap();
+    fs::write(clean.path().join("a.txt"), "nothing to see\n").unwrap();
+    credhygiene()
+        .args(["scan", clean.path().to_str().unwrap()])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn allow_marker_and_allowlist_suppress_and_count() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("a.cfg"),
+        format!("aws_access_key_id = {KEY_ID} # credhygiene:allow\n"),
+    )
+    .unwrap();
+    let (doc, code, _) = json_scan(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(doc["stats"]["suppressed"], 1);
+
+    fs::write(
+        dir.path().join("a.cfg"),
+        format!("aws_secret_access_key = {SECRET}\n"),
+    )
+    .unwrap();
+    let (doc, _, _) = json_scan(&[dir.path().to_str().unwrap()]);
+    let fp = doc["findings"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let allow = cfg_dir.path().join("allowlist");
+    fs::write(&allow, format!("# reviewed: test fixture\n{fp}\n")).unwrap();
+    let cfg = cfg_dir.path().join("c.toml");
+    fs::write(
+        &cfg,
+        format!("[scan]\nallowlist = \"{}\"\n", allow.display()),
+    )
+    .unwrap();
+    let (doc, code, _) = json_scan(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["stats"]["suppressed"], 1);
+}
+
+#[test]
+fn key_straddling_the_read_chunk_is_found_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = Vec::new();
+    let line = b"filler line of text, nothing here\n";
+    while body.len() + line.len() < (1 << 20) - 10 {
+        body.extend_from_slice(line);
+    }
+    let lines_before = body.iter().filter(|b| **b == b'\n').count() as u64;
+    body.extend_from_slice(format!("k={KEY_ID}\n").as_bytes());
+    body.extend_from_slice(&[0u8; 100]); // a NUL after the first buffer: still scanned
+    body.extend_from_slice(format!("\naws_secret_access_key={SECRET}\n").as_bytes());
+    fs::write(dir.path().join("big.log"), &body).unwrap();
+    let (doc, code, _) = json_scan(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let f = doc["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 2, "{doc:#}");
+    assert_eq!(f[0]["line"].as_u64(), Some(lines_before + 1));
+    assert_eq!(f[0]["column"], 3);
+    assert_eq!(f[1]["line"].as_u64(), Some(lines_before + 3));
+}
+
+#[test]
+fn fifo_socket_and_symlink_loop_are_skipped_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let _sock = std::os::unix::net::UnixListener::bind(dir.path().join("sock")).unwrap();
+    fs::create_dir(dir.path().join("loop")).unwrap();
+    std::os::unix::fs::symlink("..", dir.path().join("loop/up")).unwrap();
+    fs::write(dir.path().join("k.txt"), format!("{KEY_ID}\n")).unwrap();
+    let cfg = dir.path().join("follow.toml");
+    fs::write(&cfg, "[scan]\nfollow_symlinks = true\n").unwrap();
+    for extra in [vec![], vec!["--config", cfg.to_str().unwrap()]] {
+        let mut args = extra.clone();
+        args.push(dir.path().to_str().unwrap());
+        let (doc, code, _) = json_scan(&args);
+        assert_eq!(code, 1);
+        assert_eq!(doc["findings"].as_array().unwrap().len(), 1, "{doc:#}");
+        assert_eq!(doc["stats"]["skipped"], 2, "fifo and socket: {doc:#}");
+        if !extra.is_empty() {
+            assert!(
+                doc["stats"]["errors"].as_u64().unwrap() >= 1,
+                "loop: {doc:#}"
+            );
+        }
+    }
+}
+
+#[test]
+fn unreadable_files_are_counted_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let secret = dir.path().join("secret.cfg");
+    fs::write(&secret, format!("{KEY_ID}\n")).unwrap();
+    fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    fs::write(dir.path().join("open.cfg"), format!("{KEY_ID}\n")).unwrap();
+    fs::set_permissions(
+        dir.path().join("open.cfg"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("credhygiene");
+    // Root reads everything: drop to nobody for this test when running as root.
+    let mut cmd = if nix_is_root() {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
+        c
+    } else {
+        std::process::Command::new(&bin)
+    };
+    let out = cmd
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["scan", "--format", "json", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{doc:#}");
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["stats"]["errors"], 1, "{doc:#}");
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn non_utf8_names_are_scanned_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.cfg");
+    fs::write(dir.path().join(name), format!("id={KEY_ID}\n")).unwrap();
+    let (doc, code, _) = json_scan(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let path = doc["findings"][0]["path"].as_str().unwrap();
+    assert!(path.ends_with("caf\u{FFFD}.cfg"), "{path}");
+}
+
+#[test]
+fn huge_sparse_file_is_skipped_then_found_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sparse.img");
+    let mut f = fs::File::create(&path).unwrap();
+    let size: u64 = 3 << 30;
+    f.set_len(size).unwrap();
+    let tail = format!("\naws_access_key_id={KEY_ID}\n");
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(size - tail.len() as u64)).unwrap();
+    f.write_all(tail.as_bytes()).unwrap();
+    drop(f);
+
+    let (doc, code, _) = json_scan(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(doc["stats"]["skipped"], 1);
+
+    let cfg = dir.path().join("big.toml");
+    fs::write(&cfg, "[scan]\nmax_file_size = \"4GiB\"\n").unwrap();
+    // Under a 256 MiB address-space limit: reading 3 GiB must not grow memory.
+    let bin = assert_cmd::cargo::cargo_bin("credhygiene");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(r#"ulimit -v 262144; exec "$0" --config "$1" scan --format json -j 1 "$2""#)
+        .arg(&bin)
+        .arg(&cfg)
+        .arg(&path)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(1));
+    let f = &doc["findings"][0];
+    assert_eq!(f["key_id"], KEY_ID);
+    assert_eq!(f["line"], 2);
+    assert_eq!(doc["stats"]["bytes"].as_u64(), Some(size));
+}
+
+#[test]
+fn file_truncated_during_the_scan_does_not_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shrinking.log");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (path, stop) = (path.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let chunk = vec![b'x'; 1 << 20];
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut f = fs::File::create(&path).unwrap();
+                for _ in 0..16 {
+                    f.write_all(&chunk).unwrap();
+                }
+                f.set_len(100).unwrap();
+            }
+        })
+    };
+    for _ in 0..5 {
+        let (doc, code, _) = json_scan(&[dir.path().to_str().unwrap()]);
+        assert_eq!(code, 0, "{doc:#}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+}
+
+#[test]
+fn fifty_thousand_files_in_one_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..50_000 {
+        fs::write(dir.path().join(format!("f{i:05}.conf")), b"k=v\n").unwrap();
+    }
+    fs::write(dir.path().join("f49999.conf"), format!("k={KEY_ID}\n")).unwrap();
+    let (doc, code, _) = json_scan(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["stats"]["files"], 50_000);
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn exclude_globs_are_gitignore_style_and_hidden_files_are_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("cache/deep")).unwrap();
+    fs::write(dir.path().join("cache/deep/k"), format!("{KEY_ID}\n")).unwrap();
+    fs::write(dir.path().join("x.iso"), format!("{KEY_ID}\n")).unwrap();
+    fs::write(dir.path().join(".hidden"), format!("{KEY_ID}\n")).unwrap();
+    fs::write(dir.path().join(".gitignore"), ".hidden\n").unwrap();
+    let cfg = dir.path().join("c.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[scan]\nexclude = [\"{}/cache\", \"*.iso\", \"*.toml\"]\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let (doc, _, _) = json_scan(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+    ]);
+    let paths: Vec<_> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(paths, vec![format!("{}/.hidden", dir.path().display())]);
+}
+
+#[test]
+fn malformed_config_is_exit_2_with_file_line_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    fs::write(
+        &cfg,
+        "[scan]\nmax_file_size = \"32MiB\"\nfollow_symlink = true\n",
+    )
+    .unwrap();
+    let out = credhygiene()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "scan",
+            dir.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:3:1:", cfg.display())), "{err}");
+    assert!(err.contains("follow_symlink"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one sentence: {err}");
+}
+
+#[test]
+fn config_check_prints_the_effective_config() {
+    let out = credhygiene()
+        .args(["config", "check", "config/credhygiene.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let parsed: toml::Value = toml::from_str(&text).unwrap();
+    assert_eq!(
+        parsed["imds"]["endpoint"].as_str(),
+        Some("http://169.254.169.254")
+    );
+    assert_eq!(
+        parsed["cloudwatch"]["namespace"].as_str(),
+        Some("CredHygiene")
+    );
+    let out = credhygiene()
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6")
+        .args(["config", "check", "config/credhygiene.toml"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("http://[fd00:ec2::254]"));
+    credhygiene()
+        .args(["config", "check", "/nonexistent/credhygiene.toml"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn utf16_with_bom_is_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("aws_access_key_id={KEY_ID}\r\naws_secret_access_key={SECRET}\r\n");
+    let mut bytes = vec![0xFF, 0xFE];
+    for u in text.encode_utf16() {
+        bytes.extend_from_slice(&u.to_le_bytes());
+    }
+    fs::write(dir.path().join("creds.txt"), bytes).unwrap();
+    let (doc, code, _) = json_scan(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 2, "{doc:#}");
+    assert_eq!(doc["findings"][1]["line"], 2);
+}

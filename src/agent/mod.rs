@@ -1,0 +1,473 @@
+//! When: the daemon. `run` repeats role check → scan → diff → report → outbox flush on a
+//! jittered schedule, reacts to inotify changes, SIGHUP (reload, keeping the old
+//! configuration when the new one is invalid) and SIGTERM/SIGINT (cancel the scan, flush the
+//! outbox within a deadline, exit 0). `run --once` is the same cycle, once.
+
+pub mod systemd;
+pub mod watch;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tokio::time::sleep_until;
+
+use crate::app::scan_configured;
+use crate::config::{self, Config, Env};
+use crate::error::{Error, EXIT_OK, EXIT_RUNTIME};
+use crate::imds::{CredentialsProvider, ImdsClient, ImdsError};
+use crate::report::cloudwatch::{CloudWatchSink, CredentialError, CredentialSource, Delivery};
+use crate::report::cycle::{CycleReport, RoleStatus, RoleSummary};
+use crate::role::{self, RoleReport, Status};
+use crate::scan::{Options, ScanCache, Scanner};
+use crate::state::{self, FindingState};
+
+/// The scan cache file in `agent.state_dir`.
+pub const SCAN_CACHE_FILE: &str = "scan-cache.json";
+/// How long shutdown may spend flushing the outbox.
+pub const SHUTDOWN_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
+/// How long to wait after a watched file changes before scanning (editors write in bursts).
+pub const WATCH_DEBOUNCE: Duration = Duration::from_secs(1);
+/// How often a pending outbox is retried between cycles.
+pub const OUTBOX_RETRY: Duration = Duration::from_secs(60);
+
+/// Role credentials for the CloudWatch sink: the IMDS provider, or none (IMDS disabled).
+#[derive(Debug, Clone)]
+pub enum RoleCredentialSource {
+    /// From IMDS.
+    Imds(Arc<CredentialsProvider>),
+    /// None to be had, and why.
+    None(String),
+}
+
+fn credential_error(e: ImdsError) -> CredentialError {
+    if e.is_unreachable()
+        || matches!(
+            e,
+            ImdsError::Disabled | ImdsError::NoRole { .. } | ImdsError::Forbidden { .. }
+        )
+    {
+        CredentialError::Unavailable(e.to_string())
+    } else {
+        CredentialError::Failed(e.to_string())
+    }
+}
+
+impl CredentialSource for RoleCredentialSource {
+    async fn credentials(&self) -> Result<crate::imds::model::RoleCredentials, CredentialError> {
+        match self {
+            RoleCredentialSource::Imds(p) => p.credentials().await.map_err(credential_error),
+            RoleCredentialSource::None(why) => Err(CredentialError::Unavailable(why.clone())),
+        }
+    }
+
+    async fn refresh(&self) -> Result<crate::imds::model::RoleCredentials, CredentialError> {
+        match self {
+            RoleCredentialSource::Imds(p) => p.refresh().await.map_err(credential_error),
+            RoleCredentialSource::None(why) => Err(CredentialError::Unavailable(why.clone())),
+        }
+    }
+}
+
+/// Everything built from one configuration; rebuilt on reload.
+struct Parts {
+    config: Config,
+    scanner: Arc<Scanner>,
+    imds: Option<Arc<ImdsClient>>,
+    sink: Option<CloudWatchSink<RoleCredentialSource>>,
+}
+
+impl Parts {
+    fn build(config: Config) -> Result<Parts, Error> {
+        state::prepare_dir(&config.agent.state_dir)?;
+        let mut opts = Options::from_config(&config.scan, Some(config.agent.scan_threads))?;
+        opts.read_rate_limit = config.agent.read_rate_limit.as_u64();
+        let scanner = Arc::new(Scanner::new(opts)?);
+        let imds = if config.imds.disabled {
+            None
+        } else {
+            Some(Arc::new(ImdsClient::from_config(&config.imds)?))
+        };
+        let sink = if config.cloudwatch.enabled {
+            let source = match &imds {
+                Some(c) => RoleCredentialSource::Imds(Arc::new(CredentialsProvider::new(
+                    Arc::clone(c),
+                ))),
+                None => RoleCredentialSource::None(
+                    "IMDS is disabled (AWS_EC2_METADATA_DISABLED or imds.disabled)".into(),
+                ),
+            };
+            Some(
+                CloudWatchSink::builder(&config.cloudwatch, &config.agent.state_dir, source)
+                    .build()?,
+            )
+        } else {
+            None
+        };
+        Ok(Parts {
+            config,
+            scanner,
+            imds,
+            sink,
+        })
+    }
+}
+
+/// What one cycle did, for the summary, the status line and the exit code.
+#[derive(Debug, Default)]
+pub struct CycleOutcome {
+    /// The role check (None when IMDS is disabled).
+    pub role: Option<RoleReport>,
+    /// Findings of the scan.
+    pub findings: usize,
+    /// Distinct credentials.
+    pub credentials: usize,
+    /// New findings.
+    pub new: usize,
+    /// Resolved findings.
+    pub resolved: usize,
+    /// Scan counters.
+    pub stats: crate::scan::Stats,
+    /// Journal entries written.
+    pub journal_entries: usize,
+    /// CloudWatch delivery (None when disabled).
+    pub delivery: Option<Delivery>,
+    /// Whether the cycle was cancelled (shutdown) before it finished.
+    pub cancelled: bool,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl CycleOutcome {
+    fn status_line(&self) -> String {
+        let role = self.role.as_ref().map_or("disabled", |r| r.status.as_str());
+        let cw = match &self.delivery {
+            None => "CloudWatch off".to_string(),
+            Some(d) if !d.active => "CloudWatch inactive".to_string(),
+            Some(d) => format!("CloudWatch pending {}", d.pending),
+        };
+        format!(
+            "{} finding(s), {} credential(s), {} new, {} resolved; role {role}; {cw}",
+            self.findings, self.credentials, self.new, self.resolved
+        )
+    }
+
+    /// A short summary for a person at a terminal (`run --once`).
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "credhygiene: cycle {} in {:.1} s",
+            if self.cancelled { "cancelled" } else { "complete" },
+            self.elapsed.as_secs_f64()
+        );
+        match &self.role {
+            None => {
+                let _ = writeln!(s, "  role check: skipped (IMDS disabled)");
+            }
+            Some(r) => {
+                let _ = writeln!(s, "  role check: {}", r.status.as_str());
+                for c in &r.checks {
+                    let _ = writeln!(s, "    {:<28} {:<7} {}", c.id, c.status.as_str(), c.detail);
+                }
+            }
+        }
+        let st = &self.stats;
+        let _ = writeln!(
+            s,
+            "  scan:       {} finding(s), {} credential(s): {} new, {} resolved ({} sources, {} bytes read, {} from cache, {} skipped, {} errors)",
+            self.findings, self.credentials, self.new, self.resolved, st.files, st.bytes, st.cached, st.skipped, st.errors
+        );
+        let _ = writeln!(s, "  journald:   {} entr(y/ies)", self.journal_entries);
+        match &self.delivery {
+            None => {
+                let _ = writeln!(s, "  CloudWatch: disabled in the configuration");
+            }
+            Some(d) if !d.active => {
+                let _ = writeln!(
+                    s,
+                    "  CloudWatch: inactive: {}",
+                    d.inactive_reason.as_deref().unwrap_or("no credentials")
+                );
+            }
+            Some(d) => {
+                let _ = writeln!(
+                    s,
+                    "  CloudWatch: {} event(s) and {} metric datum(s) delivered, {} pending, {} dropped; {} call(s), {} bytes sent",
+                    d.delivered_events, d.delivered_datums, d.pending, d.dropped, d.calls.total_calls(), d.calls.total_bytes()
+                );
+                for e in &d.errors {
+                    let _ = writeln!(s, "    error: {e}");
+                }
+            }
+        }
+        s
+    }
+}
+
+/// Runs the agent (`once`: one cycle, then exit). Returns the DESIGN.md exit code.
+pub fn run(config_path: Option<&Path>, env: &Env, once: bool) -> Result<u8, Error> {
+    let loaded = config::load(config_path, env)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(loaded.config.agent.scan_threads.max(1) + 2)
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async move {
+        let parts = Parts::build(loaded.config)?;
+        if once {
+            let cancel = Arc::new(AtomicBool::new(false));
+            let mut parts = parts;
+            let out = cycle(&mut parts, true, &cancel).await;
+            print!("{}", out.summary());
+            let delivered_or_spooled = out
+                .delivery
+                .as_ref()
+                .is_none_or(|d| d.errors.iter().all(|e| e.is_retriable_or_spooled()));
+            return Ok(if delivered_or_spooled && !out.cancelled {
+                EXIT_OK
+            } else {
+                EXIT_RUNTIME
+            });
+        }
+        daemon(parts, config_path.map(Path::to_path_buf), env.clone()).await
+    })
+}
+
+async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Result<u8, Error> {
+    let mut hup = signal(SignalKind::hangup()).map_err(signal_error)?;
+    let mut term = signal(SignalKind::terminate()).map_err(signal_error)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(signal_error)?;
+    systemd::ready();
+    systemd::status("waiting for the first cycle");
+    log::info!(version = env!("CARGO_PKG_VERSION"); "credhygiene agent started");
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut watcher = start_watcher(&parts.config, tx.clone());
+    let watchdog_every = systemd::watchdog_interval();
+    let mut watchdog_tick = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
+    let splay = parts.config.agent.splay;
+    let mut next_cycle = tokio::time::Instant::now() + random_up_to(splay);
+    let mut next_role = next_cycle + parts.config.agent.role_check_interval;
+    let mut next_retry = tokio::time::Instant::now() + OUTBOX_RETRY;
+    let mut last_full: Option<Instant> = None;
+    let mut last_role: Option<(Status, Option<u8>, Option<u8>)> = None;
+    let cancel = Arc::new(AtomicBool::new(false));
+
+    loop {
+        tokio::select! {
+            _ = sleep_until(next_cycle) => {
+                let full = last_full.is_none_or(|t| t.elapsed() >= parts.config.agent.full_rescan_interval);
+                let fut = cycle(&mut parts, full, &cancel);
+                tokio::pin!(fut);
+                let out = loop {
+                    tokio::select! {
+                        out = &mut fut => break out,
+                        _ = term.recv() => { cancel.store(true, Ordering::Relaxed); }
+                        _ = int.recv() => { cancel.store(true, Ordering::Relaxed); }
+                        _ = watchdog_tick.tick(), if watchdog_every.is_some() => systemd::watchdog(),
+                    }
+                };
+                if cancel.load(Ordering::Relaxed) {
+                    break;
+                }
+                if full && !out.cancelled {
+                    last_full = Some(Instant::now());
+                }
+                last_role = out.role.as_ref().map(role_key);
+                systemd::status(&out.status_line());
+                log::info!(findings = out.findings, new = out.new, resolved = out.resolved,
+                    elapsed_ms = out.elapsed.as_millis() as u64; "cycle complete");
+                let interval = parts.config.agent.interval;
+                next_cycle = tokio::time::Instant::now() + interval + random_up_to(parts.config.agent.splay.min(interval / 10));
+                next_role = tokio::time::Instant::now() + parts.config.agent.role_check_interval;
+                drop(out);
+            }
+            _ = sleep_until(next_role) => {
+                next_role = tokio::time::Instant::now() + parts.config.agent.role_check_interval;
+                if let Some(client) = &parts.imds {
+                    let now = match role::check(client).await {
+                        Ok(r) => role_key(&r),
+                        Err(e) => role_key(&RoleReport::unreachable(client.endpoint(), &e)),
+                    };
+                    if last_role.is_some_and(|l| l != now) {
+                        log::warn!(status = now.0.as_str(); "the role check changed since the last cycle; running a cycle now");
+                        next_cycle = tokio::time::Instant::now();
+                    }
+                }
+            }
+            Some(path) = rx.recv() => {
+                log::info!(path:% = path.display(); "watched file changed; scanning soon");
+                let soon = tokio::time::Instant::now() + WATCH_DEBOUNCE;
+                if soon < next_cycle {
+                    next_cycle = soon;
+                }
+            }
+            _ = sleep_until(next_retry) => {
+                next_retry = tokio::time::Instant::now() + OUTBOX_RETRY;
+                if let Some(sink) = parts.sink.as_mut() {
+                    if sink.pending() > 0 {
+                        let _ = sink.flush().await;
+                    }
+                }
+            }
+            _ = hup.recv() => {
+                systemd::reloading();
+                match config::load(config_path.as_deref(), &env).and_then(|l| Parts::build(l.config).map_err(|e| match e {
+                    Error::Config(c) => c,
+                    other => config::ConfigError::Invalid { origin: "reload".into(), key: "-".into(), message: other.to_string() },
+                })) {
+                    Ok(new_parts) => {
+                        parts = new_parts;
+                        watcher = start_watcher(&parts.config, tx.clone());
+                        log::info!("configuration reloaded");
+                    }
+                    Err(e) => log::error!(error:% = e; "configuration reload failed; keeping the running configuration"),
+                }
+                systemd::ready();
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = watchdog_tick.tick(), if watchdog_every.is_some() => systemd::watchdog(),
+        }
+    }
+
+    systemd::stopping();
+    drop(watcher);
+    if let Some(sink) = parts.sink.as_mut() {
+        match tokio::time::timeout(SHUTDOWN_FLUSH_DEADLINE, sink.flush()).await {
+            Ok(d) if d.pending > 0 => log::warn!(pending = d.pending; "shutting down with entries in the outbox; they are delivered after the next start"),
+            Ok(_) => {}
+            Err(_) => log::warn!("outbox flush did not finish within the shutdown deadline; the outbox keeps the rest"),
+        }
+    }
+    log::info!("credhygiene agent stopped");
+    Ok(EXIT_OK)
+}
+
+fn signal_error(e: std::io::Error) -> Error {
+    Error::Usage(format!("cannot install signal handlers: {e}"))
+}
+
+fn role_key(r: &RoleReport) -> (Status, Option<u8>, Option<u8>) {
+    (r.status, r.profile_missing_metric(), r.imdsv1_open_metric())
+}
+
+fn random_up_to(max: Duration) -> Duration {
+    if max.is_zero() {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(fastrand::u64(0..=max.as_millis() as u64))
+}
+
+fn start_watcher(
+    cfg: &Config,
+    tx: mpsc::UnboundedSender<PathBuf>,
+) -> Option<watch::ChangeWatcher> {
+    let env_files = crate::scan::envfiles::expand(&cfg.scan.env_files);
+    match watch::ChangeWatcher::start(&env_files, &cfg.scan.paths, tx) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            log::warn!(error:% = e; "cannot watch files; changes are seen at the next cycle only");
+            None
+        }
+    }
+}
+
+/// One cycle: role check, scan (incremental unless `full`), diff, report, flush.
+async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> CycleOutcome {
+    let started = Instant::now();
+    let cfg = parts.config.clone();
+    let state_dir = cfg.agent.state_dir.clone();
+
+    let (mut role, identity) = match &parts.imds {
+        None => (None, None),
+        Some(client) => {
+            let report = match role::check(client).await {
+                Ok(r) => r,
+                Err(e) => RoleReport::unreachable(client.endpoint(), &e),
+            };
+            let identity = if report.imds.reachable {
+                client.identity_document().await.ok().flatten()
+            } else {
+                None
+            };
+            (Some(report), identity)
+        }
+    };
+
+    let cache_path = state_dir.join(SCAN_CACHE_FILE);
+    let prior = if full {
+        None
+    } else {
+        ScanCache::load(&cache_path, &parts.scanner.rules_version())
+    };
+    let (outcome, cache) =
+        scan_configured(Arc::clone(&parts.scanner), &cfg, Arc::clone(cancel), prior).await;
+    let mut out = CycleOutcome {
+        findings: outcome.findings.len(),
+        credentials: outcome.distinct_credentials(),
+        stats: outcome.stats,
+        cancelled: outcome.cancelled,
+        ..CycleOutcome::default()
+    };
+    if outcome.cancelled {
+        // A partial scan would report everything it did not reach as resolved.
+        out.role = role;
+        out.elapsed = started.elapsed();
+        return out;
+    }
+    if let Err(e) = cache.save(&cache_path) {
+        log::warn!(path:% = cache_path.display(), error:% = e; "cannot write the scan cache; the next cycle reads every file");
+    }
+    drop(cache);
+
+    if let Some(r) = role.as_mut() {
+        r.add_static_keys_check(out.credentials);
+    }
+    let mut state = FindingState::load(&state_dir).unwrap_or_else(|e| {
+        log::warn!(error:% = e; "finding state unreadable; starting from an empty state");
+        FindingState::default()
+    });
+    let changes = state.diff(&outcome.findings);
+    out.new = changes.new.len();
+    out.resolved = changes.resolved.len();
+    let summary = role.as_ref().map_or_else(RoleSummary::default, |r| RoleSummary {
+        status: match r.status {
+            Status::Pass => RoleStatus::Pass,
+            Status::Fail => RoleStatus::Fail,
+            Status::Unknown => RoleStatus::Unknown,
+        },
+        instance_profile_missing: r.profile_missing_metric().map(|v| v == 1),
+        imdsv1_open: r.imdsv1_open_metric().map(|v| v == 1),
+    });
+    let report = CycleReport::new(SystemTime::now(), identity, summary, &outcome, changes);
+
+    if cfg.journald.enabled {
+        out.journal_entries = crate::report::journald::emit(&report);
+    }
+    // The changes are spooled durably before the state moves on, and the outbox ignores a
+    // change it already holds: a crash anywhere in between neither loses nor repeats one.
+    let mut delivery = match parts.sink.as_mut() {
+        Some(sink) => Some(sink.enqueue(&report).await),
+        None => None,
+    };
+    if let Err(e) = state.commit(&state_dir, &outcome.findings) {
+        log::error!(error:% = e; "cannot write the finding state");
+    }
+    drop(outcome);
+    if let (Some(sink), Some(d)) = (parts.sink.as_mut(), delivery.as_mut()) {
+        if d.active {
+            let flushed = sink.flush().await;
+            d.absorb(flushed);
+        }
+    }
+    out.delivery = delivery;
+    out.role = role;
+    out.elapsed = started.elapsed();
+    out
+}

@@ -1,0 +1,252 @@
+//! `credhygiene run`: the daemon under a fake systemd (a NOTIFY_SOCKET datagram socket), its
+//! schedule, signals and finding changes. IMDS is disabled here; the CloudWatch end-to-end runs
+//! live in `cloudwatch.rs`.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::common::{assert_no_secret, KEY_ID, SECRET};
+
+fn write_config(dir: &Path, scan_root: &Path, extra: &str) -> std::path::PathBuf {
+    let cfg = dir.join("agent.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[agent]\ninterval = \"2s\"\nsplay = \"0s\"\nrole_check_interval = \"1h\"\nstate_dir = \"{}\"\n\n[imds]\ndisabled = true\n\n[scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\nuser_data = false\n\n[cloudwatch]\nenabled = false\n{extra}",
+            dir.join("state").display(),
+            scan_root.display()
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+struct Daemon {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Daemon {
+    fn start(cfg: &Path, notify: Option<&Path>) -> Daemon {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("credhygiene"));
+        cmd.args(["-v", "--config", cfg.to_str().unwrap(), "run"])
+            .env_remove("CREDHYGIENE_CONFIG")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(sock) = notify {
+            cmd.env("NOTIFY_SOCKET", sock).env("WATCHDOG_USEC", "1000000");
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        Daemon {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a stderr line containing all of `needles`.
+    fn wait_for(&mut self, needles: &[&str], timeout: Duration) -> String {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if let Ok(l) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                self.seen.push(l.clone());
+                if needles.iter().all(|n| l.contains(n)) {
+                    return l;
+                }
+            }
+        }
+        panic!("no line with {needles:?} within {timeout:?}; saw:\n{}", self.seen.join("\n"));
+    }
+
+    fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    fn wait_exit(mut self, timeout: Duration) -> (i32, Vec<String>, Vec<u8>) {
+        let end = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(&mut self.child.stdout.take().unwrap(), &mut out)
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(100));
+                self.seen.extend(self.lines.try_iter());
+                return (st.code().unwrap_or(-1), self.seen, out);
+            }
+            assert!(Instant::now() < end, "daemon did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+#[test]
+fn daemon_reports_new_then_resolved_survives_bad_reload_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("srv");
+    fs::create_dir_all(&root).unwrap();
+    fs::write(root.join("readme.txt"), "nothing here\n").unwrap();
+    let cfg = write_config(dir.path(), &root, "");
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut d = Daemon::start(&cfg, Some(&sock_path));
+
+    let mut messages = Vec::new();
+    let mut recv_until = |want: &str, messages: &mut Vec<String>| {
+        let end = Instant::now() + Duration::from_secs(15);
+        let mut buf = [0u8; 4096];
+        while Instant::now() < end {
+            if let Ok(n) = sock.recv(&mut buf) {
+                let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+                messages.push(m.clone());
+                if m.contains(want) {
+                    return;
+                }
+            }
+        }
+        panic!("no {want} from the daemon; got {messages:?}");
+    };
+    recv_until("READY=1", &mut messages);
+    recv_until("STATUS=0 finding(s)", &mut messages);
+    recv_until("WATCHDOG=1", &mut messages);
+
+    // A key written between cycles is reported once, by the next cycle.
+    let env_file = root.join(".env");
+    fs::write(
+        &env_file,
+        format!("AWS_ACCESS_KEY_ID={KEY_ID}\nAWS_SECRET_ACCESS_KEY={SECRET}\n"),
+    )
+    .unwrap();
+    d.wait_for(&["new", KEY_ID], Duration::from_secs(15));
+    // Two more cycles pass without reporting it again.
+    recv_until("STATUS=2 finding(s), 1 credential(s), 0 new", &mut messages);
+    recv_until("STATUS=2 finding(s), 1 credential(s), 0 new", &mut messages);
+    assert_eq!(
+        d.seen.iter().filter(|l| l.contains("new") && l.contains(KEY_ID) && l.contains("access_key_id")).count(),
+        1,
+        "reported once: {:#?}",
+        d.seen
+    );
+
+    // A broken configuration on SIGHUP is logged with file, line and column; the old one runs on.
+    fs::write(&cfg, "[agent]\ninterval = \"2s\"\nbogus = 1\n").unwrap();
+    d.signal("HUP");
+    let err = d.wait_for(&["reload failed"], Duration::from_secs(10));
+    assert!(err.contains(&format!("{}:3:1", cfg.display())), "{err}");
+
+    // Cleaning the file resolves the findings.
+    fs::write(&env_file, "AWS_REGION=eu-west-1\n").unwrap();
+    d.wait_for(&["resolved", KEY_ID], Duration::from_secs(15));
+
+    d.signal("TERM");
+    recv_until("STOPPING=1", &mut messages);
+    let (code, lines, stdout) = d.wait_exit(Duration::from_secs(15));
+    assert_eq!(code, 0, "{lines:#?}");
+    assert!(stdout.is_empty(), "stdout stays clean in the daemon");
+    let all = lines.join("\n");
+    assert_no_secret(all.as_bytes(), &[SECRET]);
+    assert!(messages.iter().any(|m| m.contains("STATUS=")));
+}
+
+#[test]
+fn run_once_prints_a_summary_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("srv");
+    fs::create_dir_all(&root).unwrap();
+    fs::write(root.join("creds"), format!("aws_secret_access_key = {SECRET}\nid {KEY_ID}\n")).unwrap();
+    let cfg = write_config(dir.path(), &root, "");
+    let out = crate::common::credhygiene()
+        .args(["--config", cfg.to_str().unwrap(), "run", "--once"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("cycle complete"), "{text}");
+    assert!(text.contains("2 finding(s), 1 credential(s): 2 new"), "{text}");
+    assert!(text.contains("role check: skipped (IMDS disabled)"), "{text}");
+    assert_no_secret(&out.stdout, &[SECRET]);
+    assert_no_secret(&out.stderr, &[SECRET]);
+    // The second cycle reads nothing again and reports nothing new.
+    let out = crate::common::credhygiene()
+        .args(["--config", cfg.to_str().unwrap(), "run", "--once"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("0 new, 0 resolved"), "{text}");
+    assert!(text.contains("1 from cache"), "{text}");
+    // State files hold no secret.
+    for entry in fs::read_dir(dir.path().join("state")).unwrap() {
+        let p = entry.unwrap().path();
+        assert_no_secret(&fs::read(&p).unwrap(), &[SECRET]);
+    }
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &fs::metadata(dir.path().join("state")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o700);
+}
+
+#[test]
+fn sigkill_mid_cycle_then_restart_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("srv");
+    fs::create_dir_all(&root).unwrap();
+    // Enough data that a cycle takes a moment, and one key.
+    let blob = vec![b'a'; 4 << 20];
+    for i in 0..16 {
+        fs::write(root.join(format!("blob{i}")), &blob).unwrap();
+    }
+    fs::write(root.join("k.cfg"), format!("id={KEY_ID}\n")).unwrap();
+    let cfg = write_config(dir.path(), &root, "");
+    let mut killed_once = false;
+    for delay_ms in [5u64, 30, 80] {
+        let d = Daemon::start(&cfg, None);
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let mut child = d.child;
+        let _ = child.kill();
+        let _ = child.wait();
+        killed_once = true;
+    }
+    assert!(killed_once);
+    // A full cycle now reports the key exactly as new (state never committed without it),
+    // and the next reports nothing new.
+    let run = || {
+        crate::common::credhygiene()
+            .args(["--config", cfg.to_str().unwrap(), "run", "--once"])
+            .output()
+            .unwrap()
+    };
+    let first = String::from_utf8_lossy(&run().stdout).into_owned();
+    let second = String::from_utf8_lossy(&run().stdout).into_owned();
+    let new_first: u32 = first
+        .split(" new,")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(new_first <= 1, "{first}");
+    assert!(second.contains("1 finding(s)") && second.contains("0 new, 0 resolved"), "{second}");
+}
