@@ -139,6 +139,7 @@ impl Matcher {
                     for &k in &key_ids {
                         let lo = lines_back(hay, k, n).max(k.saturating_sub(REGION_CAP));
                         let hi = lines_forward(hay, k, n).min(hay.len().min(k + REGION_CAP));
+                        let (lo, hi) = same_object(hay, k, lo, hi);
                         regions.push((i, true, lo, hi));
                     }
                 }
@@ -350,6 +351,17 @@ fn context_region(rule: &Rule, hay: &[u8], at: usize) -> Option<(usize, usize)> 
         line_end
     };
     Some((name_end, next_end.min(at + REGION_CAP)))
+}
+
+/// Narrows a key id's neighbourhood `lo..hi` to the innermost `{…}` around the key id on its
+/// own line, if that line has braces: on a minified JSON line (or a one-line dict, HCL block),
+/// values of the other objects are not the key id's parts.
+fn same_object(hay: &[u8], k: usize, lo: usize, hi: usize) -> (usize, usize) {
+    let line_lo = memchr::memrchr(b'\n', &hay[lo..k]).map_or(lo, |p| lo + p + 1);
+    let line_hi = memchr::memchr(b'\n', &hay[k..hi]).map_or(hi, |p| k + p);
+    let open = memchr::memrchr(b'{', &hay[line_lo..k]).map(|p| line_lo + p);
+    let close = memchr::memchr(b'}', &hay[k..line_hi]).map(|p| k + p);
+    (open.unwrap_or(lo), close.unwrap_or(hi))
 }
 
 /// Start of the line `n` lines above the line holding `at`.
