@@ -130,6 +130,11 @@ pub struct RuleSpec {
     /// An access key id within this many lines is evidence.
     #[serde(default)]
     pub near_key_id_lines: usize,
+    /// When a nearby key id is the only evidence, the value's line (up to the value) must
+    /// match this too (a session token's line names a token: an S3 POST policy next to its
+    /// `AWSAccessKeyId` is long base64 but no token).
+    #[serde(default)]
+    pub near_key_id_requires: Option<String>,
     /// The characters of the value.
     pub alphabet: Alphabet,
     /// Regex the whole value must match.
@@ -184,6 +189,8 @@ pub struct Rule {
     pub weak_context: Option<Regex>,
     /// What the weak context requires.
     pub weak_requires: Option<Regex>,
+    /// What the value's line must show when a nearby key id is the only evidence.
+    pub near_key_id_requires: Option<Regex>,
 }
 
 impl Rule {
@@ -257,6 +264,7 @@ impl RuleSet {
                 context: opt("context", &spec.context)?,
                 weak_context: opt("weak_context", &spec.weak_context)?,
                 weak_requires: opt("weak_requires", &spec.weak_requires)?,
+                near_key_id_requires: opt("near_key_id_requires", &spec.near_key_id_requires)?,
                 spec,
             };
             rules.push(rule);

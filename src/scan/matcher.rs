@@ -18,6 +18,10 @@ const REGION_CAP: usize = 4096;
 const PEM_LOOKBACK: usize = 16 * 1024;
 /// The longest value considered (the longest session tokens are a few KiB).
 const MAX_VALUE_LEN: usize = 8192;
+/// After a name, runs shorter than this are syntax or words (`value=`, `!Ref`, `os.environ`)
+/// and are stepped over; the first longer run is the named value, whether a rule accepts it
+/// or not. Key ids (20), secrets (40) and tokens (100+) are all longer.
+const MIN_VALUE_RUN: usize = 16;
 /// The context a caller must keep before fresh data so that every evidence region and value
 /// is whole: the [`crate::scan`] reader overlaps its chunks by this much.
 pub const REQUIRED_OVERLAP: usize = PEM_LOOKBACK + REGION_CAP;
@@ -106,7 +110,8 @@ impl Matcher {
     /// Finds every value in `hay`, in order of position, appending to `out`.
     pub fn find(&self, hay: &[u8], out: &mut Vec<RawMatch>) {
         let first = out.len();
-        let mut regions: Vec<(usize, usize, usize)> = Vec::new();
+        // (rule, found only through a nearby key id, lo, hi)
+        let mut regions: Vec<(usize, bool, usize, usize)> = Vec::new();
         let mut key_ids: Vec<usize> = Vec::new();
         for m in self.ac.find_iter(hay) {
             let rule_index = self.keyword_rule[m.pattern().as_usize()];
@@ -122,7 +127,7 @@ impl Matcher {
                 }
                 Evidence::Context => {
                     if let Some(region) = context_region(rule, hay, m.start()) {
-                        regions.push((rule_index, region.0, region.1));
+                        regions.push((rule_index, false, region.0, region.1));
                     }
                 }
             }
@@ -134,22 +139,31 @@ impl Matcher {
                     for &k in &key_ids {
                         let lo = lines_back(hay, k, n).max(k.saturating_sub(REGION_CAP));
                         let hi = lines_forward(hay, k, n).min(hay.len().min(k + REGION_CAP));
-                        regions.push((i, lo, hi));
+                        let (lo, hi) = same_object(hay, k, lo, hi);
+                        regions.push((i, true, lo, hi));
                     }
                 }
             }
         }
         if !regions.is_empty() {
             regions.sort_unstable();
-            let mut merged: Vec<(usize, usize, usize)> = Vec::new();
+            let mut merged: Vec<(usize, bool, usize, usize)> = Vec::new();
             for r in regions {
                 match merged.last_mut() {
-                    Some(last) if last.0 == r.0 && r.1 <= last.2 => last.2 = last.2.max(r.2),
+                    // A name's region holds one value: only key-id regions are merged.
+                    Some(last) if r.1 && last.0 == r.0 && last.1 && r.2 <= last.3 => {
+                        last.3 = last.3.max(r.3)
+                    }
                     _ => merged.push(r),
                 }
             }
-            for (rule_index, lo, hi) in merged {
-                self.search_region(rule_index, hay, lo, hi, out);
+            for (rule_index, near_only, lo, hi) in merged {
+                let mode = if near_only {
+                    Evidenced::NearKeyId(self.rules.rules[rule_index].near_key_id_requires.as_ref())
+                } else {
+                    Evidenced::Named
+                };
+                self.search_region(rule_index, hay, lo, hi, mode, out);
             }
         }
         let found = &mut out[first..];
@@ -219,20 +233,63 @@ impl Matcher {
         hay: &[u8],
         lo: usize,
         hi: usize,
+        mode: Evidenced<'_>,
         out: &mut Vec<RawMatch>,
     ) {
         let rule = &self.rules.rules[rule_index];
+        let (first_only, requires) = match mode {
+            Evidenced::Named => (true, None),
+            Evidenced::NearKeyId(requires) => (false, requires),
+        };
         let mut i = lo;
+        let mut on_next_line = false;
         while i < hi {
-            if is_run_byte(hay, i) {
+            if first_only && hay[i] == 0 {
+                // A NUL ends a field (environ entries, C strings): the name's value is not
+                // beyond it.
+                return;
+            }
+            if first_only && matches!(hay[i], b'"' | b'\'') && hay.get(i + 1) == Some(&hay[i]) {
+                // `""`: the name's value is empty.
+                return;
+            }
+            if first_only && hay[i] == b'\n' {
+                if on_next_line {
+                    return;
+                }
+                on_next_line = true;
+                i += 1;
+            } else if is_run_byte(hay, i) {
                 let run = decoded_run(hay, i);
                 i = run.end.max(i + 1);
-                if rule.accepts(&run.value, &self.rules.ignore) && !in_pem_block(hay, run.start) {
+                if first_only && run.value.len() < MIN_VALUE_RUN {
+                    if on_next_line {
+                        // The next line starts with something else (`OTHER_NAME=`): the
+                        // name's value, if any, was on its own line.
+                        return;
+                    }
+                    continue;
+                }
+                let line_ok = || {
+                    requires.is_none_or(|re| {
+                        let from = run.start.saturating_sub(CONTEXT_WINDOW);
+                        let ls = memchr::memrchr(b'\n', &hay[from..run.start])
+                            .map_or(from, |p| from + p + 1);
+                        re.is_match(&hay[ls..run.start])
+                    })
+                };
+                if rule.accepts(&run.value, &self.rules.ignore)
+                    && !in_pem_block(hay, run.start)
+                    && line_ok()
+                {
                     out.push(RawMatch {
                         rule: rule_index,
                         start: run.start,
                         value: SecretBytes(run.value),
                     });
+                }
+                if first_only {
+                    return;
                 }
             } else {
                 i += 1;
@@ -241,7 +298,21 @@ impl Matcher {
     }
 }
 
-/// The line around `at` (bounded), and whether it names the rule's value.
+/// Why a region may hold a value of a context rule.
+#[derive(Clone, Copy)]
+enum Evidenced<'a> {
+    /// A name of the value ends where the region starts: the region holds one value.
+    Named,
+    /// An access key id is near: every value in the region, whose line (up to the value)
+    /// matches the rule's `near_key_id_requires` if it has one.
+    NearKeyId(Option<&'a regex::bytes::Regex>),
+}
+
+/// Whether the keyword at `at` is part of a name of the rule's value (the context regex
+/// matches over the keyword, not merely somewhere on its line); if so, where the value may be:
+/// from the end of the name to the end of the next line (bounded). `search_region` takes the
+/// first run of [`MIN_VALUE_RUN`] or more characters there, or the first run of the next line
+/// (YAML block scalars, continuation lines), and stops at a NUL.
 fn context_region(rule: &Rule, hay: &[u8], at: usize) -> Option<(usize, usize)> {
     let line_start = memchr::memrchr(b'\n', &hay[at.saturating_sub(REGION_CAP)..at])
         .map_or(at.saturating_sub(REGION_CAP), |p| {
@@ -252,19 +323,26 @@ fn context_region(rule: &Rule, hay: &[u8], at: usize) -> Option<(usize, usize)> 
     let lo = line_start.max(at.saturating_sub(CONTEXT_WINDOW));
     let hi = line_end.min(at + CONTEXT_WINDOW);
     let window = &hay[lo..hi];
-    let named = rule.context.as_ref().is_some_and(|re| re.is_match(window))
-        || (rule
-            .weak_context
-            .as_ref()
-            .is_some_and(|re| re.is_match(window))
-            && rule.weak_requires.as_ref().is_some_and(|req| {
-                let above = lines_back(hay, at, rule.spec.weak_lookback_lines)
-                    .max(at.saturating_sub(REGION_CAP));
-                req.is_match(&hay[above..hi])
-            }));
-    if !named {
-        return None;
-    }
+    let rel = at - lo;
+    let name_over_keyword = |re: &regex::bytes::Regex| {
+        re.find_iter(window)
+            .take_while(|m| m.start() <= rel)
+            .find(|m| rel < m.end())
+            .map(|m| lo + m.end())
+    };
+    let name_end = rule
+        .context
+        .as_ref()
+        .and_then(name_over_keyword)
+        .or_else(|| {
+            let end = rule.weak_context.as_ref().and_then(name_over_keyword)?;
+            let above = lines_back(hay, at, rule.spec.weak_lookback_lines)
+                .max(at.saturating_sub(REGION_CAP));
+            rule.weak_requires
+                .as_ref()
+                .is_some_and(|req| req.is_match(&hay[above..hi]))
+                .then_some(end)
+        })?;
     let next_end = if line_end < hay.len() {
         let from = line_end + 1;
         memchr::memchr(b'\n', &hay[from..(from + REGION_CAP).min(hay.len())])
@@ -272,7 +350,18 @@ fn context_region(rule: &Rule, hay: &[u8], at: usize) -> Option<(usize, usize)> 
     } else {
         line_end
     };
-    Some((line_start, next_end.min(at + REGION_CAP)))
+    Some((name_end, next_end.min(at + REGION_CAP)))
+}
+
+/// Narrows a key id's neighbourhood `lo..hi` to the innermost `{…}` around the key id on its
+/// own line, if that line has braces: on a minified JSON line (or a one-line dict, HCL block),
+/// values of the other objects are not the key id's parts.
+fn same_object(hay: &[u8], k: usize, lo: usize, hi: usize) -> (usize, usize) {
+    let line_lo = memchr::memrchr(b'\n', &hay[lo..k]).map_or(lo, |p| lo + p + 1);
+    let line_hi = memchr::memchr(b'\n', &hay[k..hi]).map_or(hi, |p| k + p);
+    let open = memchr::memrchr(b'{', &hay[line_lo..k]).map(|p| line_lo + p);
+    let close = memchr::memchr(b'}', &hay[k..line_hi]).map(|p| k + p);
+    (open.unwrap_or(lo), close.unwrap_or(hi))
 }
 
 /// Start of the line `n` lines above the line holding `at`.

@@ -13,7 +13,6 @@ pub mod matcher;
 pub mod procfs;
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 use std::io::{self, Read, Seek};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -597,13 +596,16 @@ impl<'a> Worker<'a> {
             path: &display,
             process: None,
         };
-        let result = if has_utf16_bom(&mut file) {
-            let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
-                .bom_sniffing(true)
-                .build(file);
-            self.scan_reader(decoder, &ctx)
-        } else {
-            self.scan_reader(file, &ctx)
+        // One open, one fstat and (for a small file) one read: the UTF-16 BOM is sniffed in
+        // the first chunk, and the file is read again through a decoder only if it has one.
+        let result = match self.scan_reader(&mut file, &ctx, Some(meta.len())) {
+            Ok(ReadEnd::Utf16Bom) => file.rewind().and_then(|()| {
+                let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
+                    .bom_sniffing(true)
+                    .build(&mut file);
+                self.scan_reader(decoder, &ctx, None).map(drop)
+            }),
+            other => other.map(drop),
         };
         if let Err(e) = result {
             log::debug!(path:% = display, error:% = e; "read error");
@@ -630,7 +632,7 @@ impl<'a> Worker<'a> {
             process: h.process.as_ref(),
         };
         let bytes: &[u8] = &h.bytes;
-        if let Err(e) = self.scan_reader(bytes, &ctx) {
+        if let Err(e) = self.scan_reader(bytes, &ctx, None) {
             log::debug!(path:% = h.path, error:% = e; "read error");
             self.stats.errors += 1;
         }
@@ -638,7 +640,17 @@ impl<'a> Worker<'a> {
     }
 
     /// Reads `r` chunk by chunk, keeping [`OVERLAP`] bytes of the previous chunk in front.
-    fn scan_reader<R: Read>(&mut self, mut r: R, ctx: &Ctx<'_>) -> io::Result<()> {
+    ///
+    /// `file_len` is the size of a regular file from its fstat: reading stops there (no extra
+    /// read for EOF; a file growing meanwhile is scanned as it was at fstat), and a UTF-16 BOM
+    /// at its start returns [`ReadEnd::Utf16Bom`] before anything is scanned, for the caller to
+    /// read it again through a decoder. A size of 0 (procfs) reads to EOF.
+    fn scan_reader<R: Read>(
+        &mut self,
+        mut r: R,
+        ctx: &Ctx<'_>,
+        file_len: Option<u64>,
+    ) -> io::Result<ReadEnd> {
         let cap = CHUNK + OVERLAP;
         if self.buf.len() != cap {
             self.buf = vec![0; cap];
@@ -668,6 +680,10 @@ impl<'a> Worker<'a> {
                         total += n as u64;
                         self.stats.bytes += n as u64;
                         self.throttle(n as u64);
+                        if file_len.is_some_and(|l| l > 0 && total >= l) {
+                            eof = true;
+                            break;
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -676,6 +692,14 @@ impl<'a> Worker<'a> {
                     }
                     Err(e) => return Err(e),
                 }
+            }
+            if file_len.is_some()
+                && base == 0
+                && matches!(self.buf.get(..2), Some([0xFF, 0xFE] | [0xFE, 0xFF]))
+                && filled >= 2
+            {
+                self.stats.bytes -= total;
+                return Ok(ReadEnd::Utf16Bom);
             }
             let fresh_to = if eof { filled } else { filled - OVERLAP };
             self.matches.clear();
@@ -703,9 +727,11 @@ impl<'a> Worker<'a> {
             }
             self.matches = matches;
             if eof {
-                return Ok(());
+                return Ok(ReadEnd::Scanned);
             }
-            let discard = fresh_to;
+            // Keep OVERLAP bytes of context in front of the first byte not yet reported
+            // (`fresh_to`): the next window reports from there on, with its context whole.
+            let discard = fresh_to - OVERLAP;
             let dropped = &self.buf[..discard];
             lines_before += bytecount::count(dropped, b'\n') as u64;
             if let Some(p) = memchr::memrchr(b'\n', dropped) {
@@ -714,7 +740,7 @@ impl<'a> Worker<'a> {
             self.buf.copy_within(discard..filled, 0);
             filled -= discard;
             base += discard as u64;
-            fresh_from = filled;
+            fresh_from = fresh_to - discard;
         }
     }
 
@@ -792,12 +818,12 @@ struct Ctx<'a> {
     process: Option<&'a ProcessInfo>,
 }
 
-/// Whether a file starts with a UTF-16 byte order mark (the position is restored).
-fn has_utf16_bom(f: &mut File) -> bool {
-    let mut head = [0u8; 2];
-    let n = f.read(&mut head).unwrap_or(0);
-    let _ = f.rewind();
-    n == 2 && (head == [0xFF, 0xFE] || head == [0xFE, 0xFF])
+/// How [`Worker::scan_reader`] ended.
+enum ReadEnd {
+    /// Read and scanned to the end (or to `max_file_size`).
+    Scanned,
+    /// A file starting with a UTF-16 BOM: nothing scanned, to be read through a decoder.
+    Utf16Bom,
 }
 
 /// How many lines apart a secret and a key id may be to count as one credential.

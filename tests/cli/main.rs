@@ -3,6 +3,7 @@
 mod agent;
 mod cloudwatch;
 mod common;
+mod corpus;
 #[path = "../imds/emulator.rs"]
 mod imds_emulator;
 mod role;
