@@ -80,6 +80,7 @@ fn engine(config: &Config) -> Result<(Arc<Scanner>, Option<Arc<ImdsClient>>), Er
     state::prepare_dir(&config.agent.state_dir)?;
     let mut opts = Options::from_config(&config.scan, Some(config.agent.scan_threads))?;
     opts.read_rate_limit = config.agent.read_rate_limit.as_u64();
+    opts.build_cache = true;
     let scanner = Arc::new(Scanner::new(opts)?);
     let imds = if config.imds.disabled {
         None

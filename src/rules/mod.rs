@@ -166,6 +166,14 @@ pub struct IgnoreSpec {
     pub values: Vec<String>,
     /// Any value ending in one of these.
     pub suffixes: Vec<String>,
+    /// Any value containing one of these (documentation markers such as `EXAMPLE`: a random
+    /// key holds a given 7-letter word with odds of about one in 10^10).
+    #[serde(default)]
+    pub contains: Vec<String>,
+    /// `sha256:` fingerprints of published example values that carry no marker (the AWS CLI,
+    /// botocore and SDK documentation examples installed on many hosts).
+    #[serde(default)]
+    pub fingerprints: Vec<String>,
 }
 
 impl IgnoreSpec {
@@ -173,6 +181,14 @@ impl IgnoreSpec {
     pub fn ignores(&self, value: &[u8]) -> bool {
         self.values.iter().any(|v| v.as_bytes() == value)
             || self.suffixes.iter().any(|s| value.ends_with(s.as_bytes()))
+            || self
+                .contains
+                .iter()
+                .any(|c| memchr::memmem::find(value, c.as_bytes()).is_some())
+            || (!self.fingerprints.is_empty()
+                && self
+                    .fingerprints
+                    .contains(&crate::finding::fingerprint(value)))
     }
 }
 

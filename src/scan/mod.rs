@@ -183,9 +183,15 @@ pub struct CacheEntry {
     /// Device, inode, size, mtime and ctime (ns): the file is read again when any changes.
     pub stamp: [i64; 5],
     /// Findings in the file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Finding>,
     /// Findings suppressed in the file.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub suppressed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Per-file results of a previous scan, keyed by a hash of the path, valid for one rules
@@ -262,6 +268,9 @@ pub struct Options {
     pub read_rate_limit: u64,
     /// Where process environments are read from (`/proc`; a fixture tree in tests).
     pub proc_root: PathBuf,
+    /// Build a [`ScanCache`] of this scan (the agent does; a one-shot scan needs none, and
+    /// saves about 100 bytes per file).
+    pub build_cache: bool,
 }
 
 impl Options {
@@ -276,6 +285,7 @@ impl Options {
             allowlist: load_allowlist(&cfg.allowlist)?,
             read_rate_limit: 0,
             proc_root: PathBuf::from("/proc"),
+            build_cache: false,
         })
     }
 }
@@ -613,14 +623,16 @@ impl<'a> Worker<'a> {
             return;
         }
         group_credentials(&mut self.findings[first..]);
-        self.cache.insert(
-            path_key(&display),
-            CacheEntry {
-                stamp,
-                findings: self.findings[first..].to_vec(),
-                suppressed: self.stats.suppressed - suppressed_before,
-            },
-        );
+        if self.scanner.opts.build_cache {
+            self.cache.insert(
+                path_key(&display),
+                CacheEntry {
+                    stamp,
+                    findings: self.findings[first..].to_vec(),
+                    suppressed: self.stats.suppressed - suppressed_before,
+                },
+            );
+        }
     }
 
     fn scan_memory(&mut self, h: &Haystack) {
@@ -871,6 +883,7 @@ mod tests {
             allowlist: HashSet::new(),
             read_rate_limit: 0,
             proc_root: PathBuf::from("/nonexistent"),
+            build_cache: true,
         })
         .unwrap()
     }
