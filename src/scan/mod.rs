@@ -190,6 +190,17 @@ pub struct CacheEntry {
     pub suppressed: u64,
 }
 
+/// What identifies a version of a file: device, inode, size, mtime and ctime (ns).
+fn stamp_of(meta: &std::fs::Metadata) -> [i64; 5] {
+    [
+        meta.dev() as i64,
+        meta.ino() as i64,
+        meta.size() as i64,
+        meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+    ]
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -551,6 +562,24 @@ impl<'a> Worker<'a> {
 
     fn scan_path(&mut self, path: &Path, source: Source) {
         let display = path.to_string_lossy().into_owned();
+        // With a cache, an unchanged file costs one stat and no open.
+        if let Some(prior) = self.prior {
+            if let Ok(meta) = std::fs::metadata(path) {
+                let key = path_key(&display);
+                if let Some(entry) = prior
+                    .entries
+                    .get(&key)
+                    .filter(|e| meta.is_file() && e.stamp == stamp_of(&meta))
+                {
+                    self.stats.files += 1;
+                    self.stats.cached += 1;
+                    self.stats.suppressed += entry.suppressed;
+                    self.findings.extend(entry.findings.iter().cloned());
+                    self.cache.insert(key, entry.clone());
+                    return;
+                }
+            }
+        }
         let file = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -580,25 +609,8 @@ impl<'a> Worker<'a> {
             self.stats.skipped += 1;
             return;
         }
-        let stamp = [
-            meta.dev() as i64,
-            meta.ino() as i64,
-            meta.size() as i64,
-            meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-            meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
-        ];
+        let stamp = stamp_of(&meta);
         self.stats.files += 1;
-        if let Some(entry) = self
-            .prior
-            .and_then(|c| c.entries.get(&path_key(&display)))
-            .filter(|e| e.stamp == stamp)
-        {
-            self.stats.cached += 1;
-            self.stats.suppressed += entry.suppressed;
-            self.findings.extend(entry.findings.iter().cloned());
-            self.cache.insert(path_key(&display), entry.clone());
-            return;
-        }
         let first = self.findings.len();
         let suppressed_before = self.stats.suppressed;
         let ctx = Ctx {
