@@ -952,6 +952,24 @@ mod tests {
     }
 
     #[test]
+    fn read_rate_limit_slows_reading_down() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("big"), vec![b'x'; 1 << 20]).unwrap();
+        let mut s = scanner();
+        s.opts.read_rate_limit = 512 << 10;
+        let plan = Plan::from_paths(&[dir.path().to_path_buf()]);
+        let started = Instant::now();
+        let (out, _) = s.run(&plan, &AtomicBool::new(false), None);
+        assert_eq!(out.stats.bytes, 1 << 20);
+        // 1 MiB at 512 KiB/s: about 2 s (a lower bound: the limiter may only slow down).
+        assert!(
+            started.elapsed() >= Duration::from_millis(1500),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
     fn memory_haystacks_report_their_source() {
         let s = scanner();
         let plan = Plan {
