@@ -111,35 +111,8 @@ pub struct ImdsStatus {
     pub v1_open: Option<bool>,
 }
 
-/// `instance` in the report (from the identity document).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Instance {
-    /// `i-…`
-    pub instance_id: String,
-    /// Account id.
-    pub account_id: String,
-    /// Region.
-    pub region: String,
-    /// Availability zone.
-    pub availability_zone: String,
-    /// Instance type.
-    pub instance_type: String,
-    /// `ami-…`
-    pub image_id: String,
-}
-
-impl From<&IdentityDocument> for Instance {
-    fn from(d: &IdentityDocument) -> Self {
-        Instance {
-            instance_id: d.instance_id.clone(),
-            account_id: d.account_id.clone(),
-            region: d.region.clone(),
-            availability_zone: d.availability_zone.clone(),
-            instance_type: d.instance_type.clone(),
-            image_id: d.image_id.clone(),
-        }
-    }
-}
+/// `instance` in the report: the identity document.
+pub type Instance = IdentityDocument;
 
 /// `instance_profile` in the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -391,7 +364,7 @@ pub async fn check_at(client: &ImdsClient, now: SystemTime) -> Result<RoleReport
                 _ => None,
             },
         },
-        instance: identity.as_ref().map(Instance::from),
+        instance: identity,
         instance_profile: None,
         credentials: None,
         checks: Vec::new(),

@@ -385,11 +385,7 @@ async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> Cycle
                 Ok(r) => r,
                 Err(e) => RoleReport::unreachable(client.endpoint(), &e),
             };
-            let identity = if report.imds.reachable {
-                client.identity_document().await.ok().flatten()
-            } else {
-                None
-            };
+            let identity = report.instance.clone();
             (Some(report), identity)
         }
     };

@@ -36,9 +36,10 @@ impl fmt::Display for Sensitive {
     }
 }
 
-/// `/latest/dynamic/instance-identity/document` (the fields the agent uses).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// `/latest/dynamic/instance-identity/document` (the fields the agent uses). It reads
+/// camelCase from IMDS and writes the snake_case `instance` object of `role --format json`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all(deserialize = "camelCase", serialize = "snake_case"))]
 pub struct IdentityDocument {
     /// `i-…`
     pub instance_id: String,
@@ -53,7 +54,7 @@ pub struct IdentityDocument {
     /// `ami-…`
     pub image_id: String,
     /// `x86_64`, `arm64` …
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     pub architecture: Option<String>,
 }
 
