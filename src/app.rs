@@ -20,8 +20,8 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     let env = Env::real();
     match cli.command {
         Command::Scan(args) => scan(cli.config.as_deref(), &env, args),
-        Command::Config(ConfigCommand::Check { file }) => {
-            config_check(file.as_deref().or(cli.config.as_deref()), &env)
+        Command::Config(ConfigCommand::Check { file, quiet }) => {
+            config_check(file.as_deref().or(cli.config.as_deref()), &env, quiet)
         }
         Command::Role(args) => role_command(cli.config.as_deref(), &env, args),
         Command::Run(args) => crate::agent::run(cli.config.as_deref(), &env, args.once),
@@ -180,10 +180,12 @@ fn scanner_rules(s: &Scanner) -> &crate::rules::RuleSet {
     s.rules()
 }
 
-fn config_check(file: Option<&Path>, env: &Env) -> Result<u8, Error> {
+fn config_check(file: Option<&Path>, env: &Env, quiet: bool) -> Result<u8, Error> {
     let loaded = config::load(file, env)?;
-    eprintln!("credhygiene: configuration OK ({})", loaded.origin);
-    write_stdout(&loaded.config.to_toml())?;
+    if !quiet {
+        eprintln!("credhygiene: configuration OK ({})", loaded.origin);
+        write_stdout(&loaded.config.to_toml())?;
+    }
     Ok(EXIT_OK)
 }
 

@@ -91,5 +91,9 @@ pub enum ConfigCommand {
     Check {
         /// The file (default: the one `--config` or the environment chooses).
         file: Option<PathBuf>,
+        /// Only validate: print nothing when the configuration is valid (for systemd's
+        /// `ExecStartPre=`, so that every start does not copy the whole config to the journal).
+        #[arg(long, short)]
+        quiet: bool,
     },
 }

@@ -461,6 +461,12 @@ fn config_check_prints_the_effective_config() {
         .args(["config", "check", "/nonexistent/credhygiene.toml"])
         .assert()
         .code(2);
+    let quiet = credhygiene()
+        .args(["config", "check", "--quiet", "config/credhygiene.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(quiet.stdout.is_empty() && quiet.stderr.is_empty());
 }
 
 #[test]
