@@ -230,6 +230,11 @@ impl Proxy {
         format!("http://{}", self.addr)
     }
 
+    /// Unreachable from now on (until [`Proxy::up`]).
+    fn down(&self) {
+        self.shared.go_down();
+    }
+
     fn up(&self) {
         self.shared.stop_after.store(usize::MAX, Ordering::SeqCst);
         self.shared.up.store(true, Ordering::SeqCst);
@@ -1077,23 +1082,20 @@ async fn full_outbox_drops_the_oldest_and_reports_the_count() {
 // ---------------------------------------------------------------------------------------------
 // The whole agent: `credhygiene run --once`, role credentials served by the IMDS emulator
 
-/// The binary end to end: moto STS credentials served through the IMDS emulator, a planted
-/// tree and planted user-data, two `run --once` cycles through a recording proxy; boto3 reads
-/// back the events and metrics, and no secret (planted, or the role's own) crossed the wire.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_once_reports_to_moto_with_credentials_from_the_imds_emulator() {
-    let Some(moto) = Moto::start() else { return };
+/// moto, a recording proxy in front of it, and the IMDS emulator serving moto STS credentials
+/// of the "full" role for instance [`INSTANCE_ID`] (IMDSv1 open, planted user-data).
+async fn agent_world() -> Option<(Moto, Proxy, crate::imds_emulator::Emulator)> {
+    let moto = Moto::start()?;
     let proxy = Proxy::start(moto.addr()).await;
     let full = &moto.creds["full"];
     let expiration =
         humantime::format_rfc3339_seconds(SystemTime::now() + Duration::from_secs(3600));
-    let mut identity: Value = serde_json::json!({
+    let identity: Value = serde_json::json!({
         "accountId": ACCOUNT, "architecture": "x86_64", "availabilityZone": "us-east-1a",
-        "imageId": "ami-0abcdef1234567890", "instanceId": INSTANCE_ID, "instanceType": "t3.micro",
-        "pendingTime": "2026-11-25T08:00:00Z", "privateIp": "10.0.0.12", "region": "us-east-1",
-        "version": "2017-09-30"
+        "billingProducts": null, "imageId": "ami-0abcdef1234567890", "instanceId": INSTANCE_ID,
+        "instanceType": "t3.micro", "pendingTime": "2026-11-25T08:00:00Z",
+        "privateIp": "10.0.0.12", "region": "us-east-1", "version": "2017-09-30"
     });
-    identity["billingProducts"] = Value::Null;
     let emu = crate::imds_emulator::Emulator::start(serde_json::json!({
         "v1_open": true,
         "role": full["RoleName"],
@@ -1106,50 +1108,43 @@ async fn run_once_reports_to_moto_with_credentials_from_the_imds_emulator() {
             "LastUpdated": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         }
     }));
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("srv");
-    plant_corpus(&tree);
-    let cfg = dir.path().join("c.toml");
+    Some((moto, proxy, emu))
+}
+
+/// An agent config over `tree` with its state in `dir/state`.
+fn agent_config(dir: &Path, tree: &Path, interval: &str) -> PathBuf {
+    let cfg = dir.join("c.toml");
     std::fs::write(
         &cfg,
         format!(
-            "[agent]\nstate_dir = \"{}\"\n[scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\n",
-            dir.path().join("state").display(),
+            "[agent]\ninterval = \"{interval}\"\nsplay = \"0s\"\nstate_dir = \"{}\"\n[scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\n",
+            dir.join("state").display(),
             tree.display()
         ),
     )
     .unwrap();
-    let run = |cfg: PathBuf, imds: String, cw: String| {
-        tokio::task::spawn_blocking(move || {
-            Command::new(assert_cmd::cargo::cargo_bin("credhygiene"))
-                .args(["-vv", "--config", cfg.to_str().unwrap(), "run", "--once"])
-                .env_remove("CREDHYGIENE_CONFIG")
-                .env("AWS_EC2_METADATA_DISABLED", "false")
-                .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds)
-                .env("AWS_ENDPOINT_URL", cw)
-                .output()
-                .unwrap()
-        })
-    };
-    let first = run(cfg.clone(), emu.endpoint(), proxy.url()).await.unwrap();
-    let text = String::from_utf8_lossy(&first.stdout).into_owned();
-    assert_eq!(
-        first.status.code(),
-        Some(0),
-        "{text}\n{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
-    assert!(text.contains("role check: fail"), "IMDSv1 is open: {text}");
-    assert!(text.contains(", 0 pending"), "everything delivered: {text}");
-    let second = run(cfg.clone(), emu.endpoint(), proxy.url()).await.unwrap();
-    let text2 = String::from_utf8_lossy(&second.stdout).into_owned();
-    assert!(text2.contains("0 new, 0 resolved"), "{text2}");
+    cfg
+}
 
+/// The agent binary, pointed at the emulator and (through the proxy) at moto.
+fn agent_command(cfg: &Path, imds: &str, cw: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("credhygiene"));
+    cmd.args(["-vv", "--config", cfg.to_str().unwrap()])
+        .args(args)
+        .env_remove("CREDHYGIENE_CONFIG")
+        .env("AWS_EC2_METADATA_DISABLED", "false")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds)
+        .env("AWS_ENDPOINT_URL", cw);
+    cmd
+}
+
+/// Every event in the instance's stream and the metric statistics, read back with boto3.
+async fn read_back(moto: &Moto) -> (Vec<Value>, Value) {
     let cw_cfg = cw_config(&moto.endpoint());
     let python = moto.python.clone();
     let endpoint = moto.endpoint();
-    let creds = full.to_string();
-    let (events, metrics) = tokio::task::spawn_blocking(move || {
+    let creds = moto.creds["full"].to_string();
+    tokio::task::spawn_blocking(move || {
         let out = Command::new(python)
             .arg(script("moto_read.py"))
             .args([
@@ -1176,7 +1171,44 @@ async fn run_once_reports_to_moto_with_credentials_from_the_imds_emulator() {
         (events, v["metrics"].clone())
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// The binary end to end: moto STS credentials served through the IMDS emulator, a planted
+/// tree and planted user-data, two `run --once` cycles through a recording proxy; boto3 reads
+/// back the events and metrics, and no secret (planted, or the role's own) crossed the wire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_reports_to_moto_with_credentials_from_the_imds_emulator() {
+    let Some((moto, proxy, emu)) = agent_world().await else {
+        return;
+    };
+    let full = moto.creds["full"].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("srv");
+    plant_corpus(&tree);
+    let cfg = agent_config(dir.path(), &tree, "1h");
+    let run = |cfg: PathBuf, imds: String, cw: String| {
+        tokio::task::spawn_blocking(move || {
+            agent_command(&cfg, &imds, &cw, &["run", "--once"])
+                .output()
+                .unwrap()
+        })
+    };
+    let first = run(cfg.clone(), emu.endpoint(), proxy.url()).await.unwrap();
+    let text = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(text.contains("role check: fail"), "IMDSv1 is open: {text}");
+    assert!(text.contains(", 0 pending"), "everything delivered: {text}");
+    let second = run(cfg.clone(), emu.endpoint(), proxy.url()).await.unwrap();
+    let text2 = String::from_utf8_lossy(&second.stdout).into_owned();
+    assert!(text2.contains("0 new, 0 resolved"), "{text2}");
+
+    let (events, metrics) = read_back(&moto).await;
     let findings = events_of(&events, "finding");
     let summaries = events_of(&events, "summary");
     assert_eq!(summaries.len(), 2, "one summary per cycle");
@@ -1244,4 +1276,141 @@ async fn run_once_reports_to_moto_with_credentials_from_the_imds_emulator() {
             )
         )
         .is_empty());
+}
+
+/// The daemon killed with SIGKILL at arbitrary points of its cycles and restarted, a key added
+/// and a file cleaned along the way, then stopped with SIGTERM while CloudWatch is unreachable
+/// (the outbox keeps what could not be sent), and finally one `run --once` once CloudWatch is
+/// back: every finding change reached CloudWatch, and none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_killed_and_stopped_mid_cycle_loses_and_repeats_nothing() {
+    let Some((moto, proxy, emu)) = agent_world().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("srv");
+    plant_corpus(&tree);
+    // Bulk, so that cycles take a while and the kills land inside them.
+    let blob = vec![b'a'; 4 << 20];
+    for i in 0..8 {
+        std::fs::write(tree.join(format!("blob{i}")), &blob).unwrap();
+    }
+    let cfg = agent_config(dir.path(), &tree, "1s");
+    let (imds, cw) = (emu.endpoint(), proxy.url());
+    for (round, delay_ms) in [600u64, 150, 900, 40, 1300, 400, 2200]
+        .into_iter()
+        .enumerate()
+    {
+        if round == 2 {
+            std::fs::write(
+                tree.join("late.env"),
+                "AWS_ACCESS_KEY_ID=AKIAU5TZVBXQWVFUYTU4\n",
+            )
+            .unwrap();
+        }
+        if round == 4 {
+            std::fs::remove_file(tree.join("app/config.ini")).unwrap();
+        }
+        let mut child = agent_command(&cfg, &imds, &cw, &["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    // CloudWatch goes away; a new key is found and queued; SIGTERM stops the daemon cleanly.
+    proxy.down();
+    std::fs::write(
+        tree.join("later.env"),
+        "AWS_ACCESS_KEY_ID=ASIAVW3SHZU7JUMHF7CT\n",
+    )
+    .unwrap();
+    let child = agent_command(&cfg, &imds, &cw, &["run"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "the daemon keeps stdout clean");
+    let outbox = std::fs::read(dir.path().join("state").join(OUTBOX_FILE)).unwrap();
+    assert!(
+        count(&outbox, b"ASIAVW3SHZU7JUMHF7CT") >= 1,
+        "the new finding waits in the outbox"
+    );
+
+    // CloudWatch is back: one more cycle delivers everything that waits.
+    proxy.up();
+    let last = tokio::task::spawn_blocking({
+        let (cfg, imds, cw) = (cfg.clone(), imds.clone(), cw.clone());
+        move || {
+            agent_command(&cfg, &imds, &cw, &["run", "--once"])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&last.stdout).into_owned();
+    assert_eq!(last.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("0 new, 0 resolved") && text.contains(", 0 pending"),
+        "{text}"
+    );
+
+    let (events, _) = read_back(&moto).await;
+    let keys = finding_keys(&events);
+    let twice: Vec<_> = keys.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "changes delivered twice: {twice:?}");
+    let new: std::collections::BTreeSet<&str> = keys
+        .keys()
+        .filter(|(_, c)| c == "new")
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let resolved: std::collections::BTreeSet<&str> = keys
+        .keys()
+        .filter(|(_, c)| c == "resolved")
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert!(
+        resolved.is_subset(&new),
+        "resolved only what was reported new"
+    );
+    assert_eq!(
+        resolved.len(),
+        2,
+        "config.ini held a secret and a token: {keys:?}"
+    );
+    // What CloudWatch believes is present is exactly what the agent's state holds.
+    let state: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("state").join("findings.json")).unwrap(),
+    )
+    .unwrap();
+    let present: std::collections::BTreeSet<&str> = state["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    let believed: std::collections::BTreeSet<&str> = new.difference(&resolved).copied().collect();
+    assert_eq!(believed, present);
+    assert!(events_of(&events, "finding")
+        .iter()
+        .any(|e| e["key_id"] == "ASIAVW3SHZU7JUMHF7CT"));
 }
