@@ -32,6 +32,11 @@ pub const SCAN_CACHE_FILE: &str = "scan-cache.json";
 pub const SHUTDOWN_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
 /// How long to wait after a watched file changes before scanning (editors write in bursts).
 pub const WATCH_DEBOUNCE: Duration = Duration::from_secs(1);
+/// The least time between the end of a cycle and a cycle triggered by a watched file.
+pub const WATCH_MIN_GAP: Duration = Duration::from_secs(5);
+/// How long one flush may keep the daemon from its signals and watchdog (the outbox keeps
+/// whatever it did not send).
+pub const FLUSH_DEADLINE: Duration = Duration::from_secs(20);
 /// How often a pending outbox is retried between cycles.
 pub const OUTBOX_RETRY: Duration = Duration::from_secs(60);
 
@@ -41,6 +46,12 @@ struct Parts {
     scanner: Arc<Scanner>,
     imds: Option<Arc<ImdsClient>>,
     sink: Result<CloudWatchSink<Option<CredentialsProvider>>, String>,
+    /// Another credhygiene process holds the outbox: this one must not move the finding state
+    /// on, or the changes it saw would never reach CloudWatch.
+    sink_locked: bool,
+    /// CloudWatch was active earlier in this process: an inactive sink now is a passing fault
+    /// (IMDS slow or throttled), and the changes must wait for the next cycle.
+    sink_was_active: bool,
 }
 
 type Sink = CloudWatchSink<Option<CredentialsProvider>>;
@@ -50,10 +61,12 @@ impl Parts {
         let (scanner, imds) = engine(&config)?;
         let sink = open_sink(&config, imds.as_ref());
         Ok(Parts {
+            sink_locked: is_locked(&sink),
             config,
             scanner,
             imds,
             sink,
+            sink_was_active: false,
         })
     }
 
@@ -64,6 +77,7 @@ impl Parts {
         let (scanner, imds) = engine(&config)?;
         self.sink = Err("reloading".into()); // releases the outbox lock before reopening it
         self.sink = open_sink(&config, imds.as_ref());
+        self.sink_locked = is_locked(&self.sink);
         self.scanner = scanner;
         self.imds = imds;
         self.config = config;
@@ -90,6 +104,14 @@ fn engine(config: &Config) -> Result<(Arc<Scanner>, Option<Arc<ImdsClient>>), Er
     Ok((scanner, imds))
 }
 
+fn is_locked(sink: &Result<Sink, String>) -> bool {
+    sink.as_ref()
+        .err()
+        .is_some_and(|e| e.starts_with(LOCKED_PREFIX))
+}
+
+const LOCKED_PREFIX: &str = "not used: another credhygiene process holds the outbox";
+
 /// The CloudWatch sink, or why there is none (disabled, or its outbox is held by another
 /// credhygiene process, e.g. `run --once` beside the daemon).
 fn open_sink(config: &Config, imds: Option<&Arc<ImdsClient>>) -> Result<Sink, String> {
@@ -101,7 +123,14 @@ fn open_sink(config: &Config, imds: Option<&Arc<ImdsClient>>) -> Result<Sink, St
         .build()
         .map_err(|e| {
             log::error!(error:% = e; "CloudWatch reporting is off for this process");
-            format!("not used: {e}")
+            if matches!(
+                e,
+                crate::report::cloudwatch::CloudWatchError::State(state::StateError::Locked { .. })
+            ) {
+                format!("{LOCKED_PREFIX} ({e}); the finding state is left to it")
+            } else {
+                format!("not used: {e}")
+            }
         })
 }
 
@@ -253,6 +282,7 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
     let mut next_cycle = tokio::time::Instant::now() + random_up_to(splay);
     let mut next_role = next_cycle + parts.config.agent.role_check_interval;
     let mut next_retry = tokio::time::Instant::now() + OUTBOX_RETRY;
+    let mut last_cycle_end = tokio::time::Instant::now();
     let mut last_role: Option<(Status, Option<u8>, Option<u8>)> = None;
     let cancel = Arc::new(AtomicBool::new(false));
 
@@ -275,6 +305,7 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
                     break;
                 }
                 last_role = out.role.as_ref().map(role_key);
+                last_cycle_end = tokio::time::Instant::now();
                 systemd::status(&out.status_line());
                 log::info!(findings = out.findings, new = out.new, resolved = out.resolved,
                     elapsed_ms = out.elapsed.as_millis() as u64; "cycle complete");
@@ -298,7 +329,9 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
             }
             Some(path) = rx.recv() => {
                 log::info!(path:% = path.display(); "watched file changed; scanning soon");
-                let soon = tokio::time::Instant::now() + WATCH_DEBOUNCE;
+                // Debounced, and not more often than WATCH_MIN_GAP after the last cycle: a file
+                // rewritten all the time must not turn the agent into a busy loop.
+                let soon = (tokio::time::Instant::now() + WATCH_DEBOUNCE).max(last_cycle_end + WATCH_MIN_GAP);
                 if soon < next_cycle {
                     next_cycle = soon;
                 }
@@ -307,7 +340,7 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
                 next_retry = tokio::time::Instant::now() + OUTBOX_RETRY;
                 if let Some(sink) = parts.sink_mut() {
                     if sink.pending() > 0 {
-                        let _ = sink.flush().await;
+                        let _ = tokio::time::timeout(FLUSH_DEADLINE, sink.flush()).await;
                     }
                 }
             }
@@ -454,14 +487,36 @@ async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> Cycle
         Some(sink) => Some(sink.enqueue(&report, &generation).await),
         None => None,
     };
-    if let Err(e) = state.commit(&state_dir, &outcome.findings) {
-        log::error!(error:% = e; "cannot write the finding state");
+    // The state moves on only when the changes are safely handled: spooled, or with no
+    // CloudWatch to tell. Otherwise the next cycle computes the same changes again (the outbox
+    // does not queue a change twice).
+    let spooled = match &delivery {
+        Some(d) if d.active => !d
+            .errors
+            .iter()
+            .any(|e| matches!(e, crate::report::cloudwatch::CloudWatchError::State(_))),
+        Some(_) => !parts.sink_was_active,
+        None => !parts.sink_locked,
+    };
+    if delivery.as_ref().is_some_and(|d| d.active) {
+        parts.sink_was_active = true;
+    }
+    if spooled {
+        if let Err(e) = state.commit(&state_dir, &outcome.findings) {
+            log::error!(error:% = e; "cannot write the finding state");
+        }
+    } else {
+        log::warn!("finding changes not spooled for CloudWatch this cycle; they are computed again next cycle");
     }
     drop(outcome);
     if let (Some(sink), Some(d)) = (parts.sink_mut(), delivery.as_mut()) {
         if d.active {
-            let flushed = sink.flush().await;
-            d.absorb(flushed);
+            match tokio::time::timeout(FLUSH_DEADLINE, sink.flush()).await {
+                Ok(flushed) => d.absorb(flushed),
+                Err(_) => log::warn!(
+                    "CloudWatch flush took too long; the outbox keeps the rest for the next try"
+                ),
+            }
         }
     }
     out.delivery = delivery;

@@ -32,6 +32,9 @@ use matcher::{Matcher, RawMatch};
 pub const CHUNK: usize = 1 << 20;
 /// Bytes kept from the previous chunk (see [`matcher::REQUIRED_OVERLAP`]).
 const OVERLAP: usize = matcher::REQUIRED_OVERLAP;
+/// How far around a finding its line is searched for the allow marker (bounds the work on
+/// very long lines).
+const CONTEXT_LINE_CAP: usize = 64 * 1024;
 /// The marker that suppresses findings on its line.
 pub const ALLOW_MARKER: &[u8] = b"credhygiene:allow";
 
@@ -359,10 +362,17 @@ impl Scanner {
 
     /// The rules version (scan caches from other versions are not trusted).
     pub fn rules_version(&self) -> String {
+        // The allowlist and the size limit decide what a cached entry holds, so they are part
+        // of the version: changing either makes the next scan read every file again.
+        let mut allow: Vec<&str> = self.opts.allowlist.iter().map(String::as_str).collect();
+        allow.sort_unstable();
+        let limit = self.opts.max_file_size.to_string();
+        allow.push(&limit);
         format!(
-            "{}+{}",
+            "{}+{}+{}",
             env!("CARGO_PKG_VERSION"),
-            self.matcher.rules().version
+            self.matcher.rules().version,
+            crate::finding::short_id(&allow)
         )
     }
 
@@ -731,21 +741,38 @@ impl<'a> Worker<'a> {
                 .matcher
                 .find(&self.buf[..filled], &mut self.matches);
             let matches = std::mem::take(&mut self.matches);
+            // Matches come sorted by position: lines and line starts are counted incrementally,
+            // so a file full of keys costs one pass, not one pass per key.
+            let (mut counted_to, mut lines_in_buf, mut last_nl) = (0usize, 0u64, None);
             for m in matches
                 .iter()
                 .filter(|m| m.start >= fresh_from && m.start < fresh_to)
             {
                 let hay = &self.buf[..filled];
-                let line_start_in_buf = memchr::memrchr(b'\n', &hay[..m.start]).map(|p| p + 1);
-                let line = lines_before + bytecount::count(&hay[..m.start], b'\n') as u64 + 1;
+                if m.start > counted_to {
+                    let part = &hay[counted_to..m.start];
+                    lines_in_buf += bytecount::count(part, b'\n') as u64;
+                    if let Some(p) = memchr::memrchr(b'\n', part) {
+                        last_nl = Some(counted_to + p);
+                    }
+                    counted_to = m.start;
+                }
+                let line_start_in_buf = last_nl.map(|p| p + 1);
+                let line = lines_before + lines_in_buf + 1;
                 let abs = base + m.start as u64;
                 let column = match (line_start_in_buf, last_nl_before) {
                     (Some(ls), _) => (m.start - ls) as u64 + 1,
                     (None, Some(nl)) => abs - nl,
                     (None, None) => abs + 1,
                 };
-                let ls = line_start_in_buf.unwrap_or(0);
-                let le = memchr::memchr(b'\n', &hay[m.start..]).map_or(filled, |p| m.start + p);
+                let ls = line_start_in_buf
+                    .unwrap_or(0)
+                    .max(m.start.saturating_sub(CONTEXT_LINE_CAP));
+                let le = memchr::memchr(
+                    b'\n',
+                    &hay[m.start..(m.start + CONTEXT_LINE_CAP).min(filled)],
+                )
+                .map_or((m.start + CONTEXT_LINE_CAP).min(filled), |p| m.start + p);
                 let allowed = memchr::memmem::find(&hay[ls..le], ALLOW_MARKER).is_some();
                 self.emit(m, ctx, line, column, allowed);
             }
@@ -967,6 +994,31 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[test]
+    fn many_keys_get_their_own_lines_and_columns() {
+        let s = scanner();
+        let mut bytes = Vec::new();
+        for i in 0..3000 {
+            bytes.extend_from_slice(
+                format!("{:>width$}AKIASXQV3SVWMFRRRM75\n", "", width = i % 7).as_bytes(),
+            );
+        }
+        let plan = Plan {
+            memory: vec![Haystack {
+                source: Source::File,
+                path: "many".into(),
+                bytes,
+                process: None,
+            }],
+            ..Plan::default()
+        };
+        let (out, _) = s.run(&plan, &AtomicBool::new(false), None);
+        assert_eq!(out.findings.len(), 3000);
+        for (i, f) in out.findings.iter().enumerate() {
+            assert_eq!((f.line, f.column), (i as u64 + 1, (i % 7) as u64 + 1));
+        }
     }
 
     #[test]

@@ -496,8 +496,22 @@ fn classify(status: u16, code: &str) -> Class {
         | "RequestTimeoutException"
         | "RequestExpired"
         | "OperationAbortedException" => Class::Retry,
-        _ if status >= 500 || status == 429 => Class::Retry,
-        _ => Class::Validation,
+        "InvalidParameterException"
+        | "InvalidParameterValue"
+        | "InvalidParameterValueException"
+        | "InvalidParameterCombination"
+        | "InvalidParameterCombinationException"
+        | "MissingParameter"
+        | "MissingRequiredParameter"
+        | "ValidationError"
+        | "ValidationException"
+        | "SerializationException"
+        | "InvalidSequenceTokenException"
+        | "DataAlreadyAcceptedException"
+        | "MalformedQueryString" => Class::Validation,
+        // Anything else (a proxy's 407, an HTML 403 from an egress firewall, a 413 …) is not
+        // proof that the entries are invalid: keep them and try again later.
+        _ => Class::Retry,
     }
 }
 
