@@ -47,7 +47,7 @@ fn scan(config_path: Option<&Path>, env: &Env, args: ScanArgs) -> Result<u8, Err
     };
     let text = match args.format {
         ScanFormat::Json => report::json::render(&outcome),
-        ScanFormat::Sarif => report::sarif::render(&outcome, scanner_rules(&scanner)),
+        ScanFormat::Sarif => report::sarif::render(&outcome, scanner.rules()),
         ScanFormat::Text => {
             let color = if std::io::stdout().is_terminal() && env.get("NO_COLOR").is_none() {
                 report::text::Color::Ansi
@@ -174,10 +174,6 @@ fn role_command(config_path: Option<&Path>, env: &Env, args: RoleArgs) -> Result
             EXIT_RUNTIME
         }
     })
-}
-
-fn scanner_rules(s: &Scanner) -> &crate::rules::RuleSet {
-    s.rules()
 }
 
 fn config_check(file: Option<&Path>, env: &Env, quiet: bool) -> Result<u8, Error> {

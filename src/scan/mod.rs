@@ -17,7 +17,7 @@ use std::io::{self, Read, Seek};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ignore::{WalkBuilder, WalkState};
@@ -904,9 +904,6 @@ fn group_credentials(found: &mut [Finding]) {
         }
     }
 }
-
-/// Shares the scanner between threads (the agent keeps one across cycles).
-pub type SharedScanner = Arc<Scanner>;
 
 #[cfg(test)]
 mod tests {

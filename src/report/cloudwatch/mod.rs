@@ -939,6 +939,21 @@ impl<C: CredentialSource> CloudWatchSink<C> {
         d
     }
 
+    /// Removes entries the service refused for good (invalid, not retryable) and counts them.
+    /// Returns false when the outbox itself failed (the error is recorded in `d`).
+    fn reject(&mut self, seqs: &[u64], e: CloudWatchError, d: &mut Delivery) -> bool {
+        log::error!(error:% = e; "CloudWatch refused entries as invalid; removing them from the outbox");
+        d.rejected += seqs.len() as u64;
+        d.errors.push(e);
+        match self.outbox.remove(seqs) {
+            Ok(()) => true,
+            Err(e) => {
+                d.errors.push(e.into());
+                false
+            }
+        }
+    }
+
     async fn deliver(&mut self, mut creds: RoleCredentials, d: &mut Delivery) {
         let now = SystemTime::now();
         let mut log_groups: BTreeMap<(String, String, String), Vec<(u64, LogEvent)>> =
@@ -1010,11 +1025,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
                         }
                     }
                     Err(e @ CloudWatchError::Validation { .. }) => {
-                        log::error!(error:% = e; "CloudWatch refused metric data; removing it from the outbox");
-                        d.rejected += seqs.len() as u64;
-                        d.errors.push(e);
-                        if let Err(e) = self.outbox.remove(&seqs) {
-                            d.errors.push(e.into());
+                        if !self.reject(&seqs, e, d) {
                             return;
                         }
                     }
@@ -1086,11 +1097,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
                             recreated = true;
                         }
                         Err(e @ CloudWatchError::Validation { .. }) => {
-                            log::error!(error:% = e; "CloudWatch Logs refused a batch; removing it from the outbox");
-                            d.rejected += seqs.len() as u64;
-                            d.errors.push(e);
-                            if let Err(e) = self.outbox.remove(&seqs) {
-                                d.errors.push(e.into());
+                            if !self.reject(&seqs, e, d) {
                                 return;
                             }
                             break;
