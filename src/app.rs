@@ -13,7 +13,7 @@ use crate::finding::Source;
 use crate::imds::{ImdsClient, ImdsError};
 use crate::report;
 use crate::role::{self, RoleReport, Status};
-use crate::scan::{Haystack, Options, Plan, ScanCache, ScanOutcome, Scanner};
+use crate::scan::{Haystack, Options, Plan, Reuse, Scanned, Scanner};
 
 /// Runs a parsed command line; returns the exit code of DESIGN.md.
 pub fn run(cli: Cli) -> Result<u8, Error> {
@@ -35,15 +35,17 @@ fn scan(config_path: Option<&Path>, env: &Env, args: ScanArgs) -> Result<u8, Err
     let scanner = Arc::new(Scanner::new(opts)?);
     let (outcome, _cache) = if args.paths.is_empty() {
         let rt = runtime()?;
-        rt.block_on(scan_configured(
+        let scanned = rt.block_on(scan_configured(
             Arc::clone(&scanner),
             cfg,
             Arc::new(AtomicBool::new(false)),
-            None,
-        ))
+            Reuse::Nothing,
+        ));
+        (scanned.outcome, scanned.cache)
     } else {
         let plan = Plan::from_paths(&args.paths);
-        scanner.run(&plan, &AtomicBool::new(false), None)
+        let (outcome, cache) = scanner.run(&plan, &AtomicBool::new(false), None);
+        (outcome, Some(cache))
     };
     let text = match args.format {
         ScanFormat::Json => report::json::render(&outcome),
@@ -77,18 +79,18 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// on a blocking thread while user-data is fetched from IMDS (when `scan.user_data` is on
 /// and IMDS is not disabled); then user-data is scanned as a `user_data` haystack and the
 /// two outcomes are merged. Off EC2 the fetch fails within about a second, is logged at
-/// info and does not count as a scan error. The returned cache covers the files.
+/// info and does not count as a scan error. The returned cache and index cover the files.
 pub async fn scan_configured(
     scanner: Arc<Scanner>,
     cfg: &Config,
     cancel: Arc<AtomicBool>,
-    prior: Option<ScanCache>,
-) -> (ScanOutcome, ScanCache) {
+    reuse: Reuse,
+) -> Scanned {
     let plan = Plan::from_config(&cfg.scan);
     let files = {
         let scanner = Arc::clone(&scanner);
         let cancel = Arc::clone(&cancel);
-        tokio::task::spawn_blocking(move || scanner.run(&plan, &cancel, prior.as_ref()))
+        tokio::task::spawn_blocking(move || scanner.scan(&plan, &cancel, reuse))
     };
     let user_data = if cfg.scan.user_data && !cfg.imds.disabled {
         Some(user_data_haystack(cfg).await)
@@ -96,10 +98,11 @@ pub async fn scan_configured(
         log::debug!("user-data not scanned: scan.user_data is off or IMDS is disabled");
         None
     };
-    let (mut outcome, cache) = match files.await {
+    let mut scanned = match files.await {
         Ok(r) => r,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     };
+    let outcome = &mut scanned.outcome;
     match user_data {
         Some(Ok(Some(hay))) => {
             let plan = Plan {
@@ -125,7 +128,7 @@ pub async fn scan_configured(
         }
         None => {}
     }
-    (outcome, cache)
+    scanned
 }
 
 /// Fetches user-data as a haystack (`source: user_data`, `path: imds:/latest/user-data`);

@@ -4,6 +4,7 @@
 //! outbox within a deadline, exit 0). `run --once` is the same cycle, once.
 
 pub mod systemd;
+pub mod track;
 pub mod watch;
 
 use std::fmt::Write as _;
@@ -23,7 +24,7 @@ use crate::imds::{CredentialsProvider, ImdsClient};
 use crate::report::cloudwatch::{CloudWatchSink, Delivery};
 use crate::report::cycle::{CycleReport, RoleStatus, RoleSummary};
 use crate::role::{self, RoleReport, Status};
-use crate::scan::{Options, ScanCache, Scanner};
+use crate::scan::{Options, Reuse, ScanCache, Scanner};
 use crate::state::{self, FindingState};
 
 /// The scan cache file in `agent.state_dir`.
@@ -52,6 +53,8 @@ struct Parts {
     /// CloudWatch was active earlier in this process: an inactive sink now is a passing fault
     /// (IMDS slow or throttled), and the changes must wait for the next cycle.
     sink_was_active: bool,
+    /// The daemon's change tracking (None for `run --once`, or where trees cannot be tracked).
+    tracker: Option<track::Tracker>,
 }
 
 type Sink = CloudWatchSink<Option<CredentialsProvider>>;
@@ -67,7 +70,15 @@ impl Parts {
             imds,
             sink,
             sink_was_active: false,
+            tracker: None,
         })
+    }
+
+    /// Starts change tracking of the configured trees (the daemon's incremental cycles).
+    fn track(&mut self) {
+        let scan = &self.config.scan;
+        self.tracker =
+            track::Tracker::for_trees(&scan.paths, scan.follow_symlinks, scan.same_file_system);
     }
 
     /// Applies a new, already validated configuration. The scanner and IMDS client are built
@@ -81,6 +92,7 @@ impl Parts {
         self.scanner = scanner;
         self.imds = imds;
         self.config = config;
+        self.track();
         Ok(())
     }
 
@@ -266,6 +278,7 @@ pub fn run(config_path: Option<&Path>, env: &Env, once: bool) -> Result<u8, Erro
 }
 
 async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Result<u8, Error> {
+    parts.track();
     let mut hup = signal(SignalKind::hangup()).map_err(signal_error)?;
     let mut term = signal(SignalKind::terminate()).map_err(signal_error)?;
     let mut int = signal(SignalKind::interrupt()).map_err(signal_error)?;
@@ -336,6 +349,7 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
                     next_cycle = soon;
                 }
             }
+            () = next_change(&mut parts.tracker) => {}
             _ = sleep_until(next_retry) => {
                 next_retry = tokio::time::Instant::now() + OUTBOX_RETRY;
                 if let Some(sink) = parts.sink_mut() {
@@ -375,6 +389,14 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
     }
     log::info!("credhygiene agent stopped");
     Ok(EXIT_OK)
+}
+
+/// The next batch of tree changes (never, without a tracker).
+async fn next_change(tracker: &mut Option<track::Tracker>) {
+    match tracker {
+        Some(t) => t.next_change().await,
+        None => std::future::pending().await,
+    }
 }
 
 fn signal_error(e: std::io::Error) -> Error {
@@ -427,15 +449,23 @@ async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> Cycle
     let now = SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let prior = if full {
-        None
-    } else {
-        ScanCache::load(&cache_path, &parts.scanner.rules_version()).filter(|c| {
-            now.saturating_sub(c.full_scan_at) < cfg.agent.full_rescan_interval.as_secs()
-        })
+    let rescan_every = cfg.agent.full_rescan_interval.as_secs();
+    let full_due = |full_scan_at: u64| full || now.saturating_sub(full_scan_at) >= rescan_every;
+    let version = parts.scanner.rules_version();
+    let load_prior =
+        || ScanCache::load(&cache_path, &version).filter(|c| !full_due(c.full_scan_at));
+    // With change tracking, only the files inotify named are read; otherwise (and whenever the
+    // tracker cannot vouch for the trees) every file costs a stat against the scan cache.
+    let reuse = match parts.tracker.as_mut() {
+        Some(t) => t.reuse(full_due, load_prior).await,
+        None => load_prior().map_or(Reuse::Nothing, Reuse::Cache),
     };
-    let (outcome, cache) =
-        scan_configured(Arc::clone(&parts.scanner), &cfg, Arc::clone(cancel), prior).await;
+    let scanned =
+        scan_configured(Arc::clone(&parts.scanner), &cfg, Arc::clone(cancel), reuse).await;
+    if let Some(t) = parts.tracker.as_mut() {
+        t.finish(scanned.index);
+    }
+    let outcome = scanned.outcome;
     let mut out = CycleOutcome {
         findings: outcome.findings.len(),
         credentials: outcome.distinct_credentials(),
@@ -449,10 +479,13 @@ async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> Cycle
         out.elapsed = started.elapsed();
         return out;
     }
-    if let Err(e) = cache.save(&cache_path) {
-        log::warn!(path:% = cache_path.display(), error:% = e; "cannot write the scan cache; the next cycle reads every file");
+    // An update leaves the cache file as it was: entries of files changed since no longer
+    // match their stamps, so after a restart those files are read again.
+    if let Some(cache) = scanned.cache {
+        if let Err(e) = cache.save(&cache_path) {
+            log::warn!(path:% = cache_path.display(), error:% = e; "cannot write the scan cache; the next cycle reads every file");
+        }
     }
-    drop(cache);
 
     if let Some(r) = role.as_mut() {
         r.add_static_keys_check(out.credentials);

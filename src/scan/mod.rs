@@ -9,6 +9,7 @@
 //! UTF-8 first. FIFOs, sockets and device nodes are skipped without being opened.
 
 pub mod envfiles;
+pub mod index;
 pub mod matcher;
 pub mod procfs;
 
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::ScanConfig;
 use crate::finding::{self, Finding, KeyType, Kind, ProcessInfo, Source};
 use crate::rules::RulesError;
+use index::{FileFindings, FileState, TreeIndex};
 use matcher::{Matcher, RawMatch};
 
 /// Bytes read per chunk of a file.
@@ -384,27 +386,53 @@ impl Scanner {
         cancel: &AtomicBool,
         prior: Option<&ScanCache>,
     ) -> (ScanOutcome, ScanCache) {
+        let (outcome, cache, _) = self.walk(plan, cancel, prior, None);
+        (outcome, cache)
+    }
+
+    /// Runs a scan that reuses what `reuse` holds (see [`Reuse`]).
+    pub fn scan(&self, plan: &Plan, cancel: &AtomicBool, reuse: Reuse) -> Scanned {
+        match reuse {
+            Reuse::Nothing => {
+                let (outcome, cache, _) = self.walk(plan, cancel, None, None);
+                Scanned::walked(outcome, cache, None)
+            }
+            Reuse::Cache(prior) => {
+                let (outcome, cache, _) = self.walk(plan, cancel, Some(&prior), None);
+                Scanned::walked(outcome, cache, None)
+            }
+            Reuse::Index { prior, watch } => {
+                let (outcome, cache, index) = self.walk(plan, cancel, prior.as_ref(), Some(watch));
+                Scanned::walked(outcome, cache, index)
+            }
+            Reuse::Update {
+                index,
+                changed,
+                watch,
+            } => self.update(plan, cancel, index, &changed, watch),
+        }
+    }
+
+    /// The full walk: env files, the trees (each file read unless `prior` holds it unchanged),
+    /// process environments and in-memory haystacks. With `watch`, every directory gets an
+    /// inotify watch before it is read, and the trees are indexed for [`Reuse::Update`].
+    fn walk(
+        &self,
+        plan: &Plan,
+        cancel: &AtomicBool,
+        prior: Option<&ScanCache>,
+        watch: Option<WatchSet>,
+    ) -> (ScanOutcome, ScanCache, Option<TreeIndex>) {
         let started = Instant::now();
         let version = self.rules_version();
         let prior = prior.filter(|c| c.rules_version == version);
         let env_set: HashSet<&Path> = plan.env_files.iter().map(PathBuf::as_path).collect();
         let shared = Mutex::new(Merged::default());
-        let threads = match self.opts.threads {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-            n => n,
-        };
+        let threads = self.threads();
         let rate_per_thread = self.opts.read_rate_limit / threads as u64;
+        let watching = watch.map(Watching::new);
 
-        // Env files first (they may lie outside the trees); the walk then skips them.
-        {
-            let mut w = Worker::new(self, &shared, prior, rate_per_thread);
-            for p in &plan.env_files {
-                if cancel.load(Ordering::Relaxed) {
-                    break;
-                }
-                w.scan_path(p, Source::EnvFile);
-            }
-        }
+        self.scan_env_files(plan, cancel, &shared, prior);
 
         if !plan.trees.is_empty() && !cancel.load(Ordering::Relaxed) {
             let mut builder = WalkBuilder::new(&plan.trees[0]);
@@ -418,21 +446,16 @@ impl Scanner {
                 .threads(threads);
             if let Some(gi) = self.excludes.clone() {
                 builder.filter_entry(move |e| {
-                    let p = e.path();
-                    let abs;
-                    let p = if p.is_absolute() {
-                        p
-                    } else {
-                        abs = std::env::current_dir().unwrap_or_default().join(p);
-                        abs.as_path()
-                    };
-                    !gi.matched(p, e.file_type().is_some_and(|t| t.is_dir()))
-                        .is_ignore()
+                    !excluded(&gi, e.path(), e.file_type().is_some_and(|t| t.is_dir()))
                 });
             }
             builder.build_parallel().run(|| {
                 let mut w = Worker::new(self, &shared, prior, rate_per_thread);
-                let env_set = &env_set;
+                if let Some(watching) = &watching {
+                    w.indexed = Some(Vec::new());
+                    w.watches = Some(watching.set.watches.clone());
+                }
+                let (env_set, watching) = (&env_set, watching.as_ref());
                 Box::new(move |entry| {
                     if cancel.load(Ordering::Relaxed) {
                         return WalkState::Quit;
@@ -442,6 +465,7 @@ impl Scanner {
                         Err(e) => {
                             log::debug!(error:% = e; "walk error");
                             w.stats.errors += 1;
+                            w.walk_errors += 1;
                             return WalkState::Continue;
                         }
                     };
@@ -449,6 +473,11 @@ impl Scanner {
                         return WalkState::Continue;
                     };
                     if ft.is_dir() {
+                        // The walker has opened the directory but reads it only after this
+                        // returns: a change from here on is reported by the new watch.
+                        if let Some(watching) = watching {
+                            w.watch_dir(entry.path(), watching);
+                        }
                         return WalkState::Continue;
                     }
                     if ft.is_symlink() {
@@ -456,43 +485,178 @@ impl Scanner {
                         // it lies, if it lies in a scanned tree.
                         return WalkState::Continue;
                     }
+                    let path = entry.path();
                     if !ft.is_file() {
-                        log::debug!(path:% = entry.path().display(); "skipped: not a regular file");
+                        log::debug!(path:% = path.display(); "skipped: not a regular file");
                         w.stats.skipped += 1;
+                        w.record(path, FileState::Skipped);
                         return WalkState::Continue;
                     }
-                    let path = entry.path();
                     if env_set.contains(path) {
                         return WalkState::Continue;
                     }
-                    let source = if envfiles::is_env_file_name(path) {
-                        Source::EnvFile
-                    } else {
-                        Source::File
-                    };
-                    w.scan_path(path, source);
+                    w.scan_path(path, source_of(path));
                     WalkState::Continue
                 })
             });
         }
 
+        self.scan_volatile(plan, cancel, &shared);
+        let merged = shared.into_inner().unwrap_or_else(|e| e.into_inner());
+        let full_scan_at = prior.map_or_else(|| epoch_secs(started), |p| p.full_scan_at);
+        let index = match watching {
+            Some(watching) if !cancel.load(Ordering::Relaxed) => {
+                watching.index(plan, &merged, full_scan_at)
+            }
+            _ => None,
+        };
+        let (outcome, cache) = self.finish(merged, started, cancel, version, full_scan_at);
+        (outcome, cache, index)
+    }
+
+    /// The incremental scan of the daemon: reads only `changed` (and the loose files) and takes
+    /// everything else of the trees from `index`. Env files, process environments and in-memory
+    /// haystacks are read as in a full walk. Falls back to a full walk when the trees are not
+    /// the ones indexed, or a changed path turned into a directory.
+    fn update(
+        &self,
+        plan: &Plan,
+        cancel: &AtomicBool,
+        mut index: TreeIndex,
+        changed: &[PathBuf],
+        watch: WatchSet,
+    ) -> Scanned {
+        if index.roots != plan.trees {
+            log::info!("the scanned trees changed since they were indexed; walking them again");
+            return self.scan(plan, cancel, Reuse::Index { prior: None, watch });
+        }
+        let started = Instant::now();
+        let env_set: HashSet<&Path> = plan.env_files.iter().map(PathBuf::as_path).collect();
+        let reads = Mutex::new(Merged::default());
+        let mut states = Vec::new();
+        {
+            let rate = self.opts.read_rate_limit / self.threads() as u64;
+            let mut w = Worker::new(self, &reads, None, rate);
+            w.indexed = Some(Vec::new()); // keeps the findings of each file apart
+            for path in changed.iter().chain(&index.loose_files) {
+                if cancel.load(Ordering::Relaxed) {
+                    break;
+                }
+                let key = path_key(&path.to_string_lossy());
+                let state = match std::fs::symlink_metadata(path) {
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                    Err(_) => Some(FileState::Failed),
+                    Ok(m) if m.is_dir() => {
+                        drop(w);
+                        log::info!(path:% = path.display(); "a changed path is now a directory; walking the trees again");
+                        return self.scan(plan, cancel, Reuse::Index { prior: None, watch });
+                    }
+                    Ok(m) if m.file_type().is_symlink() => None,
+                    Ok(_) if env_set.contains(path.as_path()) => None,
+                    Ok(_)
+                        if self
+                            .excludes
+                            .as_ref()
+                            .is_some_and(|gi| excluded(gi, path, false)) =>
+                    {
+                        None
+                    }
+                    Ok(m) if !m.is_file() => Some(FileState::Skipped),
+                    Ok(_) => Some(w.scan_path(path, source_of(path))),
+                };
+                states.push((key, state));
+            }
+        }
+        let reads = reads.into_inner().unwrap_or_else(|e| e.into_inner());
+        let cancelled = cancel.load(Ordering::Relaxed);
+        for (key, state) in states {
+            match state {
+                None => index.remove(key),
+                Some(state) => {
+                    let found = reads.cache.get(&key).map(|e| FileFindings {
+                        findings: e.findings.clone(),
+                        suppressed: e.suppressed,
+                    });
+                    index.set(key, state, found);
+                }
+            }
+        }
+
+        let shared = Mutex::new(Merged::default());
+        self.scan_env_files(plan, cancel, &shared, None);
+        self.scan_volatile(plan, cancel, &shared);
+        let mut merged = shared.into_inner().unwrap_or_else(|e| e.into_inner());
+        let (read, skipped, failed) = index.counts();
+        let (found, suppressed) = index.findings();
+        merged.findings.extend(found.cloned());
+        let st = &mut merged.stats;
+        st.files += read;
+        st.skipped += skipped;
+        st.errors += failed + index.walk_errors;
+        st.suppressed += suppressed;
+        st.cached += read.saturating_sub(reads.stats.files);
+        st.bytes += reads.stats.bytes;
+        let full_scan_at = index.full_scan_at;
+        let (outcome, _) = self.finish(merged, started, cancel, self.rules_version(), full_scan_at);
+        Scanned {
+            outcome,
+            cache: None,
+            // An interrupted update may have left changed paths unread: not to be trusted.
+            index: (!cancelled).then_some(index),
+        }
+    }
+
+    fn threads(&self) -> usize {
+        match self.opts.threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
+
+    /// Env files first (they may lie outside the trees; the walk skips them).
+    fn scan_env_files(
+        &self,
+        plan: &Plan,
+        cancel: &AtomicBool,
+        shared: &Mutex<Merged>,
+        prior: Option<&ScanCache>,
+    ) {
+        let rate = self.opts.read_rate_limit / self.threads() as u64;
+        let mut w = Worker::new(self, shared, prior, rate);
+        for p in &plan.env_files {
+            if cancel.load(Ordering::Relaxed) {
+                break;
+            }
+            w.scan_path(p, Source::EnvFile);
+        }
+    }
+
+    /// Sources read in full every time: process environments and in-memory haystacks.
+    fn scan_volatile(&self, plan: &Plan, cancel: &AtomicBool, shared: &Mutex<Merged>) {
         if plan.processes && !cancel.load(Ordering::Relaxed) {
             let (stacks, unreadable) =
                 procfs::environments(&self.opts.proc_root, self.opts.max_file_size);
-            let mut w = Worker::new(self, &shared, None, 0);
+            let mut w = Worker::new(self, shared, None, 0);
             w.stats.skipped += unreadable;
             for h in &stacks {
                 w.scan_memory(h);
             }
         }
-        {
-            let mut w = Worker::new(self, &shared, None, 0);
-            for h in &plan.memory {
-                w.scan_memory(h);
-            }
+        let mut w = Worker::new(self, shared, None, 0);
+        for h in &plan.memory {
+            w.scan_memory(h);
         }
+    }
 
-        let merged = shared.into_inner().unwrap_or_else(|e| e.into_inner());
+    /// Sorts the findings and makes the outcome and the cache of a scan.
+    fn finish(
+        &self,
+        merged: Merged,
+        started: Instant,
+        cancel: &AtomicBool,
+        version: String,
+        full_scan_at: u64,
+    ) -> (ScanOutcome, ScanCache) {
         let mut findings = merged.findings;
         findings.sort_by(|a, b| {
             (a.source != Source::File && a.source != Source::EnvFile)
@@ -507,15 +671,7 @@ impl Scanner {
         let cache = ScanCache {
             rules_version: version,
             entries: merged.cache,
-            full_scan_at: prior.map_or_else(
-                || {
-                    SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs())
-                        .saturating_sub(started.elapsed().as_secs())
-                },
-                |p| p.full_scan_at,
-            ),
+            full_scan_at,
         };
         (
             ScanOutcome {
@@ -528,11 +684,143 @@ impl Scanner {
     }
 }
 
+/// When a scan that started at `started` started, in seconds since the epoch.
+fn epoch_secs(started: Instant) -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .saturating_sub(started.elapsed().as_secs())
+}
+
+/// How a file found in a tree is reported: env files by their name, the rest as files.
+fn source_of(path: &Path) -> Source {
+    if envfiles::is_env_file_name(path) {
+        Source::EnvFile
+    } else {
+        Source::File
+    }
+}
+
+/// Whether an exclude glob matches `path` (relative paths are taken from the working
+/// directory, as the command line gives them).
+fn excluded(gi: &ignore::gitignore::Gitignore, path: &Path, is_dir: bool) -> bool {
+    let abs;
+    let path = if path.is_absolute() {
+        path
+    } else {
+        abs = std::env::current_dir().unwrap_or_default().join(path);
+        abs.as_path()
+    };
+    gi.matched(path, is_dir).is_ignore()
+}
+
+/// What a scan may take from earlier scans instead of reading files again.
+#[derive(Debug, Default)]
+pub enum Reuse {
+    /// Nothing: every file is read.
+    #[default]
+    Nothing,
+    /// A stat cache: a file whose stamp matches its entry costs one stat and no read.
+    Cache(ScanCache),
+    /// A full walk (sparing reads like [`Reuse::Cache`] with `prior`) that also watches every
+    /// directory and returns a [`TreeIndex`] for later [`Reuse::Update`]s.
+    Index {
+        /// The stat cache, if any.
+        prior: Option<ScanCache>,
+        /// Where to add the watches.
+        watch: WatchSet,
+    },
+    /// Only `changed` paths are read; the rest of the trees comes from `index`.
+    Update {
+        /// The index of the last cycle.
+        index: TreeIndex,
+        /// Paths that inotify reported changed since (files, not directories).
+        changed: Vec<PathBuf>,
+        /// For the fallback to a full walk.
+        watch: WatchSet,
+    },
+}
+
+/// The inotify instance the daemon watches the trees with, and how many watches it may add.
+#[derive(Debug, Clone)]
+pub struct WatchSet {
+    /// The watch handle of the agent's inotify instance.
+    pub watches: inotify::Watches,
+    /// At most this many directories are watched; beyond that the trees are not indexed.
+    pub budget: usize,
+}
+
+/// What [`Scanner::scan`] returns.
+#[derive(Debug)]
+pub struct Scanned {
+    /// Findings and counters.
+    pub outcome: ScanOutcome,
+    /// The stat cache of a full walk (an update has none: its entries stay valid).
+    pub cache: Option<ScanCache>,
+    /// The index for the next update, when the trees are indexed and fully watched.
+    pub index: Option<TreeIndex>,
+}
+
+impl Scanned {
+    fn walked(outcome: ScanOutcome, cache: ScanCache, index: Option<TreeIndex>) -> Scanned {
+        Scanned {
+            outcome,
+            cache: Some(cache),
+            index,
+        }
+    }
+}
+
+/// The watching side of an indexing walk, shared by the walker threads.
+struct Watching {
+    set: WatchSet,
+    added: std::sync::atomic::AtomicUsize,
+    exhausted: AtomicBool,
+}
+
+impl Watching {
+    fn new(set: WatchSet) -> Watching {
+        Watching {
+            set,
+            added: std::sync::atomic::AtomicUsize::new(0),
+            exhausted: AtomicBool::new(false),
+        }
+    }
+
+    /// The index of a completed walk, or `None` when some directory could not be watched.
+    fn index(&self, plan: &Plan, merged: &Merged, full_scan_at: u64) -> Option<TreeIndex> {
+        if self.exhausted.load(Ordering::Relaxed) {
+            log::warn!(directories = self.added.load(Ordering::Relaxed), budget = self.set.budget;
+                "too many directories to watch; each cycle checks every file of the trees (one stat each)");
+            return None;
+        }
+        let mut index = TreeIndex {
+            dirs: merged.watched.iter().cloned().collect(),
+            roots: plan.trees.clone(),
+            loose_files: plan.trees.iter().filter(|t| !t.is_dir()).cloned().collect(),
+            walk_errors: merged.walk_errors,
+            full_scan_at,
+            ..TreeIndex::default()
+        };
+        for &(key, state) in &merged.indexed {
+            let found = merged.cache.get(&key).map(|e| FileFindings {
+                findings: e.findings.clone(),
+                suppressed: e.suppressed,
+            });
+            index.set(key, state, found);
+        }
+        Some(index)
+    }
+}
+
 #[derive(Default)]
 struct Merged {
     findings: Vec<Finding>,
     stats: Stats,
     cache: HashMap<u64, CacheEntry>,
+    indexed: Vec<(u64, FileState)>,
+    watched: Vec<(inotify::WatchDescriptor, PathBuf)>,
+    walk_errors: u64,
 }
 
 /// Per-thread state: buffer, match scratch, counters; merged into the shared result on drop.
@@ -547,6 +835,12 @@ struct Worker<'a> {
     cache: HashMap<u64, CacheEntry>,
     rate: u64,
     rate_window: (Instant, u64),
+    /// While indexing: what became of each file.
+    indexed: Option<Vec<(u64, FileState)>>,
+    /// While indexing: where to add directory watches, and the watches added.
+    watches: Option<inotify::Watches>,
+    watched: Vec<(inotify::WatchDescriptor, PathBuf)>,
+    walk_errors: u64,
 }
 
 impl<'a> Worker<'a> {
@@ -567,10 +861,49 @@ impl<'a> Worker<'a> {
             cache: HashMap::new(),
             rate,
             rate_window: (Instant::now(), 0),
+            indexed: None,
+            watches: None,
+            watched: Vec::new(),
+            walk_errors: 0,
         }
     }
 
-    fn scan_path(&mut self, path: &Path, source: Source) {
+    /// Adds an inotify watch on a directory of the trees (within the budget).
+    fn watch_dir(&mut self, dir: &Path, watching: &Watching) {
+        let Some(watches) = self.watches.as_mut() else {
+            return;
+        };
+        if watching.added.fetch_add(1, Ordering::Relaxed) >= watching.set.budget {
+            watching.exhausted.store(true, Ordering::Relaxed);
+            return;
+        }
+        match watches.add(dir, index::WATCH_MASK) {
+            Ok(wd) => self.watched.push((wd, dir.to_path_buf())),
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                log::warn!(path:% = dir.display(); "the kernel's inotify watch limit is reached (fs.inotify.max_user_watches)");
+                watching.exhausted.store(true, Ordering::Relaxed);
+            }
+            // Gone or unreadable: the walk counts it, and the watch on its parent reports
+            // when that changes.
+            Err(e) => log::debug!(path:% = dir.display(), error:% = e; "cannot watch"),
+        }
+    }
+
+    /// Notes what became of a file of the trees, while indexing.
+    fn record(&mut self, path: &Path, state: FileState) {
+        if let Some(ix) = self.indexed.as_mut() {
+            ix.push((path_key(&path.to_string_lossy()), state));
+        }
+    }
+
+    /// Scans one file (unless the stat cache holds it unchanged) and says what became of it.
+    fn scan_path(&mut self, path: &Path, source: Source) -> FileState {
+        let state = self.scan_file(path, source);
+        self.record(path, state);
+        state
+    }
+
+    fn scan_file(&mut self, path: &Path, source: Source) -> FileState {
         let display = path.to_string_lossy().into_owned();
         // With a cache, an unchanged file costs one stat and no open.
         if let Some(prior) = self.prior {
@@ -586,7 +919,7 @@ impl<'a> Worker<'a> {
                     self.stats.suppressed += entry.suppressed;
                     self.findings.extend(entry.findings.iter().cloned());
                     self.cache.insert(key, entry.clone());
-                    return;
+                    return FileState::Read;
                 }
             }
         }
@@ -599,7 +932,7 @@ impl<'a> Worker<'a> {
             Err(e) => {
                 log::debug!(path:% = display, error:% = e; "cannot open");
                 self.stats.errors += 1;
-                return;
+                return FileState::Failed;
             }
         };
         let meta = match file.metadata() {
@@ -607,17 +940,17 @@ impl<'a> Worker<'a> {
             Err(e) => {
                 log::debug!(path:% = display, error:% = e; "cannot stat");
                 self.stats.errors += 1;
-                return;
+                return FileState::Failed;
             }
         };
         if !meta.is_file() {
             self.stats.skipped += 1;
-            return;
+            return FileState::Skipped;
         }
         if meta.len() > self.scanner.opts.max_file_size {
             log::debug!(path:% = display, size = meta.len(); "skipped: larger than max_file_size");
             self.stats.skipped += 1;
-            return;
+            return FileState::Skipped;
         }
         let stamp = stamp_of(&meta);
         self.stats.files += 1;
@@ -642,10 +975,10 @@ impl<'a> Worker<'a> {
         if let Err(e) = result {
             log::debug!(path:% = display, error:% = e; "read error");
             self.stats.errors += 1;
-            return;
+            return FileState::Failed;
         }
         group_credentials(&mut self.findings[first..]);
-        if self.scanner.opts.build_cache {
+        if self.scanner.opts.build_cache || self.indexed.is_some() {
             self.cache.insert(
                 path_key(&display),
                 CacheEntry {
@@ -655,6 +988,7 @@ impl<'a> Worker<'a> {
                 },
             );
         }
+        FileState::Read
     }
 
     fn scan_memory(&mut self, h: &Haystack) {
@@ -860,6 +1194,11 @@ impl Drop for Worker<'_> {
         m.findings.append(&mut self.findings);
         m.stats.add(&self.stats);
         m.cache.extend(self.cache.drain());
+        if let Some(ix) = self.indexed.as_mut() {
+            m.indexed.append(ix);
+        }
+        m.watched.append(&mut self.watched);
+        m.walk_errors += self.walk_errors;
     }
 }
 

@@ -1,0 +1,138 @@
+//! The tree index behind the daemon's incremental scans: what the last walk saw in every
+//! file of the scanned trees, kept in memory between cycles while inotify watches every
+//! directory of those trees. A cycle then reads only the paths that inotify named, and
+//! takes everything else from the index without a stat or a directory read.
+//!
+//! The index holds one byte of state per file plus the findings of the few files that have
+//! any (fingerprints and redacted prefixes, never a secret). It is plain data: the agent owns
+//! the inotify instance, decides when the index can be trusted and hands it to the scanner
+//! (see [`super::Reuse`]).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use inotify::{WatchDescriptor, WatchMask};
+
+use crate::finding::Finding;
+
+/// What a directory watch reports: changes to the files in it (content, attributes, creation,
+/// removal, renames) and the directory itself going away. Reads do not count.
+pub const WATCH_MASK: WatchMask = WatchMask::MODIFY
+    .union(WatchMask::ATTRIB)
+    .union(WatchMask::CLOSE_WRITE)
+    .union(WatchMask::CREATE)
+    .union(WatchMask::DELETE)
+    .union(WatchMask::MOVED_FROM)
+    .union(WatchMask::MOVED_TO)
+    .union(WatchMask::DELETE_SELF)
+    .union(WatchMask::MOVE_SELF)
+    .union(WatchMask::ONLYDIR)
+    .union(WatchMask::DONT_FOLLOW)
+    .union(WatchMask::EXCL_UNLINK);
+
+/// What became of a file the last time it was looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileState {
+    /// Read and scanned (its findings, if any, are in [`TreeIndex`]).
+    Read,
+    /// Skipped on purpose: too large, or not a regular file (FIFO, socket, device node).
+    Skipped,
+    /// Could not be read (permissions, I/O error).
+    Failed,
+}
+
+/// Findings of one file, as the index keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileFindings {
+    /// Findings in the file.
+    pub findings: Vec<Finding>,
+    /// Findings suppressed in the file.
+    pub suppressed: u64,
+}
+
+/// The files of the scanned trees as of the last cycle, and the watched directories.
+#[derive(Debug, Clone, Default)]
+pub struct TreeIndex {
+    /// The trees indexed (the plan's, when the index was made).
+    pub roots: Vec<PathBuf>,
+    /// Watched directories by inotify watch descriptor.
+    pub dirs: HashMap<WatchDescriptor, PathBuf>,
+    /// Every file of the trees by [`super::path_key`].
+    pub files: HashMap<u64, FileState>,
+    /// Findings by [`super::path_key`], for the files that have any.
+    pub found: HashMap<u64, FileFindings>,
+    /// Entries the walk could not read (unreadable directories): they stay so until inotify
+    /// reports a change to them, which makes the agent walk again.
+    pub walk_errors: u64,
+    /// Configured trees that are single files (no watched directory holds them): read again
+    /// each cycle.
+    pub loose_files: Vec<PathBuf>,
+    /// When the last full read of every file started, in seconds since the epoch.
+    pub full_scan_at: u64,
+}
+
+impl TreeIndex {
+    /// Records what a scan of `key` found (`None` when it was not read).
+    pub fn set(&mut self, key: u64, state: FileState, found: Option<FileFindings>) {
+        self.files.insert(key, state);
+        match found.filter(|f| !f.findings.is_empty() || f.suppressed > 0) {
+            Some(f) => {
+                self.found.insert(key, f);
+            }
+            None => {
+                self.found.remove(&key);
+            }
+        }
+    }
+
+    /// Forgets a file that is gone (or no longer scanned: a symlink, an excluded name).
+    pub fn remove(&mut self, key: u64) {
+        self.files.remove(&key);
+        self.found.remove(&key);
+    }
+
+    /// How many files are in each state: (read, skipped, failed).
+    pub fn counts(&self) -> (u64, u64, u64) {
+        self.files
+            .values()
+            .fold((0, 0, 0), |(r, s, f), st| match st {
+                FileState::Read => (r + 1, s, f),
+                FileState::Skipped => (r, s + 1, f),
+                FileState::Failed => (r, s, f + 1),
+            })
+    }
+
+    /// All findings held, and the number suppressed.
+    pub fn findings(&self) -> (impl Iterator<Item = &Finding>, u64) {
+        (
+            self.found.values().flat_map(|f| f.findings.iter()),
+            self.found.values().map(|f| f.suppressed).sum(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_keeps_findings_only_for_files_with_any() {
+        let mut ix = TreeIndex::default();
+        ix.set(1, FileState::Read, Some(FileFindings::default()));
+        ix.set(2, FileState::Failed, None);
+        ix.set(
+            3,
+            FileState::Read,
+            Some(FileFindings {
+                findings: Vec::new(),
+                suppressed: 2,
+            }),
+        );
+        assert_eq!(ix.counts(), (2, 0, 1));
+        assert_eq!(ix.found.len(), 1);
+        assert_eq!(ix.findings().1, 2);
+        ix.set(3, FileState::Read, None);
+        ix.remove(1);
+        assert_eq!((ix.counts(), ix.found.len()), ((1, 0, 1), 0));
+    }
+}
