@@ -2,17 +2,24 @@
 //!
 //! - [`FindingState`]: the findings of the last complete scan, by finding id, so that each
 //!   cycle reports only changes ([`FindingChanges`]: new, still present, resolved);
-//! - [`Outbox`]: the bounded, durable queue of what is still to be delivered to CloudWatch.
+//! - [`Outbox`]: the bounded, durable queue of what is still to be delivered to CloudWatch;
+//! - [`DeliveredKeys`]: the keys of the finding changes already delivered from the current
+//!   finding-state generation, so that a change is not queued again while the state cannot
+//!   move on (see [`FindingState::generation`]).
 //!
-//! Neither holds a secret: a [`Finding`] carries only a fingerprint and a 4-character prefix.
+//! None holds a secret: a [`Finding`] carries only a fingerprint and a 4-character prefix, and
+//! a change key is made of a finding id, `new`/`resolved` and a generation (hex digests).
 //!
 //! The outbox is one JSON-lines file. Adding entries appends and fsyncs them *before* anything
-//! is sent; removing delivered entries rewrites the file atomically (temporary file, fsync,
-//! rename, fsync of the directory). A crash at any point leaves either the old or the new
-//! file; a torn last line (crash in the middle of an append) is ignored on load. When the file
-//! would grow beyond its bound, the oldest entries are dropped and counted.
+//! is sent; an append that fails (disk full, I/O error) is cut back to the file's previous
+//! length, so an append either happens whole or not at all, in the file and in memory.
+//! Removing delivered entries rewrites the file atomically (temporary file, fsync, rename,
+//! fsync of the directory). A crash at any point leaves either the old or the new file; a torn
+//! line (a crash in the middle of an append) is skipped on load, and a whole entry written
+//! after torn bytes is still recovered. When the file would grow beyond its bound, the oldest
+//! entries are dropped and counted.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -27,6 +34,8 @@ use crate::finding::Finding;
 pub const FINDINGS_FILE: &str = "findings.json";
 /// File name of the CloudWatch outbox inside the state directory.
 pub const OUTBOX_FILE: &str = "outbox.jsonl";
+/// File name of the delivered change keys ([`DeliveredKeys`]) inside the state directory.
+pub const DELIVERED_FILE: &str = "delivered.json";
 /// Version of the files' formats; a file of another version is set aside, not misread.
 const FORMAT_VERSION: u32 = 1;
 
@@ -92,7 +101,8 @@ pub fn prepare_dir(dir: &Path) -> Result<(), StateError> {
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync,
-/// rename over `path`, fsync of the directory. Mode 0600.
+/// rename over `path`, fsync of the directory. Mode 0600. On error `path` is unchanged and
+/// the temporary file is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let werr = |source| StateError::Write {
         path: path.to_path_buf(),
@@ -100,18 +110,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(werr)?;
-        f.write_all(bytes).map_err(werr)?;
-        f.sync_all().map_err(werr)?;
+    let written = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .and_then(|()| fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(werr(e));
     }
-    fs::rename(&tmp, path).map_err(werr)?;
     sync_dir(dir).map_err(werr)
 }
 
@@ -267,6 +280,10 @@ struct OutboxHeader {
 /// A bounded, durable FIFO of items to deliver, in one JSON-lines file. An exclusive lock on
 /// `<file>.lock` (held while the value lives) keeps two processes from sending the same
 /// entries twice.
+///
+/// Adding is all or nothing: when [`Outbox::push_all`] fails, neither the file nor the value
+/// holds any of the new entries (an append is cut back to the file's previous length, with
+/// `ftruncate` and fsync; a rewrite leaves the old file in place), and nothing was sent.
 #[derive(Debug)]
 pub struct Outbox<T> {
     _lock: File,
@@ -276,6 +293,59 @@ pub struct Outbox<T> {
     bytes: u64,
     next_seq: u64,
     dropped: u64,
+    /// The file may hold more than `entries` (a failed append could not be cut back, a
+    /// removal could not be written, torn lines were found on load): the next write rewrites
+    /// the whole file instead of appending to it.
+    stale_file: bool,
+    #[cfg(test)]
+    faults: Faults,
+}
+
+/// Failures the unit tests inject into appends.
+#[cfg(test)]
+#[derive(Debug, Default)]
+struct Faults {
+    /// An append writes only this many bytes, then fails as a full disk does; a number not
+    /// below the append's length makes its fsync fail instead.
+    append_fails_after: Option<usize>,
+    /// Cutting a failed append back fails too.
+    truncate_fails: bool,
+}
+
+/// How every entry line starts: `seq` is the first field of [`OutboxEntry`]. Inside a JSON
+/// string `"` is escaped, so these bytes cannot occur in an item's text.
+const ENTRY_START: &[u8] = b"{\"seq\":";
+
+/// Parses one line of the outbox file into its entry (and the entry's length in bytes) and
+/// says whether the line held torn bytes. The bytes of an interrupted append end without a
+/// newline, so an entry appended after them shares their line: the first place after the
+/// start where an entry parses to the end of the line is taken.
+fn parse_line<T: DeserializeOwned>(line: &[u8]) -> (Option<(OutboxEntry<T>, usize)>, bool) {
+    if let Ok(e) = serde_json::from_slice(line) {
+        return (Some((e, line.len())), false);
+    }
+    let recovered = memchr::memmem::find_iter(line, ENTRY_START)
+        .filter(|&at| at > 0)
+        .find_map(|at| {
+            serde_json::from_slice(&line[at..])
+                .ok()
+                .map(|e| (e, line.len() - at))
+        });
+    (recovered, true)
+}
+
+/// Reads the next line into `buf`, without its newline: `None` at the end of the file,
+/// otherwise whether the line ended with a newline.
+fn next_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<Option<bool>> {
+    buf.clear();
+    if r.read_until(b'\n', buf)? == 0 {
+        return Ok(None);
+    }
+    let terminated = buf.last() == Some(&b'\n');
+    if terminated {
+        buf.pop();
+    }
+    Ok(Some(terminated))
 }
 
 impl<T: Serialize + DeserializeOwned + Clone> Outbox<T> {
@@ -314,6 +384,9 @@ impl<T: Serialize + DeserializeOwned + Clone> Outbox<T> {
             bytes: 0,
             next_seq: 1,
             dropped: 0,
+            stale_file: false,
+            #[cfg(test)]
+            faults: Faults::default(),
         };
         outbox.load()?;
         Ok(outbox)
@@ -330,17 +403,14 @@ impl<T: Serialize + DeserializeOwned + Clone> Outbox<T> {
                 })
             }
         };
-        let mut lines = BufReader::new(f).split(b'\n');
-        let header: Option<OutboxHeader> = match lines.next() {
-            Some(Ok(l)) => serde_json::from_slice(&l).ok(),
-            Some(Err(source)) => {
-                return Err(StateError::Read {
-                    path: self.path.clone(),
-                    source,
-                })
-            }
-            None => None,
+        let read_err = |path: &Path, source| StateError::Read {
+            path: path.to_path_buf(),
+            source,
         };
+        let mut reader = BufReader::new(f);
+        let mut line = Vec::new();
+        let first = next_line(&mut reader, &mut line).map_err(|e| read_err(&self.path, e))?;
+        let header = first.and_then(|_| serde_json::from_slice::<OutboxHeader>(&line).ok());
         let Some(header) = header.filter(|h| h.version == FORMAT_VERSION) else {
             // An empty or foreign file: keep a copy for a person to look at, start afresh.
             let aside = self.path.with_extension("unreadable");
@@ -352,30 +422,37 @@ impl<T: Serialize + DeserializeOwned + Clone> Outbox<T> {
         self.next_seq = header.next_seq.max(1);
         self.dropped = header.dropped;
         let mut torn = 0u64;
-        for line in lines {
-            let line = line.map_err(|source| StateError::Read {
-                path: self.path.clone(),
-                source,
-            })?;
+        // A last line without its newline (an append cut just before it) must not have the
+        // next append glued to it: the file is rewritten.
+        let mut unterminated = first == Some(false);
+        while let Some(terminated) =
+            next_line(&mut reader, &mut line).map_err(|e| read_err(&self.path, e))?
+        {
+            unterminated = !terminated;
             if line.is_empty() {
                 continue;
             }
-            match serde_json::from_slice::<OutboxEntry<T>>(&line) {
-                Ok(mut e) => {
-                    e.size = line.len() + 1;
-                    self.next_seq = self.next_seq.max(e.seq + 1);
-                    self.bytes += e.size as u64;
-                    self.entries.push_back(e);
-                }
-                Err(_) => torn += 1,
+            let (entry, had_torn_bytes) = parse_line::<T>(&line);
+            torn += u64::from(had_torn_bytes);
+            if let Some((mut e, len)) = entry {
+                e.size = len + 1;
+                self.next_seq = self.next_seq.max(e.seq + 1);
+                self.bytes += e.size as u64;
+                self.entries.push_back(e);
             }
         }
         if torn > 0 {
-            // Only a crash in the middle of an append produces this; the entry was never
-            // sent (entries are sent only after their append returned).
+            // Only an interrupted append produces this; its entries were never sent (entries
+            // are sent only after their append returned).
             log::warn!(path:% = self.path.display(), lines = torn;
-                "ignored unreadable outbox lines (interrupted write)");
-            self.rewrite()?;
+                "skipped torn outbox lines (interrupted write); the entries around them are kept");
+        }
+        if torn > 0 || unterminated {
+            if let Err(e) = self.rewrite() {
+                log::warn!(path:% = self.path.display(), error:% = e;
+                    "cannot rewrite the outbox after an interrupted write now; the next write does");
+                self.stale_file = true;
+            }
         }
         Ok(())
     }
@@ -418,20 +495,25 @@ impl<T: Serialize + DeserializeOwned + Clone> Outbox<T> {
     /// Appends items durably (written and fsynced before this returns). When the bound
     /// would be exceeded, the oldest entries are dropped (and counted) to make room; an item
     /// larger than the whole bound is dropped itself. Returns the number of entries dropped.
+    ///
+    /// All or nothing: on error no item was added, nothing was dropped, and the file is as it
+    /// was (or, if even cutting a failed append back failed, is rewritten whole by the next
+    /// write).
     pub fn push_all(&mut self, items: Vec<T>) -> Result<u64, StateError> {
         if items.is_empty() {
             return Ok(0);
         }
-        let mut new = Vec::with_capacity(items.len());
+        let mut next_seq = self.next_seq;
+        let mut new = VecDeque::with_capacity(items.len());
         let mut new_bytes = 0u64;
         let mut dropped = 0u64;
         for item in items {
             let mut e = OutboxEntry {
-                seq: self.next_seq,
+                seq: next_seq,
                 item,
                 size: 0,
             };
-            self.next_seq += 1;
+            next_seq += 1;
             let line = self.serialize(&e)?;
             e.size = line.len();
             if e.size as u64 > self.max_bytes {
@@ -439,37 +521,56 @@ impl<T: Serialize + DeserializeOwned + Clone> Outbox<T> {
                 continue;
             }
             new_bytes += e.size as u64;
-            new.push((e, line));
+            new.push_back((e, line));
         }
-        // Drop the oldest (already waiting, then the earliest new ones) until the rest fits.
-        while self.bytes + new_bytes > self.max_bytes {
-            if let Some(old) = self.entries.pop_front() {
-                self.bytes -= old.size as u64;
-            } else {
-                let (e, _) = new.remove(0);
+        // Plan the drops, oldest first (waiting entries, then the earliest new ones), until
+        // the rest fits. Nothing changes in memory before the file holds the result.
+        let mut drop_old = 0usize;
+        let mut old_bytes = self.bytes;
+        while old_bytes + new_bytes > self.max_bytes {
+            if let Some(old) = self.entries.get(drop_old) {
+                old_bytes -= old.size as u64;
+                drop_old += 1;
+            } else if let Some((e, _)) = new.pop_front() {
                 new_bytes -= e.size as u64;
+            } else {
+                break;
             }
             dropped += 1;
         }
-        self.dropped += dropped;
-        let mut buf = Vec::with_capacity(new_bytes as usize);
-        for (e, line) in new {
-            buf.extend_from_slice(&line);
-            self.bytes += e.size as u64;
-            self.entries.push_back(e);
+        if dropped > 0 || self.stale_file {
+            let mut buf = self.header_line(next_seq, self.dropped + dropped);
+            for e in self.entries.iter().skip(drop_old) {
+                buf.extend_from_slice(&self.serialize(e)?);
+            }
+            for (_, line) in &new {
+                buf.extend_from_slice(line);
+            }
+            write_atomic(&self.path, &buf)?;
+            self.stale_file = false;
+        } else {
+            let mut buf = Vec::with_capacity(new_bytes as usize);
+            for (_, line) in &new {
+                buf.extend_from_slice(line);
+            }
+            self.append(&buf)?;
         }
+        self.entries.drain(..drop_old);
+        self.entries.extend(new.into_iter().map(|(e, _)| e));
+        self.bytes = old_bytes + new_bytes;
+        self.next_seq = next_seq;
+        self.dropped += dropped;
         if dropped > 0 {
             log::warn!(path:% = self.path.display(), dropped = dropped, total_dropped = self.dropped;
                 "outbox full: dropped the oldest entries");
-            self.rewrite()?;
-        } else {
-            self.append(&buf)?;
         }
         Ok(dropped)
     }
 
     /// Removes delivered (or definitively rejected) entries by sequence number and rewrites
-    /// the file atomically.
+    /// the file atomically. On error the entries are gone from memory all the same (they were
+    /// delivered: this process does not send them again) and the next write rewrites the
+    /// file whole; only a restart before that would find them in the file and resend them.
     pub fn remove(&mut self, seqs: &[u64]) -> Result<(), StateError> {
         if seqs.is_empty() {
             return Ok(());
@@ -481,7 +582,7 @@ impl<T: Serialize + DeserializeOwned + Clone> Outbox<T> {
             return Ok(());
         }
         self.bytes = self.entries.iter().map(|e| e.size as u64).sum();
-        self.rewrite()
+        self.rewrite().inspect_err(|_| self.stale_file = true)
     }
 
     fn serialize(&self, e: &OutboxEntry<T>) -> Result<Vec<u8>, StateError> {
@@ -493,17 +594,20 @@ impl<T: Serialize + DeserializeOwned + Clone> Outbox<T> {
         Ok(line)
     }
 
-    fn header_line(&self) -> Vec<u8> {
+    fn header_line(&self, next_seq: u64, dropped: u64) -> Vec<u8> {
         let mut h = serde_json::to_vec(&OutboxHeader {
             version: FORMAT_VERSION,
-            next_seq: self.next_seq,
-            dropped: self.dropped,
+            next_seq,
+            dropped,
         })
         .unwrap_or_default();
         h.push(b'\n');
         h
     }
 
+    /// Appends `buf` and fsyncs it. On error the file is cut back to its length before the
+    /// append (`ftruncate`, fsync), so that no torn or unacknowledged entry stays in it; if
+    /// even that fails, the next write rewrites the file whole.
     fn append(&mut self, buf: &[u8]) -> Result<(), StateError> {
         let werr = |source| StateError::Write {
             path: self.path.clone(),
@@ -514,16 +618,184 @@ impl<T: Serialize + DeserializeOwned + Clone> Outbox<T> {
             .mode(0o600)
             .open(&self.path)
             .map_err(werr)?;
-        f.write_all(buf).map_err(werr)?;
-        f.sync_data().map_err(werr)
+        let before = f.metadata().map_err(werr)?.len();
+        let Err(source) = self.write_synced(&mut f, buf) else {
+            return Ok(());
+        };
+        if let Err(e) = self.cut_back(&f, before) {
+            log::error!(path:% = self.path.display(), error:% = e;
+                "cannot cut a failed outbox append back; the outbox file is rewritten whole at the next write");
+            self.stale_file = true;
+        }
+        Err(werr(source))
+    }
+
+    fn write_synced(&self, f: &mut File, buf: &[u8]) -> io::Result<()> {
+        #[cfg(test)]
+        if let Some(n) = self.faults.append_fails_after {
+            f.write_all(&buf[..n.min(buf.len())])?;
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on device (injected)",
+            ));
+        }
+        f.write_all(buf)?;
+        f.sync_data()
+    }
+
+    fn cut_back(&self, f: &File, len: u64) -> io::Result<()> {
+        #[cfg(test)]
+        if self.faults.truncate_fails {
+            return Err(io::Error::other("injected truncate failure"));
+        }
+        f.set_len(len)?;
+        f.sync_data()
     }
 
     fn rewrite(&mut self) -> Result<(), StateError> {
-        let mut buf = self.header_line();
+        let mut buf = self.header_line(self.next_seq, self.dropped);
         for e in &self.entries {
             buf.extend_from_slice(&self.serialize(e)?);
         }
-        write_atomic(&self.path, &buf)
+        write_atomic(&self.path, &buf)?;
+        self.stale_file = false;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivered change keys
+
+#[derive(Deserialize)]
+struct DeliveredFile {
+    version: u32,
+    generation: String,
+    keys: BTreeSet<String>,
+}
+
+/// The keys of the finding changes already delivered from one finding-state generation
+/// (`state_dir/delivered.json`, written atomically), so that a change is not queued again
+/// after its delivery while the finding state cannot move on: when `findings.json` cannot be
+/// written, or after a crash between queueing and committing, when the outbox is flushed
+/// before the next cycle recomputes the same changes.
+///
+/// Only the latest generation is kept: [`DeliveredKeys::begin`] forgets the keys of any other
+/// one. A key is `finding id:change:generation` (hex digests and a word), never a secret. The
+/// file belongs to the holder of the outbox lock.
+#[derive(Debug)]
+pub struct DeliveredKeys {
+    path: PathBuf,
+    generation: Option<String>,
+    keys: BTreeSet<String>,
+}
+
+impl DeliveredKeys {
+    /// Loads the keys from `dir`. A missing file means none; an unreadable or foreign one is
+    /// logged and treated as none (at worst a change is delivered twice, never lost).
+    pub fn load(dir: &Path) -> DeliveredKeys {
+        let path = dir.join(DELIVERED_FILE);
+        let mut keys = DeliveredKeys {
+            path,
+            generation: None,
+            keys: BTreeSet::new(),
+        };
+        let bytes = match fs::read(&keys.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return keys,
+            Err(e) => {
+                log::warn!(path:% = keys.path.display(), error:% = e;
+                    "cannot read the delivered change keys; starting without them");
+                return keys;
+            }
+        };
+        match serde_json::from_slice::<DeliveredFile>(&bytes) {
+            Ok(f) if f.version == FORMAT_VERSION => {
+                keys.generation = Some(f.generation);
+                keys.keys = f.keys;
+            }
+            Ok(_) | Err(_) => {
+                log::warn!(path:% = keys.path.display();
+                    "the delivered change keys file is not readable; starting without it");
+            }
+        }
+        keys
+    }
+
+    /// The generation the keys belong to (`None` before the first [`DeliveredKeys::begin`]).
+    pub fn generation(&self) -> Option<&str> {
+        self.generation.as_deref()
+    }
+
+    /// Whether the change `key` was delivered.
+    pub fn contains(&self, key: &str) -> bool {
+        self.keys.contains(key)
+    }
+
+    /// Number of keys held.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Makes `generation` the current one: when it is another than the current, the keys are
+    /// forgotten and the new generation is written to the file before this returns (so that
+    /// after a restart, deliveries of this generation's changes are recorded). On error
+    /// nothing changes.
+    pub fn begin(&mut self, generation: &str) -> Result<(), StateError> {
+        if self.generation.as_deref() == Some(generation) {
+            return Ok(());
+        }
+        let empty = BTreeSet::new();
+        self.save(generation, &empty)?;
+        self.generation = Some(generation.to_string());
+        self.keys = empty;
+        Ok(())
+    }
+
+    /// Records delivered changes, given as `(generation, key)`; those of another generation
+    /// than the current one are ignored (the finding state has moved past them). Writes the
+    /// file when a key was added. On error the keys are kept in memory all the same (this
+    /// process does not queue them again) and written with the next record.
+    pub fn record<'a>(
+        &mut self,
+        delivered: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), StateError> {
+        let Some(current) = self.generation.clone() else {
+            return Ok(());
+        };
+        let mut added = false;
+        for (generation, key) in delivered {
+            if generation == current {
+                added |= self.keys.insert(key.to_string());
+            }
+        }
+        if !added {
+            return Ok(());
+        }
+        self.save(&current, &self.keys)
+    }
+
+    fn save(&self, generation: &str, keys: &BTreeSet<String>) -> Result<(), StateError> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            version: u32,
+            generation: &'a str,
+            keys: &'a BTreeSet<String>,
+        }
+        let bytes = serde_json::to_vec(&Out {
+            version: FORMAT_VERSION,
+            generation,
+            keys,
+        })
+        .map_err(|e| StateError::Corrupt {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
+        write_atomic(&self.path, &bytes)
     }
 }
 
@@ -638,5 +910,319 @@ mod tests {
         let ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
         let items: Vec<&str> = ob.entries().map(|e| e.item.as_str()).collect();
         assert_eq!(items, ["whole"]);
+    }
+
+    fn items(ob: &Outbox<String>) -> Vec<String> {
+        ob.entries().map(|e| e.item.clone()).collect()
+    }
+
+    /// Every line after the header parses as a whole entry, and sequence numbers are unique.
+    fn assert_clean_file(dir: &Path) {
+        let text = fs::read_to_string(dir.join(OUTBOX_FILE)).unwrap();
+        assert!(text.ends_with('\n'), "{text:?}");
+        let mut seqs = std::collections::HashSet::new();
+        for line in text.lines().skip(1) {
+            let e: OutboxEntry<String> = serde_json::from_str(line)
+                .unwrap_or_else(|err| panic!("torn line {line:?}: {err}"));
+            assert!(seqs.insert(e.seq), "sequence number {} twice", e.seq);
+        }
+    }
+
+    /// The byte length of appending `items` to a fresh outbox (header excluded).
+    fn append_len(items: &[&str]) -> usize {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
+        ob.push_all(items.iter().map(|s| s.to_string()).collect())
+            .unwrap();
+        ob.bytes() as usize
+    }
+
+    /// Regression (outbox review, defect 1): an append that fails part way (a full disk after
+    /// `n` bytes, for every `n`, or a failed fsync) leaves neither torn bytes nor any of its
+    /// entries, in the file or in memory; the next append and a reload see exactly the
+    /// entries that were acknowledged, each once.
+    #[test]
+    fn a_failed_append_is_cut_back_and_loses_or_repeats_nothing() {
+        let failing = ["bravo", "charlie", "delta"];
+        let len = append_len(&failing);
+        for n in 0..=len {
+            let tmp = tempfile::tempdir().unwrap();
+            let path = tmp.path().join(OUTBOX_FILE);
+            let mut ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
+            ob.push_all(vec!["alpha".into()]).unwrap();
+            let before = fs::read(&path).unwrap();
+            ob.faults.append_fails_after = Some(n);
+            let err = ob
+                .push_all(failing.iter().map(|s| s.to_string()).collect())
+                .unwrap_err();
+            assert!(matches!(err, StateError::Write { .. }), "{err}");
+            assert!(err.to_string().contains(OUTBOX_FILE), "{err}");
+            assert_eq!(fs::read(&path).unwrap(), before, "cut back after {n} bytes");
+            assert_eq!(items(&ob), ["alpha"], "nothing kept in memory");
+            ob.faults.append_fails_after = None;
+            ob.push_all(vec!["echo".into()]).unwrap();
+            drop(ob);
+            let ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
+            assert_eq!(items(&ob), ["alpha", "echo"], "failure after {n} bytes");
+            assert_clean_file(tmp.path());
+        }
+    }
+
+    /// When even cutting the failed append back fails, the torn bytes stay in the file until
+    /// the next write, which rewrites the file whole (it does not append after them); a crash
+    /// before that write loads the file without them.
+    #[test]
+    fn a_failed_append_that_cannot_be_cut_back_is_rewritten_by_the_next_write() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
+        ob.push_all(vec!["alpha".into()]).unwrap();
+        ob.faults = Faults {
+            append_fails_after: Some(12),
+            truncate_fails: true,
+        };
+        ob.push_all(vec!["bravo".into(), "charlie".into()])
+            .unwrap_err();
+        assert_eq!(items(&ob), ["alpha"]);
+        ob.faults = Faults::default();
+        ob.push_all(vec!["delta".into()]).unwrap();
+        assert_clean_file(tmp.path());
+        drop(ob);
+        let ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
+        assert_eq!(items(&ob), ["alpha", "delta"]);
+
+        // The same, but the process dies before its next write.
+        let mut ob = ob;
+        ob.faults = Faults {
+            append_fails_after: Some(12),
+            truncate_fails: true,
+        };
+        ob.push_all(vec!["echo".into()]).unwrap_err();
+        drop(ob);
+        let mut ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
+        assert_eq!(items(&ob), ["alpha", "delta"]);
+        assert_clean_file(tmp.path());
+        ob.push_all(vec!["foxtrot".into()]).unwrap();
+        assert_eq!(items(&ob), ["alpha", "delta", "foxtrot"]);
+    }
+
+    /// Regression (outbox review, defect 1): torn bytes in the middle of the file (an append
+    /// that failed and was not cut back, followed by later appends) do not swallow the whole
+    /// entry appended after them on the same line; the file is rewritten without them.
+    #[test]
+    fn a_torn_middle_line_does_not_swallow_the_entry_after_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
+        ob.push_all(vec!["alpha".into()]).unwrap();
+        drop(ob);
+        let path = tmp.path().join(OUTBOX_FILE);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        // Torn: a prefix; a whole entry without its newline; a prefix cut inside a string
+        // that holds a brace; each followed, on the same line, by a whole entry.
+        f.write_all(b"{\"seq\":2,\"item\":\"tor").unwrap();
+        f.write_all(b"{\"seq\":3,\"item\":\"bravo\"}\n").unwrap();
+        f.write_all(b"{\"seq\":4,\"item\":\"lost\"}").unwrap();
+        f.write_all(b"{\"seq\":5,\"item\":\"charlie\"}\n").unwrap();
+        f.write_all(b"{\"seq\":6,\"item\":\"{x").unwrap();
+        f.write_all(b"{\"seq\":7,\"item\":\"delta {\\\"seq\\\":8}\"}\n")
+            .unwrap();
+        f.write_all(b"{\"seq\":9,\"item\":\"echo\"}\n").unwrap();
+        drop(f);
+        let mut ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
+        assert_eq!(
+            items(&ob),
+            ["alpha", "bravo", "charlie", "delta {\"seq\":8}", "echo"]
+        );
+        assert_clean_file(tmp.path());
+        ob.push_all(vec!["foxtrot".into()]).unwrap();
+        assert_eq!(
+            ob.entries().last().unwrap().seq,
+            10,
+            "no sequence number reused"
+        );
+        let bytes = ob.bytes();
+        drop(ob);
+        let ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
+        assert_eq!(ob.len(), 6);
+        assert_eq!(
+            ob.bytes(),
+            bytes,
+            "recovered entries are counted at their own size"
+        );
+    }
+
+    /// An append cut just before its final newline leaves a whole last entry without one:
+    /// it is kept, and the file is rewritten so that the next append does not join it.
+    #[test]
+    fn a_last_entry_without_its_newline_is_kept_and_not_joined_by_the_next_append() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
+        ob.push_all(vec!["alpha".into()]).unwrap();
+        drop(ob);
+        let path = tmp.path().join(OUTBOX_FILE);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"seq\":2,\"item\":\"bravo\"}").unwrap();
+        drop(f);
+        let mut ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
+        assert_eq!(items(&ob), ["alpha", "bravo"]);
+        ob.push_all(vec!["charlie".into()]).unwrap();
+        drop(ob);
+        let ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
+        assert_eq!(items(&ob), ["alpha", "bravo", "charlie"]);
+        assert_clean_file(tmp.path());
+    }
+
+    /// A push that must drop entries rewrites the file; when that rewrite fails, nothing
+    /// changes: no entry added or dropped, the drop count as it was, no temporary file left.
+    #[test]
+    fn a_failed_rewrite_on_push_changes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 100).unwrap();
+        ob.push_all((0..3).map(|i| format!("item-{i}")).collect())
+            .unwrap();
+        let before = fs::read(tmp.path().join(OUTBOX_FILE)).unwrap();
+        // The temporary file's name taken by a directory: the rewrite cannot happen.
+        let blocker = tmp
+            .path()
+            .join(OUTBOX_FILE)
+            .with_extension(format!("tmp.{}", std::process::id()));
+        fs::create_dir(&blocker).unwrap();
+        ob.push_all(vec!["item-3".into()]).unwrap_err();
+        assert_eq!(items(&ob), ["item-0", "item-1", "item-2"]);
+        assert_eq!(ob.dropped(), 0);
+        assert_eq!(fs::read(tmp.path().join(OUTBOX_FILE)).unwrap(), before);
+        fs::remove_dir(&blocker).unwrap();
+        assert_eq!(ob.push_all(vec!["item-3".into()]).unwrap(), 1);
+        assert_eq!(items(&ob), ["item-1", "item-2", "item-3"]);
+        drop(ob);
+        let ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 100).unwrap();
+        assert_eq!(items(&ob), ["item-1", "item-2", "item-3"]);
+        assert_eq!(ob.dropped(), 1);
+        let names: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains(".tmp.")), "{names:?}");
+    }
+
+    /// A removal that cannot be written leaves the entries out of memory (they were
+    /// delivered); the next write rewrites the file whole, so they do not come back.
+    #[test]
+    fn a_removal_that_cannot_be_written_is_completed_by_the_next_write() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
+        ob.push_all(vec!["alpha".into(), "bravo".into()]).unwrap();
+        let first = ob.entries().next().unwrap().seq;
+        let blocker = tmp
+            .path()
+            .join(OUTBOX_FILE)
+            .with_extension(format!("tmp.{}", std::process::id()));
+        fs::create_dir(&blocker).unwrap();
+        ob.remove(&[first]).unwrap_err();
+        assert_eq!(items(&ob), ["bravo"]);
+        fs::remove_dir(&blocker).unwrap();
+        ob.push_all(vec!["charlie".into()]).unwrap();
+        drop(ob);
+        let ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
+        assert_eq!(items(&ob), ["bravo", "charlie"]);
+        assert_clean_file(tmp.path());
+    }
+
+    #[test]
+    fn write_atomic_leaves_the_old_file_and_no_temporary_file_on_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("f.json");
+        write_atomic(&target, b"old").unwrap();
+        let blocker = target.with_extension(format!("tmp.{}", std::process::id()));
+        fs::create_dir(&blocker).unwrap();
+        assert!(write_atomic(&target, b"new").is_err());
+        fs::remove_dir(&blocker).unwrap();
+        // The target replaced by a non-empty directory: the rename fails after the write.
+        let dir_target = tmp.path().join("d.json");
+        fs::create_dir(&dir_target).unwrap();
+        fs::write(dir_target.join("x"), b"").unwrap();
+        let err = write_atomic(&dir_target, b"new").unwrap_err();
+        assert!(err.to_string().contains("d.json"), "{err}");
+        assert_eq!(fs::read(&target).unwrap(), b"old");
+        let names: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains(".tmp.")), "{names:?}");
+    }
+
+    #[test]
+    fn delivered_keys_hold_one_generation_and_survive_a_restart() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut d = DeliveredKeys::load(tmp.path());
+        assert_eq!(d.generation(), None);
+        // Before any generation is known nothing is recorded.
+        d.record([("g1", "a:new:g1")]).unwrap();
+        assert!(d.is_empty());
+        assert!(!tmp.path().join(DELIVERED_FILE).exists());
+
+        d.begin("g1").unwrap();
+        assert!(
+            tmp.path().join(DELIVERED_FILE).exists(),
+            "begin writes the generation"
+        );
+        d.record([("g1", "a:new:g1"), ("g0", "b:new:g0")]).unwrap();
+        assert!(d.contains("a:new:g1"));
+        assert!(
+            !d.contains("b:new:g0"),
+            "another generation's key is not kept"
+        );
+        let d2 = DeliveredKeys::load(tmp.path());
+        assert_eq!(d2.generation(), Some("g1"));
+        assert!(d2.contains("a:new:g1"));
+        assert_eq!(d2.len(), 1);
+
+        // The same generation again keeps the keys; another one forgets them, on disk too.
+        d.begin("g1").unwrap();
+        assert!(d.contains("a:new:g1"));
+        d.begin("g2").unwrap();
+        assert!(d.is_empty());
+        let d3 = DeliveredKeys::load(tmp.path());
+        assert_eq!((d3.generation(), d3.len()), (Some("g2"), 0));
+        let mode = fs::metadata(tmp.path().join(DELIVERED_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn delivered_keys_begin_that_cannot_be_written_changes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut d = DeliveredKeys::load(tmp.path());
+        d.begin("g1").unwrap();
+        d.record([("g1", "a:new:g1")]).unwrap();
+        let blocker = tmp
+            .path()
+            .join(DELIVERED_FILE)
+            .with_extension(format!("tmp.{}", std::process::id()));
+        fs::create_dir(&blocker).unwrap();
+        assert!(d.begin("g2").is_err());
+        assert_eq!(d.generation(), Some("g1"));
+        assert!(d.contains("a:new:g1"));
+        // A failed record keeps the key in memory.
+        assert!(d.record([("g1", "b:new:g1")]).is_err());
+        assert!(d.contains("b:new:g1"));
+        fs::remove_dir(&blocker).unwrap();
+        d.record([("g1", "c:new:g1")]).unwrap();
+        assert_eq!(DeliveredKeys::load(tmp.path()).len(), 3);
+    }
+
+    #[test]
+    fn a_corrupt_delivered_keys_file_is_treated_as_empty() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join(DELIVERED_FILE), b"{\"version\":1,\"gen").unwrap();
+        let d = DeliveredKeys::load(tmp.path());
+        assert_eq!((d.generation(), d.len()), (None, 0));
+        fs::write(
+            tmp.path().join(DELIVERED_FILE),
+            br#"{"version":99,"generation":"g","keys":["a:new:g"]}"#,
+        )
+        .unwrap();
+        assert!(DeliveredKeys::load(tmp.path()).is_empty());
     }
 }

@@ -514,15 +514,18 @@ async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> Cycle
     if cfg.journald.enabled {
         out.journal_entries = crate::report::journald::emit(&report);
     }
-    // The changes are spooled durably before the state moves on, and the outbox ignores a
-    // change it already holds: a crash anywhere in between neither loses nor repeats one.
+    // The changes are spooled durably before the state moves on, and the sink does not queue
+    // a change it already holds or already delivered from this generation: a crash anywhere in
+    // between, a flush before the next cycle, or a state that cannot be written neither loses
+    // nor repeats one. (A batch CloudWatch accepted is sent again only if the process dies, or
+    // the answer is lost, before the outbox is trimmed: see `report::cloudwatch`.)
     let mut delivery = match parts.sink_mut() {
         Some(sink) => Some(sink.enqueue(&report, &generation).await),
         None => None,
     };
     // The state moves on only when the changes are safely handled: spooled, or with no
-    // CloudWatch to tell. Otherwise the next cycle computes the same changes again (the outbox
-    // does not queue a change twice).
+    // CloudWatch to tell. Otherwise the next cycle computes the same changes again (the sink
+    // does not queue a change twice). A failed enqueue queued nothing (all or nothing).
     let spooled = match &delivery {
         Some(d) if d.active => !d
             .errors

@@ -28,7 +28,7 @@ use credhygiene::report::cloudwatch::{
 };
 use credhygiene::report::cycle::{CycleReport, RoleStatus, RoleSummary};
 use credhygiene::scan::{Options, Plan, ScanOutcome, Scanner};
-use credhygiene::state::{FindingChanges, FindingState, OUTBOX_FILE};
+use credhygiene::state::{FindingChanges, FindingState, DELIVERED_FILE, OUTBOX_FILE};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -1079,6 +1079,125 @@ async fn full_outbox_drops_the_oldest_and_reports_the_count() {
     assert_eq!(ob.dropped(), dropped);
 }
 
+/// A cycle whose scan found `findings`, diffed against `state` and not committed.
+fn uncommitted_cycle(state: &FindingState, findings: &[Finding]) -> CycleReport {
+    let outcome = ScanOutcome {
+        findings: findings.to_vec(),
+        ..ScanOutcome::default()
+    };
+    CycleReport::new(
+        SystemTime::now(),
+        Some(identity()),
+        role(),
+        &outcome,
+        state.diff(findings),
+    )
+}
+
+/// Regression (outbox review, defect 2a): the finding state cannot be committed, so every
+/// cycle computes the same changes from the same generation; each change is delivered once,
+/// and the later cycles queue only their summary and metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_that_cannot_be_committed_does_not_deliver_a_change_twice() {
+    let Some(moto) = Moto::start() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let state_dir = tmp.path().join("state");
+    let cfg = cw_config(&moto.endpoint());
+    let mut sink = CloudWatchSink::builder(&cfg, &state_dir, StaticCredentials(moto.role("full")))
+        .build()
+        .unwrap();
+    let state = FindingState::load(&state_dir).unwrap();
+    let generation = state.generation();
+    let findings = vec![synthetic("a"), synthetic("b")];
+    for round in 0..3 {
+        let d = sink
+            .enqueue(&uncommitted_cycle(&state, &findings), &generation)
+            .await;
+        assert!(d.errors.is_empty(), "{:?}", d.errors);
+        let changes = if round == 0 { 2 } else { 0 };
+        assert_eq!(d.enqueued, changes + 1 + 4, "round {round}");
+        // ... the commit of findings.json fails here ...
+        let f = sink.flush().await;
+        assert!(f.is_complete(), "{:?}", f.errors);
+        assert_eq!(f.delivered_events, changes + 1);
+    }
+    assert_eq!(sink.delivered().generation(), Some(generation.as_str()));
+    assert_eq!(sink.delivered().len(), 2);
+    // The state finally moves on: the delivered keys of the old generation are forgotten.
+    let mut state = state;
+    state.commit(&state_dir, &findings).unwrap();
+    let d = sink
+        .enqueue(
+            &uncommitted_cycle(&state, &findings[..1]),
+            &state.generation(),
+        )
+        .await;
+    assert_eq!(d.enqueued, 1 + 1 + 4, "b resolved");
+    assert!(sink.flush().await.is_complete());
+    assert_eq!(sink.delivered().len(), 1);
+
+    let (events, _) = moto.read(&cfg);
+    let keys = finding_keys(&events);
+    assert_eq!(
+        keys.keys()
+            .map(|(id, c)| format!("{id}:{c}"))
+            .collect::<Vec<_>>(),
+        ["a:new", "b:new", "b:resolved"]
+    );
+    assert!(keys.values().all(|&n| n == 1), "duplicates: {keys:?}");
+    assert_eq!(events_of(&events, "summary").len(), 4);
+    let delivered = std::fs::read(state_dir.join(DELIVERED_FILE)).unwrap();
+    assert_no_secret(&delivered, &[SECRET, SECRET2, TOKEN]);
+}
+
+/// Regression (outbox review, defect 2b): the agent dies after queueing a cycle's changes and
+/// before committing the finding state; after the restart the outbox retry flushes them
+/// before the first cycle, which then computes the same changes from the same state. They are
+/// not queued again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_before_the_first_cycle_after_a_restart_does_not_deliver_a_change_twice() {
+    let Some(moto) = Moto::start() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let state_dir = tmp.path().join("state");
+    let cfg = cw_config(&moto.endpoint());
+    let build = || {
+        CloudWatchSink::builder(&cfg, &state_dir, StaticCredentials(moto.role("full")))
+            .build()
+            .unwrap()
+    };
+    let state = FindingState::load(&state_dir).unwrap();
+    let findings: Vec<Finding> = (0..3).map(|i| synthetic(&format!("r{i}"))).collect();
+    {
+        let mut sink = build();
+        let d = sink
+            .enqueue(&uncommitted_cycle(&state, &findings), &state.generation())
+            .await;
+        assert_eq!(d.enqueued, 3 + 1 + 4);
+        // Killed here: findings.json not committed, nothing sent.
+    }
+    let mut sink = build();
+    assert_eq!(sink.pending(), 8);
+    let retry = sink.flush().await;
+    assert!(retry.is_complete(), "{:?}", retry.errors);
+    assert_eq!(retry.delivered_events, 4);
+    drop(sink); // and once more, to show the record is on disk, not only in memory
+    let mut sink = build();
+    let state = FindingState::load(&state_dir).unwrap();
+    let d = sink
+        .enqueue(&uncommitted_cycle(&state, &findings), &state.generation())
+        .await;
+    assert_eq!(d.enqueued, 1 + 4, "the changes are not queued again");
+    state.clone().commit(&state_dir, &findings).unwrap();
+    assert!(sink.flush().await.is_complete());
+
+    let (events, metrics) = moto.read(&cfg);
+    let keys = finding_keys(&events);
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys.values().all(|&n| n == 1), "duplicates: {keys:?}");
+    assert_eq!(events_of(&events, "summary").len(), 2);
+    assert_eq!(metrics["HardcodedCredentials"]["count"], 2.0, "{metrics}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The whole agent: `credhygiene run --once`, role credentials served by the IMDS emulator
 
@@ -1413,4 +1532,63 @@ async fn daemon_killed_and_stopped_mid_cycle_loses_and_repeats_nothing() {
     assert!(events_of(&events, "finding")
         .iter()
         .any(|e| e["key_id"] == "ASIAVW3SHZU7JUMHF7CT"));
+}
+
+/// Regression (outbox review, defect 2a), end to end: `findings.json` cannot be written (a
+/// directory has its name), so every `run --once` computes the same changes; CloudWatch gets
+/// each of them once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_with_an_unwritable_finding_state_delivers_each_change_once() {
+    let Some((moto, proxy, emu)) = agent_world().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("srv");
+    plant_corpus(&tree);
+    let cfg = agent_config(dir.path(), &tree, "1h");
+    let blocker = dir.path().join("state").join("findings.json");
+    std::fs::create_dir_all(blocker.join("blocked")).unwrap();
+    let mut outputs = Vec::new();
+    for _ in 0..3 {
+        let out = tokio::task::spawn_blocking({
+            let (cfg, imds, cw) = (cfg.clone(), emu.endpoint(), proxy.url());
+            move || {
+                agent_command(&cfg, &imds, &cw, &["run", "--once"])
+                    .output()
+                    .unwrap()
+            }
+        })
+        .await
+        .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(text.contains(", 0 pending"), "{text}\n{err}");
+        assert!(err.contains("cannot write the finding state"), "{err}");
+        outputs.push(out);
+    }
+    let (events, _) = read_back(&moto).await;
+    let keys = finding_keys(&events);
+    assert!(keys.len() >= 4, "{keys:?}");
+    assert!(keys.keys().all(|(_, c)| c == "new"));
+    let twice: Vec<_> = keys.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "changes delivered twice: {twice:?}");
+    assert_eq!(events_of(&events, "summary").len(), 3);
+    let full = &moto.creds["full"];
+    let secrets = [
+        SECRET,
+        SECRET2,
+        TOKEN,
+        full["SecretAccessKey"].as_str().unwrap(),
+        full["SessionToken"].as_str().unwrap(),
+    ];
+    for out in &outputs {
+        assert_no_secret(&out.stdout, &secrets);
+        assert_no_secret(&out.stderr, &secrets);
+    }
+    for f in std::fs::read_dir(dir.path().join("state")).unwrap() {
+        let p = f.unwrap().path();
+        if p.is_file() {
+            assert_no_secret(&std::fs::read(&p).unwrap(), &secrets);
+        }
+    }
 }

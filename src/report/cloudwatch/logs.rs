@@ -189,6 +189,18 @@ impl RejectedInfo {
             .and_then(|r| r.rejected_log_events_info)
     }
 
+    /// The events of a batch of `n` that were accepted: those neither too old (nor expired)
+    /// at the start of the batch nor too new at its end.
+    pub fn accepted(&self, n: usize) -> std::ops::Range<usize> {
+        let start = self
+            .too_old_log_event_end_index
+            .unwrap_or(0)
+            .max(self.expired_log_event_end_index.unwrap_or(0))
+            .min(n);
+        let end = self.too_new_log_event_start_index.unwrap_or(n).min(n);
+        start..end.max(start)
+    }
+
     /// How many of `n` events were rejected.
     pub fn count(&self, n: usize) -> usize {
         let old = self
@@ -245,6 +257,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.count(5), 3);
+        assert_eq!(r.accepted(5), 2..4);
+        let all_old = RejectedInfo::from_response(
+            br#"{"rejectedLogEventsInfo":{"expiredLogEventEndIndex":5,"tooNewLogEventStartIndex":1}}"#,
+        )
+        .unwrap();
+        assert_eq!((all_old.count(5), all_old.accepted(5).len()), (5, 0));
         assert!(RejectedInfo::from_response(br#"{"nextSequenceToken":"1"}"#).is_none());
     }
 }

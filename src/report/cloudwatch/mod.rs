@@ -2,11 +2,33 @@
 //! change plus a summary per cycle with `PutLogEvents`, signed (SigV4) with the instance
 //! role's credentials, delivered through a durable outbox.
 //!
-//! Delivery: [`CloudWatchSink::report`] turns a [`CycleReport`] into outbox entries, which are
-//! written and fsynced under `state_dir` *before* anything is sent, then
-//! [`CloudWatchSink::flush`] sends what waits, oldest first, and removes entries only after a
-//! 2xx. A crash or an outage leaves the entries for the next flush; a restart does not resend
-//! what was delivered (removal is durable before the next send).
+//! Delivery: [`CloudWatchSink::enqueue`] turns a [`CycleReport`] into outbox entries, which
+//! are written and fsynced under `state_dir` *before* anything is sent (all of them or none),
+//! then [`CloudWatchSink::flush`] sends what waits, oldest first, and removes entries only
+//! after a 2xx. A crash or an outage leaves the entries for the next flush; a restart does not
+//! resend what was delivered (removal is durable before the next send).
+//!
+//! # At least once, and one duplicate window
+//!
+//! A finding change is queued under a key (finding id, change, finding-state generation) and
+//! is not queued again while that key waits in the outbox or is recorded in
+//! [`DeliveredKeys`] (`state_dir/delivered.json`, the keys delivered from the current
+//! generation, written after CloudWatch accepted them and before the outbox is trimmed). So a
+//! cycle that computes the same changes again — the agent crashed between queueing and
+//! committing `findings.json`, the outbox was flushed after the restart before the first
+//! cycle, or `findings.json` cannot be written at all — queues nothing twice, and a restart
+//! never sends a trimmed entry again.
+//!
+//! One window remains, and it is accepted (delivery is at least once there): **after
+//! CloudWatch accepted a batch and before the outbox trim is on disk**, the batch is sent
+//! again by the next flush. It opens when the process crashes or is killed in that interval,
+//! and equally when the 2xx never arrives or is never read: the answer is lost or times out
+//! after the service accepted the request (the call is retried), the flush is cut short by
+//! its deadline while a call is in flight, or the trim itself cannot be written (then only a
+//! restart before the next successful outbox write resends). `PutLogEvents` and
+//! `PutMetricData` have no idempotency token that would let the service drop the repeat.
+//! Nothing else sends an entry twice: the summary event and the metrics of each cycle are new
+//! entries, not repeats.
 //!
 //! Errors by class (Vector's `is_retriable_error`, the SDKs' standard retry mode):
 //! throttling, 5xx and network errors are retried with exponential backoff and full jitter,
@@ -34,7 +56,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::CloudWatchConfig;
 use crate::imds::model::RoleCredentials;
 use crate::report::cycle::CycleReport;
-use crate::state::{Outbox, StateError, OUTBOX_FILE};
+use crate::state::{DeliveredKeys, Outbox, StateError, OUTBOX_FILE};
 use logs::LogEvent;
 use metrics::{Datum, Dimensions};
 use sign::{SignError, SigningKey};
@@ -596,9 +618,11 @@ pub enum Item {
         stream: String,
         /// The event.
         event: LogEvent,
-        /// For finding changes: `finding id, change, state generation`. A change already in
-        /// the outbox under the same key is not queued twice (a crash between queueing and
-        /// committing the finding state makes the next start compute the same change).
+        /// For finding changes: `finding id:change:state generation` ([`change_key`]). A
+        /// change already in the outbox, or already delivered from the same generation
+        /// ([`DeliveredKeys`]), under the same key is not queued twice (a crash between
+        /// queueing and committing the finding state, or a finding state that cannot be
+        /// written, makes the next cycle compute the same change).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<String>,
     },
@@ -611,6 +635,17 @@ pub enum Item {
         /// The data point.
         datum: Datum,
     },
+}
+
+/// The dedupe key of a finding change: `finding id:change:generation` (a short hex id, `new`
+/// or `resolved`, and [`crate::state::FindingState::generation`], a short hex digest).
+pub fn change_key(finding_id: &str, change: &str, generation: &str) -> String {
+    format!("{finding_id}:{change}:{generation}")
+}
+
+/// The generation part of a [`change_key`].
+fn key_generation(key: &str) -> &str {
+    key.rsplit_once(':').map_or("", |(_, g)| g)
 }
 
 /// The result of one [`CloudWatchSink::report`] or [`CloudWatchSink::flush`].
@@ -731,6 +766,7 @@ impl<C: CredentialSource> Builder<'_, C> {
             min_backoff: self.min_backoff,
             max_backoff: self.max_backoff,
             http,
+            delivered: DeliveredKeys::load(self.state_dir),
             outbox,
             totals: ApiCounters::default(),
             ready_streams: HashSet::new(),
@@ -752,6 +788,7 @@ pub struct CloudWatchSink<C> {
     max_backoff: Duration,
     http: reqwest::Client,
     outbox: Outbox<Item>,
+    delivered: DeliveredKeys,
     totals: ApiCounters,
     ready_streams: HashSet<(String, String, String)>,
     inactive_logged: bool,
@@ -806,6 +843,12 @@ impl<C: CredentialSource> CloudWatchSink<C> {
         &self.outbox
     }
 
+    /// The changes already delivered from the current finding-state generation (for
+    /// inspection).
+    pub fn delivered(&self) -> &DeliveredKeys {
+        &self.delivered
+    }
+
     fn inactive(&mut self, reason: String) -> Delivery {
         if !self.inactive_logged {
             log::warn!(reason:% = reason;
@@ -834,9 +877,13 @@ impl<C: CredentialSource> CloudWatchSink<C> {
 
     /// Queues a cycle's metrics and events durably (written and fsynced) without sending.
     /// `generation` identifies the finding state the changes were computed from (see
-    /// [`crate::state::FindingState::generation`]); a change already queued from the same
-    /// generation is not queued again. Off EC2, or without role credentials, queues nothing
-    /// and returns an inactive delivery.
+    /// [`crate::state::FindingState::generation`]); a change already queued, or already
+    /// delivered, from the same generation is not queued again (an empty `generation` turns
+    /// the delivered check off). Off EC2, or without role credentials, queues nothing and
+    /// returns an inactive delivery.
+    ///
+    /// All or nothing: when the delivery carries a [`CloudWatchError::State`] error, nothing
+    /// of this cycle was queued and the finding state must not move on.
     pub async fn enqueue(&mut self, cycle: &CycleReport, generation: &str) -> Delivery {
         let Some(instance) = cycle.instance.as_ref() else {
             return self.inactive(
@@ -864,6 +911,18 @@ impl<C: CredentialSource> CloudWatchSink<C> {
             .unwrap_or_else(|| instance.region.clone());
         let group = self.cfg.log_group.clone();
         let stream = instance.instance_id.clone();
+        let mut d = Delivery {
+            active: true,
+            ..Delivery::default()
+        };
+        if !generation.is_empty() {
+            if let Err(e) = self.delivered.begin(generation) {
+                d.errors.push(e.into());
+                d.pending = self.outbox.len() as u64;
+                d.dropped = self.outbox.dropped();
+                return d;
+            }
+        }
         let queued: HashSet<String> = self
             .outbox
             .entries()
@@ -887,8 +946,8 @@ impl<C: CredentialSource> CloudWatchSink<C> {
             .map(|f| (f, "new"))
             .chain(cycle.changes.resolved.iter().map(|f| (f, "resolved")));
         for (f, change) in changes {
-            let key = format!("{}:{change}:{generation}", f.id);
-            if queued.contains(&key) {
+            let key = change_key(&f.id, change, generation);
+            if queued.contains(&key) || self.delivered.contains(&key) {
                 continue;
             }
             items.push(log_item(logs::finding_event(f, change, cycle), Some(key)));
@@ -905,20 +964,19 @@ impl<C: CredentialSource> CloudWatchSink<C> {
             });
         }
         let enqueued = items.len() as u64;
-        let mut d = Delivery {
-            active: true,
-            enqueued,
-            ..Delivery::default()
-        };
-        if let Err(e) = self.outbox.push_all(items) {
-            d.errors.push(e.into());
+        match self.outbox.push_all(items) {
+            Ok(_) => d.enqueued = enqueued,
+            Err(e) => d.errors.push(e.into()),
         }
         d.pending = self.outbox.len() as u64;
         d.dropped = self.outbox.dropped();
         d
     }
 
-    /// Sends what waits in the outbox, oldest first; removes entries after a 2xx.
+    /// Sends what waits in the outbox, oldest first; after a 2xx records the finding changes
+    /// the service accepted ([`DeliveredKeys`]), then removes the entries. A batch is sent
+    /// twice only when the process dies, or the 2xx is lost, between the service accepting it
+    /// and its removal being on disk (see the module docs).
     pub async fn flush(&mut self) -> Delivery {
         let mut d = Delivery {
             active: true,
@@ -956,8 +1014,8 @@ impl<C: CredentialSource> CloudWatchSink<C> {
 
     async fn deliver(&mut self, mut creds: RoleCredentials, d: &mut Delivery) {
         let now = SystemTime::now();
-        let mut log_groups: BTreeMap<(String, String, String), Vec<(u64, LogEvent)>> =
-            BTreeMap::new();
+        type Keyed = (u64, LogEvent, Option<String>);
+        let mut log_groups: BTreeMap<(String, String, String), Vec<Keyed>> = BTreeMap::new();
         let mut metric_groups: BTreeMap<(String, String), Vec<(u64, Datum)>> = BTreeMap::new();
         let mut too_old = Vec::new();
         let oldest_ms = logs::epoch_ms(now) - logs::MAX_EVENT_AGE.as_millis() as i64;
@@ -968,7 +1026,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
                     group,
                     stream,
                     event,
-                    ..
+                    key,
                 } => {
                     if event.timestamp < oldest_ms || event.message.len() > logs::MAX_EVENT_BYTES {
                         too_old.push(e.seq);
@@ -976,7 +1034,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
                         log_groups
                             .entry((region.clone(), group.clone(), stream.clone()))
                             .or_default()
-                            .push((e.seq, event.clone()));
+                            .push((e.seq, event.clone(), key.clone()));
                     }
                 }
                 Item::Metric {
@@ -1039,14 +1097,16 @@ impl<C: CredentialSource> CloudWatchSink<C> {
 
         for ((region, group, stream), mut events) in log_groups {
             // Stable: events of one cycle keep their order.
-            events.sort_by_key(|(_, e)| e.timestamp);
+            events.sort_by_key(|(_, e, _)| e.timestamp);
             let endpoint = self.endpoint(Api::PutLogEvents, &region);
             let key = (region.clone(), group.clone(), stream.clone());
-            let refs: Vec<&LogEvent> = events.iter().map(|(_, e)| e).collect();
+            let refs: Vec<&LogEvent> = events.iter().map(|(_, e, _)| e).collect();
             let ranges = logs::batches(&refs, self.max_batch_events);
             'batches: for range in ranges {
                 let batch = &refs[range.clone()];
-                let seqs: Vec<u64> = events[range].iter().map(|(s, _)| *s).collect();
+                let seqs: Vec<u64> = events[range.clone()].iter().map(|(s, ..)| *s).collect();
+                let keys: Vec<Option<String>> =
+                    events[range].iter().map(|(.., k)| k.clone()).collect();
                 let body = logs::put_log_events_body(&group, &stream, batch);
                 let mut recreated = false;
                 loop {
@@ -1069,20 +1129,29 @@ impl<C: CredentialSource> CloudWatchSink<C> {
                         .await;
                     match res {
                         Ok(resp) => {
-                            let rejected = logs::RejectedInfo::from_response(&resp)
-                                .map_or(0, |r| r.count(batch.len()));
+                            let accepted = logs::RejectedInfo::from_response(&resp)
+                                .map_or(0..batch.len(), |r| r.accepted(batch.len()));
+                            let rejected = batch.len() - accepted.len();
                             if rejected > 0 {
                                 log::warn!(rejected = rejected, group:% = group, stream:% = stream;
                                     "CloudWatch Logs refused some events (too old or too far in the future)");
                             }
                             d.rejected += rejected as u64;
-                            let accepted = batch.len() - rejected;
-                            d.delivered_events += accepted as u64;
-                            d.calls.log_ingested_bytes += batch
+                            d.delivered_events += accepted.len() as u64;
+                            d.calls.log_ingested_bytes += batch[accepted.clone()]
                                 .iter()
-                                .take(accepted)
                                 .map(|e| e.billed_size() as u64)
                                 .sum::<u64>();
+                            // The accepted changes are recorded before the outbox is trimmed:
+                            // a crash in between resends the batch (the one duplicate window)
+                            // but never queues the changes again.
+                            let delivered = keys[accepted]
+                                .iter()
+                                .filter_map(|k| k.as_deref())
+                                .map(|k| (key_generation(k), k));
+                            if let Err(e) = self.delivered.record(delivered) {
+                                d.errors.push(e.into());
+                            }
                             if let Err(e) = self.outbox.remove(&seqs) {
                                 d.errors.push(e.into());
                                 return;
