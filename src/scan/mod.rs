@@ -11,6 +11,7 @@
 pub mod envfiles;
 pub mod matcher;
 pub mod procfs;
+pub mod unreadable;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Seek};
@@ -27,6 +28,7 @@ use crate::config::ScanConfig;
 use crate::finding::{self, Finding, KeyType, Kind, ProcessInfo, Source};
 use crate::rules::RulesError;
 use matcher::{Matcher, RawMatch};
+pub use unreadable::Unreadable;
 
 /// Bytes read per chunk of a file.
 pub const CHUNK: usize = 1 << 20;
@@ -96,6 +98,8 @@ pub struct Plan {
     pub processes: bool,
     /// In-memory haystacks (user-data).
     pub memory: Vec<Haystack>,
+    /// Configured trees whose root is missing: passed on in [`ScanOutcome::unreadable`].
+    pub unreadable: Vec<Unreadable>,
 }
 
 impl Plan {
@@ -103,6 +107,9 @@ impl Plan {
     pub fn from_config(cfg: &ScanConfig) -> Plan {
         Plan {
             trees: cfg.paths.iter().filter(|p| p.exists()).cloned().collect(),
+            unreadable: (cfg.paths.iter().filter(|p| !p.exists()))
+                .map(|p| Unreadable::missing_root(p))
+                .collect(),
             env_files: envfiles::expand(&cfg.env_files),
             processes: cfg.processes,
             memory: Vec::new(),
@@ -157,6 +164,9 @@ pub struct ScanOutcome {
     pub stats: Stats,
     /// Whether the scan was cancelled before it finished.
     pub cancelled: bool,
+    /// Sources that could not be read although they may still exist (not those that are
+    /// gone): the agent carries their previous findings forward.
+    pub unreadable: Vec<Unreadable>,
 }
 
 impl ScanOutcome {
@@ -177,6 +187,7 @@ impl ScanOutcome {
         self.stats.add(&other.stats);
         self.stats.elapsed_ms = elapsed;
         self.cancelled |= other.cancelled;
+        self.unreadable.extend(other.unreadable);
     }
 }
 
@@ -442,6 +453,7 @@ impl Scanner {
                         Err(e) => {
                             log::debug!(error:% = e; "walk error");
                             w.stats.errors += 1;
+                            w.note_unreadable(Unreadable::from_walk(&e));
                             return WalkState::Continue;
                         }
                     };
@@ -504,6 +516,9 @@ impl Scanner {
         });
         let mut stats = merged.stats;
         stats.elapsed_ms = started.elapsed().as_millis() as u64;
+        let mut unreadable = plan.unreadable.clone();
+        unreadable.extend(merged.unreadable);
+        unreadable.sort_by(|a, b| a.path.cmp(&b.path));
         let cache = ScanCache {
             rules_version: version,
             entries: merged.cache,
@@ -522,6 +537,7 @@ impl Scanner {
                 findings,
                 stats,
                 cancelled: cancel.load(Ordering::Relaxed),
+                unreadable,
             },
             cache,
         )
@@ -533,6 +549,7 @@ struct Merged {
     findings: Vec<Finding>,
     stats: Stats,
     cache: HashMap<u64, CacheEntry>,
+    unreadable: Vec<Unreadable>,
 }
 
 /// Per-thread state: buffer, match scratch, counters; merged into the shared result on drop.
@@ -599,6 +616,7 @@ impl<'a> Worker<'a> {
             Err(e) => {
                 log::debug!(path:% = display, error:% = e; "cannot open");
                 self.stats.errors += 1;
+                self.note_unreadable(Unreadable::from_io(&display, &e));
                 return;
             }
         };
@@ -607,6 +625,7 @@ impl<'a> Worker<'a> {
             Err(e) => {
                 log::debug!(path:% = display, error:% = e; "cannot stat");
                 self.stats.errors += 1;
+                self.note_unreadable(Unreadable::from_io(&display, &e));
                 return;
             }
         };
@@ -642,6 +661,7 @@ impl<'a> Worker<'a> {
         if let Err(e) = result {
             log::debug!(path:% = display, error:% = e; "read error");
             self.stats.errors += 1;
+            self.note_unreadable(Unreadable::from_io(&display, &e));
             return;
         }
         group_credentials(&mut self.findings[first..]);
@@ -654,6 +674,14 @@ impl<'a> Worker<'a> {
                     suppressed: self.stats.suppressed - suppressed_before,
                 },
             );
+        }
+    }
+
+    /// Records a source that could not be read (errors are rare: straight to the shared list).
+    fn note_unreadable(&self, source: Option<Unreadable>) {
+        if let Some(u) = source {
+            let mut m = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+            m.unreadable.push(u);
         }
     }
 
@@ -1034,5 +1062,34 @@ mod tests {
         assert_eq!(out.findings.len(), 1);
         assert_eq!(out.findings[0].source, Source::UserData);
         assert_eq!(out.findings[0].line, 2);
+    }
+
+    #[test]
+    fn missing_roots_are_unreadable_and_files_that_are_gone_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let present = dir.path().join("present");
+        std::fs::create_dir(&present).unwrap();
+        std::fs::write(present.join("k"), "id = AKIASXQV3SVWMFRRRM75\n").unwrap();
+        let missing = dir.path().join("unmounted");
+        let cfg = ScanConfig {
+            paths: vec![present.clone(), missing.clone()],
+            env_files: Vec::new(),
+            processes: false,
+            ..ScanConfig::default()
+        };
+        let mut plan = Plan::from_config(&cfg);
+        assert_eq!(plan.trees, [present]);
+        // An env file deleted between planning and reading is gone, not unreadable.
+        plan.env_files.push(dir.path().join("deleted.env"));
+        let (out, _) = scanner().run(&plan, &AtomicBool::new(false), None);
+        assert_eq!(out.findings.len(), 1);
+        assert_eq!(out.stats.errors, 1, "the deleted env file");
+        assert_eq!(
+            out.unreadable
+                .iter()
+                .map(|u| u.path.as_str())
+                .collect::<Vec<_>>(),
+            [missing.to_str().unwrap()]
+        );
     }
 }
