@@ -13,7 +13,7 @@ use crate::finding::Source;
 use crate::imds::{ImdsClient, ImdsError};
 use crate::report;
 use crate::role::{self, RoleReport, Status};
-use crate::scan::{Haystack, Options, Plan, Reuse, Scanned, Scanner};
+use crate::scan::{Haystack, Options, Plan, Reuse, Scanned, Scanner, Unreadable};
 
 /// Runs a parsed command line; returns the exit code of DESIGN.md.
 pub fn run(cli: Cli) -> Result<u8, Error> {
@@ -79,7 +79,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// on a blocking thread while user-data is fetched from IMDS (when `scan.user_data` is on
 /// and IMDS is not disabled); then user-data is scanned as a `user_data` haystack and the
 /// two outcomes are merged. Off EC2 the fetch fails within about a second, is logged at
-/// info and does not count as a scan error. The returned cache and index cover the files.
+/// info and does not count as a scan error. User-data that could not be fetched or decoded
+/// (IMDS unreachable, throttled, failing) is listed in [`crate::scan::ScanOutcome::unreadable`]; an
+/// instance without user-data is not. The returned cache and index cover the files.
 pub async fn scan_configured(
     scanner: Arc<Scanner>,
     cfg: &Config,
@@ -103,6 +105,10 @@ pub async fn scan_configured(
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     };
     let outcome = &mut scanned.outcome;
+    if let Some(Err(e)) = &user_data {
+        let path = format!("imds:{}", crate::imds::USER_DATA_PATH);
+        outcome.unreadable.push(Unreadable::new(path, e));
+    }
     match user_data {
         Some(Ok(Some(hay))) => {
             let plan = Plan {

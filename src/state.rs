@@ -19,7 +19,7 @@
 //! after torn bytes is still recovered. When the file would grow beyond its bound, the oldest
 //! entries are dropped and counted.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -29,6 +29,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::finding::Finding;
+use crate::scan::unreadable::{Coverage, Unreadable};
 
 /// File name of the finding state inside the state directory.
 pub const FINDINGS_FILE: &str = "findings.json";
@@ -231,6 +232,24 @@ impl FindingState {
             }
         }
         changes
+    }
+
+    /// The remembered findings missing from `current` that lie in a source the scan could not
+    /// read this time ([`Unreadable`]: a file that could not be opened or read, a missing tree
+    /// root, user-data IMDS did not hand out). Nothing is known of them this cycle: the caller
+    /// adds them to `current` before [`FindingState::diff`], so that they stay present, neither
+    /// resolved now nor new when the source is readable again. Sorted by finding id.
+    pub fn carried(&self, current: &[Finding], unreadable: &[Unreadable]) -> Vec<Finding> {
+        let coverage = Coverage::new(unreadable);
+        if coverage.is_empty() {
+            return Vec::new();
+        }
+        let now: HashSet<&str> = current.iter().map(|f| f.id.as_str()).collect();
+        self.findings
+            .values()
+            .filter(|f| !now.contains(f.id.as_str()) && coverage.source_of(&f.path).is_some())
+            .cloned()
+            .collect()
     }
 
     /// Makes `current` the remembered state and writes it to `dir` atomically. Call it after
@@ -834,6 +853,46 @@ mod tests {
         );
         assert_eq!(changes.still_present, 1);
         assert!(prev.diff(&[finding("a"), finding("b")]).is_empty());
+    }
+
+    #[test]
+    fn findings_of_unreadable_sources_are_carried_not_resolved() {
+        let at = |id: &str, path: &str| Finding {
+            path: path.into(),
+            ..finding(id)
+        };
+        let prev = FindingState::from_findings(&[
+            at("locked", "/srv/locked.cfg"),
+            at("partial", "/srv/big.bin"),
+            at("partial-found", "/srv/big.bin"),
+            at("unmounted", "/mnt/data/app/.env"),
+            at("deleted", "/srv/gone.cfg"),
+            at("ud", "imds:/latest/user-data"),
+        ]);
+        let unreadable = [
+            Unreadable::new("/mnt/data", "configured tree is missing"),
+            Unreadable::new("/srv/big.bin", "EIO"),
+            Unreadable::new("/srv/locked.cfg", "EACCES"),
+            Unreadable::new("imds:/latest/user-data", "throttled"),
+        ];
+        // This scan read part of big.bin and found one of its two findings again.
+        let current = [at("partial-found", "/srv/big.bin")];
+        let carried = prev.carried(&current, &unreadable);
+        assert_eq!(
+            carried.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+            ["locked", "partial", "ud", "unmounted"]
+        );
+        let mut with_carried = current.to_vec();
+        with_carried.extend(carried);
+        let changes = prev.diff(&with_carried);
+        assert!(changes.new.is_empty());
+        assert_eq!(
+            changes.resolved.iter().map(|f| &f.id).collect::<Vec<_>>(),
+            ["deleted"],
+            "a file that is gone resolves"
+        );
+        assert_eq!(changes.still_present, 5);
+        assert!(prev.carried(&current, &[]).is_empty());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod systemd;
 pub mod track;
 pub mod watch;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,10 +21,12 @@ use tokio::time::sleep_until;
 use crate::app::scan_configured;
 use crate::config::{self, Config, Env};
 use crate::error::{Error, EXIT_OK, EXIT_RUNTIME};
+use crate::finding::Finding;
 use crate::imds::{CredentialsProvider, ImdsClient};
 use crate::report::cloudwatch::{CloudWatchSink, Delivery};
 use crate::report::cycle::{CycleReport, RoleStatus, RoleSummary};
 use crate::role::{self, RoleReport, Status};
+use crate::scan::unreadable::{Coverage, Unreadable};
 use crate::scan::{Options, Reuse, ScanCache, Scanner};
 use crate::state::{self, FindingState};
 
@@ -159,6 +162,11 @@ pub struct CycleOutcome {
     pub new: usize,
     /// Resolved findings.
     pub resolved: usize,
+    /// Findings of sources that could not be read this cycle, carried forward from the
+    /// previous state as still present (included in `findings`).
+    pub carried: usize,
+    /// Sources that could not be read this cycle (see [`Unreadable`]) and carried findings.
+    pub carried_sources: usize,
     /// Scan counters.
     pub stats: crate::scan::Stats,
     /// Journal entries written.
@@ -181,8 +189,13 @@ impl CycleOutcome {
             Some(d) if !d.active => "CloudWatch inactive".to_string(),
             Some(d) => format!("CloudWatch pending {}", d.pending),
         };
+        let carried = if self.carried > 0 {
+            format!(", {} carried", self.carried)
+        } else {
+            String::new()
+        };
         format!(
-            "{} finding(s), {} credential(s), {} new, {} resolved; role {role}; {cw}",
+            "{} finding(s), {} credential(s), {} new, {} resolved{carried}; role {role}; {cw}",
             self.findings, self.credentials, self.new, self.resolved
         )
     }
@@ -217,6 +230,13 @@ impl CycleOutcome {
             "  scan:       {} finding(s), {} credential(s): {} new, {} resolved ({} sources, {} bytes read, {} from cache, {} skipped, {} errors)",
             self.findings, self.credentials, self.new, self.resolved, st.files, st.bytes, st.cached, st.skipped, st.errors
         );
+        if self.carried > 0 {
+            let _ = writeln!(
+                s,
+                "  carried:    {} finding(s) of {} unreadable source(s), as still present",
+                self.carried, self.carried_sources
+            );
+        }
         let _ = writeln!(s, "  journald:   {} entr(y/ies)", self.journal_entries);
         match &self.delivery {
             None => {
@@ -321,7 +341,8 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
                 last_cycle_end = tokio::time::Instant::now();
                 systemd::status(&out.status_line());
                 log::info!(findings = out.findings, new = out.new, resolved = out.resolved,
-                    elapsed_ms = out.elapsed.as_millis() as u64; "cycle complete");
+                    carried = out.carried, files = out.stats.files, cached = out.stats.cached,
+                    bytes_read = out.stats.bytes, elapsed_ms = out.elapsed.as_millis() as u64; "cycle complete");
                 let interval = parts.config.agent.interval;
                 next_cycle = tokio::time::Instant::now() + interval + random_up_to(parts.config.agent.splay.min(interval / 10));
                 next_role = tokio::time::Instant::now() + parts.config.agent.role_check_interval;
@@ -425,6 +446,32 @@ fn start_watcher(cfg: &Config, tx: mpsc::UnboundedSender<PathBuf>) -> Option<wat
     }
 }
 
+/// Logs the sources the scan could not read: a warning, every cycle, for each one whose
+/// previous findings are carried forward and one for the total; the others (e.g. a configured
+/// tree that never existed) only at debug. Returns how many sources carried findings.
+fn log_carried(unreadable: &[Unreadable], carried: &[Finding]) -> usize {
+    let coverage = Coverage::new(unreadable);
+    let mut per_source: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
+    for f in carried {
+        if let Some(u) = coverage.source_of(&f.path) {
+            per_source.entry(&u.path).or_insert((0, &u.reason)).0 += 1;
+        }
+    }
+    for u in unreadable {
+        match per_source.get(u.path.as_str()) {
+            Some((n, reason)) => log::warn!(path = u.path, findings = n, reason = reason;
+                "source could not be read; its previous findings are carried forward as still present"),
+            None => log::debug!(path = u.path, reason = u.reason;
+                "source could not be read; no previous findings to carry"),
+        }
+    }
+    if !carried.is_empty() {
+        log::warn!(carried = carried.len(), sources = per_source.len();
+            "carried {} finding(s) of {} unreadable source(s)", carried.len(), per_source.len());
+    }
+    per_source.len()
+}
+
 /// One cycle: role check, scan, diff, report, flush. The scan reads only changed files,
 /// unless `full` is set, the cache is missing or invalid, or the last full scan is older than
 /// `agent.full_rescan_interval`.
@@ -465,7 +512,7 @@ async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> Cycle
     if let Some(t) = parts.tracker.as_mut() {
         t.finish(scanned.index);
     }
-    let outcome = scanned.outcome;
+    let mut outcome = scanned.outcome;
     let mut out = CycleOutcome {
         findings: outcome.findings.len(),
         credentials: outcome.distinct_credentials(),
@@ -487,13 +534,24 @@ async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> Cycle
         }
     }
 
-    if let Some(r) = role.as_mut() {
-        r.add_static_keys_check(out.credentials);
-    }
     let mut state = FindingState::load(&state_dir).unwrap_or_else(|e| {
         log::warn!(error:% = e; "finding state unreadable; starting from an empty state");
         FindingState::default()
     });
+    // What the scan could not read keeps its previous findings: they are neither resolved now
+    // nor new once the source is readable again.
+    let carried = state.carried(&outcome.findings, &outcome.unreadable);
+    out.carried = carried.len();
+    out.carried_sources = log_carried(&outcome.unreadable, &carried);
+    if !carried.is_empty() {
+        outcome.findings.extend(carried);
+        out.findings = outcome.findings.len();
+        out.credentials = outcome.distinct_credentials();
+    }
+
+    if let Some(r) = role.as_mut() {
+        r.add_static_keys_check(out.credentials);
+    }
     let changes = state.diff(&outcome.findings);
     let generation = state.generation();
     out.new = changes.new.len();
@@ -509,7 +567,8 @@ async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> Cycle
             instance_profile_missing: r.profile_missing_metric().map(|v| v == 1),
             imdsv1_open: r.imdsv1_open_metric().map(|v| v == 1),
         });
-    let report = CycleReport::new(SystemTime::now(), identity, summary, &outcome, changes);
+    let mut report = CycleReport::new(SystemTime::now(), identity, summary, &outcome, changes);
+    report.summary.carried = out.carried as u64;
 
     if cfg.journald.enabled {
         out.journal_entries = crate::report::journald::emit(&report);

@@ -54,8 +54,11 @@ pub struct CycleSummary {
     pub findings: u64,
     /// Distinct credentials among them.
     pub credentials: u64,
-    /// Findings also present in the previous scan.
+    /// Findings also present in the previous scan (carried ones included).
     pub still_present: u64,
+    /// Findings of sources the scan could not read, carried forward from the previous cycle
+    /// as still present (included in `findings`, `credentials` and `still_present`).
+    pub carried: u64,
     /// Scan counters.
     pub stats: Stats,
     /// Role check outcome.
@@ -100,6 +103,8 @@ impl CycleReport {
                 findings: scan.findings.len() as u64,
                 credentials,
                 still_present: changes.still_present,
+                // Known to the agent only, which sets it after the diff.
+                carried: 0,
                 stats: scan.stats,
                 role_status: role.status,
             },

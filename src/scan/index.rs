@@ -64,6 +64,9 @@ pub struct TreeIndex {
     /// Entries the walk could not read (unreadable directories): they stay so until inotify
     /// reports a change to them, which makes the agent walk again.
     pub walk_errors: u64,
+    /// Sources of the trees that could not be read (files and directories), reported again at
+    /// each update until inotify reports a change to them.
+    pub unreadable: Vec<super::Unreadable>,
     /// Configured trees that are single files (no watched directory holds them): read again
     /// each cycle.
     pub loose_files: Vec<PathBuf>,

@@ -12,6 +12,7 @@ pub mod envfiles;
 pub mod index;
 pub mod matcher;
 pub mod procfs;
+pub mod unreadable;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Seek};
@@ -29,6 +30,7 @@ use crate::finding::{self, Finding, KeyType, Kind, ProcessInfo, Source};
 use crate::rules::RulesError;
 use index::{FileFindings, FileState, TreeIndex};
 use matcher::{Matcher, RawMatch};
+pub use unreadable::Unreadable;
 
 /// Bytes read per chunk of a file.
 pub const CHUNK: usize = 1 << 20;
@@ -98,6 +100,8 @@ pub struct Plan {
     pub processes: bool,
     /// In-memory haystacks (user-data).
     pub memory: Vec<Haystack>,
+    /// Configured trees whose root is missing: passed on in [`ScanOutcome::unreadable`].
+    pub unreadable: Vec<Unreadable>,
 }
 
 impl Plan {
@@ -105,6 +109,9 @@ impl Plan {
     pub fn from_config(cfg: &ScanConfig) -> Plan {
         Plan {
             trees: cfg.paths.iter().filter(|p| p.exists()).cloned().collect(),
+            unreadable: (cfg.paths.iter().filter(|p| !p.exists()))
+                .map(|p| Unreadable::missing_root(p))
+                .collect(),
             env_files: envfiles::expand(&cfg.env_files),
             processes: cfg.processes,
             memory: Vec::new(),
@@ -159,6 +166,9 @@ pub struct ScanOutcome {
     pub stats: Stats,
     /// Whether the scan was cancelled before it finished.
     pub cancelled: bool,
+    /// Sources that could not be read although they may still exist (not those that are
+    /// gone): the agent carries their previous findings forward.
+    pub unreadable: Vec<Unreadable>,
 }
 
 impl ScanOutcome {
@@ -179,6 +189,7 @@ impl ScanOutcome {
         self.stats.add(&other.stats);
         self.stats.elapsed_ms = elapsed;
         self.cancelled |= other.cancelled;
+        self.unreadable.extend(other.unreadable);
     }
 }
 
@@ -466,6 +477,7 @@ impl Scanner {
                             log::debug!(error:% = e; "walk error");
                             w.stats.errors += 1;
                             w.walk_errors += 1;
+                            w.note_unreadable(Unreadable::from_walk(&e));
                             return WalkState::Continue;
                         }
                     };
@@ -510,7 +522,7 @@ impl Scanner {
             }
             _ => None,
         };
-        let (outcome, cache) = self.finish(merged, started, cancel, version, full_scan_at);
+        let (outcome, cache) = self.finish(plan, merged, started, cancel, version, full_scan_at);
         (outcome, cache, index)
     }
 
@@ -569,6 +581,11 @@ impl Scanner {
         }
         let reads = reads.into_inner().unwrap_or_else(|e| e.into_inner());
         let cancelled = cancel.load(Ordering::Relaxed);
+        for path in changed.iter().chain(&index.loose_files) {
+            let path = path.to_string_lossy();
+            index.unreadable.retain(|u| u.path != path);
+        }
+        index.unreadable.extend(reads.unreadable);
         for (key, state) in states {
             match state {
                 None => index.remove(key),
@@ -586,6 +603,7 @@ impl Scanner {
         self.scan_env_files(plan, cancel, &shared, None);
         self.scan_volatile(plan, cancel, &shared);
         let mut merged = shared.into_inner().unwrap_or_else(|e| e.into_inner());
+        merged.unreadable.extend(index.unreadable.iter().cloned());
         let (read, skipped, failed) = index.counts();
         let (found, suppressed) = index.findings();
         merged.findings.extend(found.cloned());
@@ -597,7 +615,14 @@ impl Scanner {
         st.cached += read.saturating_sub(reads.stats.files);
         st.bytes += reads.stats.bytes;
         let full_scan_at = index.full_scan_at;
-        let (outcome, _) = self.finish(merged, started, cancel, self.rules_version(), full_scan_at);
+        let (outcome, _) = self.finish(
+            plan,
+            merged,
+            started,
+            cancel,
+            self.rules_version(),
+            full_scan_at,
+        );
         Scanned {
             outcome,
             cache: None,
@@ -651,6 +676,7 @@ impl Scanner {
     /// Sorts the findings and makes the outcome and the cache of a scan.
     fn finish(
         &self,
+        plan: &Plan,
         merged: Merged,
         started: Instant,
         cancel: &AtomicBool,
@@ -668,6 +694,9 @@ impl Scanner {
         });
         let mut stats = merged.stats;
         stats.elapsed_ms = started.elapsed().as_millis() as u64;
+        let mut unreadable = plan.unreadable.clone();
+        unreadable.extend(merged.unreadable);
+        unreadable.sort_by(|a, b| a.path.cmp(&b.path));
         let cache = ScanCache {
             rules_version: version,
             entries: merged.cache,
@@ -678,6 +707,7 @@ impl Scanner {
                 findings,
                 stats,
                 cancelled: cancel.load(Ordering::Relaxed),
+                unreadable,
             },
             cache,
         )
@@ -799,6 +829,11 @@ impl Watching {
             roots: plan.trees.clone(),
             loose_files: plan.trees.iter().filter(|t| !t.is_dir()).cloned().collect(),
             walk_errors: merged.walk_errors,
+            // Env files are read at every cycle, so their errors are not kept.
+            unreadable: (merged.unreadable.iter())
+                .filter(|u| !plan.env_files.iter().any(|e| e.to_string_lossy() == u.path))
+                .cloned()
+                .collect(),
             full_scan_at,
             ..TreeIndex::default()
         };
@@ -818,6 +853,7 @@ struct Merged {
     findings: Vec<Finding>,
     stats: Stats,
     cache: HashMap<u64, CacheEntry>,
+    unreadable: Vec<Unreadable>,
     indexed: Vec<(u64, FileState)>,
     watched: Vec<(inotify::WatchDescriptor, PathBuf)>,
     walk_errors: u64,
@@ -932,6 +968,7 @@ impl<'a> Worker<'a> {
             Err(e) => {
                 log::debug!(path:% = display, error:% = e; "cannot open");
                 self.stats.errors += 1;
+                self.note_unreadable(Unreadable::from_io(&display, &e));
                 return FileState::Failed;
             }
         };
@@ -940,6 +977,7 @@ impl<'a> Worker<'a> {
             Err(e) => {
                 log::debug!(path:% = display, error:% = e; "cannot stat");
                 self.stats.errors += 1;
+                self.note_unreadable(Unreadable::from_io(&display, &e));
                 return FileState::Failed;
             }
         };
@@ -975,6 +1013,7 @@ impl<'a> Worker<'a> {
         if let Err(e) = result {
             log::debug!(path:% = display, error:% = e; "read error");
             self.stats.errors += 1;
+            self.note_unreadable(Unreadable::from_io(&display, &e));
             return FileState::Failed;
         }
         group_credentials(&mut self.findings[first..]);
@@ -989,6 +1028,14 @@ impl<'a> Worker<'a> {
             );
         }
         FileState::Read
+    }
+
+    /// Records a source that could not be read (errors are rare: straight to the shared list).
+    fn note_unreadable(&self, source: Option<Unreadable>) {
+        if let Some(u) = source {
+            let mut m = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+            m.unreadable.push(u);
+        }
     }
 
     fn scan_memory(&mut self, h: &Haystack) {
@@ -1373,5 +1420,34 @@ mod tests {
         assert_eq!(out.findings.len(), 1);
         assert_eq!(out.findings[0].source, Source::UserData);
         assert_eq!(out.findings[0].line, 2);
+    }
+
+    #[test]
+    fn missing_roots_are_unreadable_and_files_that_are_gone_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let present = dir.path().join("present");
+        std::fs::create_dir(&present).unwrap();
+        std::fs::write(present.join("k"), "id = AKIASXQV3SVWMFRRRM75\n").unwrap();
+        let missing = dir.path().join("unmounted");
+        let cfg = ScanConfig {
+            paths: vec![present.clone(), missing.clone()],
+            env_files: Vec::new(),
+            processes: false,
+            ..ScanConfig::default()
+        };
+        let mut plan = Plan::from_config(&cfg);
+        assert_eq!(plan.trees, [present]);
+        // An env file deleted between planning and reading is gone, not unreadable.
+        plan.env_files.push(dir.path().join("deleted.env"));
+        let (out, _) = scanner().run(&plan, &AtomicBool::new(false), None);
+        assert_eq!(out.findings.len(), 1);
+        assert_eq!(out.stats.errors, 1, "the deleted env file");
+        assert_eq!(
+            out.unreadable
+                .iter()
+                .map(|u| u.path.as_str())
+                .collect::<Vec<_>>(),
+            [missing.to_str().unwrap()]
+        );
     }
 }

@@ -277,3 +277,289 @@ fn a_key_written_to_a_watched_env_file_is_reported_within_seconds() {
     let (code, _, _) = d.wait_exit(Duration::from_secs(15));
     assert_eq!(code, 0);
 }
+
+// ---- sources that cannot be read this cycle keep their findings ------------------------------
+
+fn is_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Gives `path` and everything under it to nobody (65534), so that the agent can run as
+/// nobody and a file of mode 000 is unreadable to it even though the tests run as root.
+fn give_to_nobody(path: &Path) {
+    std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
+    if path.is_dir() {
+        for e in fs::read_dir(path).unwrap() {
+            give_to_nobody(&e.unwrap().path());
+        }
+    }
+}
+
+/// One `run --once` cycle; with `as_nobody` and running as root, under setpriv as nobody
+/// (root reads a file of mode 000). Returns (exit code, stdout, stderr).
+fn cycle_once(cfg: &Path, as_nobody: bool, env: &[(&str, &str)]) -> (i32, String, String) {
+    let bin = assert_cmd::cargo::cargo_bin("credhygiene");
+    let mut cmd = if as_nobody && is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
+        c
+    } else {
+        Command::new(&bin)
+    };
+    cmd.env_remove("CREDHYGIENE_CONFIG")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .args(["-v", "--config", cfg.to_str().unwrap(), "run", "--once"])
+        .output()
+        .unwrap();
+    assert_no_secret(&out.stdout, &[SECRET]);
+    assert_no_secret(&out.stderr, &[SECRET]);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs one cycle and checks that it completed and that its summary holds every `want`.
+fn expect_cycle(cfg: &Path, as_nobody: bool, env: &[(&str, &str)], want: &[&str]) -> String {
+    let (code, stdout, stderr) = cycle_once(cfg, as_nobody, env);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    for w in want {
+        assert!(stdout.contains(w), "no {w:?} in:\n{stdout}\n{stderr}");
+    }
+    stdout + &stderr
+}
+
+#[test]
+fn an_unreadable_file_keeps_its_findings_until_it_is_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("srv");
+    fs::create_dir_all(&root).unwrap();
+    let creds = root.join("creds");
+    fs::write(
+        &creds,
+        format!("aws_secret_access_key = {SECRET}\nid {KEY_ID}\n"),
+    )
+    .unwrap();
+    fs::write(root.join("readme.txt"), "nothing here\n").unwrap();
+    let cfg = write_config(dir.path(), &root, "");
+    if is_root() {
+        give_to_nobody(dir.path());
+    }
+    let mode = |m| fs::set_permissions(&creds, std::os::unix::fs::PermissionsExt::from_mode(m));
+
+    expect_cycle(
+        &cfg,
+        true,
+        &[],
+        &["2 finding(s), 1 credential(s): 2 new, 0 resolved"],
+    );
+
+    // Unreadable (EACCES): not resolved, and still counted.
+    mode(0o000).unwrap();
+    for _ in 0..2 {
+        let text = expect_cycle(
+            &cfg,
+            true,
+            &[],
+            &[
+                "2 finding(s), 1 credential(s): 0 new, 0 resolved",
+                "1 errors",
+                "carried:    2 finding(s) of 1 unreadable source(s)",
+            ],
+        );
+        assert!(
+            text.contains("carried 2 finding(s) of 1 unreadable source(s)"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("path={}", creds.display())),
+            "the source is named: {text}"
+        );
+        assert!(!text.contains("change=resolved"), "{text}");
+    }
+
+    // Readable again: nothing new, nothing resolved, nothing carried.
+    mode(0o644).unwrap();
+    let text = expect_cycle(
+        &cfg,
+        true,
+        &[],
+        &["2 finding(s), 1 credential(s): 0 new, 0 resolved"],
+    );
+    assert!(!text.contains("carried"), "{text}");
+
+    // Unreadable, then deleted: a file that is gone resolves.
+    mode(0o000).unwrap();
+    expect_cycle(&cfg, true, &[], &["0 new, 0 resolved", "carried:    2"]);
+    fs::remove_file(&creds).unwrap();
+    let text = expect_cycle(
+        &cfg,
+        true,
+        &[],
+        &[
+            "0 finding(s), 0 credential(s): 0 new, 2 resolved",
+            "0 errors",
+        ],
+    );
+    assert!(!text.contains("carried"), "{text}");
+}
+
+#[test]
+fn a_missing_tree_root_keeps_its_findings_while_it_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("srv");
+    let volume = dir.path().join("mnt/data");
+    let never = dir.path().join("never-existed");
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(volume.join("app")).unwrap();
+    fs::write(
+        volume.join("app/.env"),
+        format!("AWS_ACCESS_KEY_ID={KEY_ID}\nAWS_SECRET_ACCESS_KEY={SECRET}\n"),
+    )
+    .unwrap();
+    let cfg = write_config(dir.path(), &root, "");
+    let paths = |roots: &[&Path]| {
+        let text = fs::read_to_string(&cfg).unwrap();
+        let start = text.find("paths = [").unwrap();
+        let end = start + text[start..].find('\n').unwrap();
+        let list: Vec<String> = roots
+            .iter()
+            .map(|r| format!("{:?}", r.display().to_string()))
+            .collect();
+        fs::write(
+            &cfg,
+            format!(
+                "{}paths = [{}]{}",
+                &text[..start],
+                list.join(", "),
+                &text[end..]
+            ),
+        )
+        .unwrap();
+    };
+    paths(&[&root, &volume, &never]);
+
+    expect_cycle(&cfg, false, &[], &["2 finding(s), 1 credential(s): 2 new"]);
+
+    // The volume is unmounted (its root is gone): its findings are carried, with a warning
+    // each cycle; a configured root that never had findings is not worth one.
+    let unmounted = dir.path().join("mnt/data.off");
+    fs::rename(&volume, &unmounted).unwrap();
+    for _ in 0..2 {
+        let text = expect_cycle(
+            &cfg,
+            false,
+            &[],
+            &[
+                "2 finding(s), 1 credential(s): 0 new, 0 resolved",
+                "carried:    2 finding(s) of 1 unreadable source(s)",
+            ],
+        );
+        let warning = text
+            .lines()
+            .find(|l| l.contains("warning: source could not be read"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(warning.contains(&volume.display().to_string()), "{warning}");
+        assert!(warning.contains("configured tree is missing"), "{warning}");
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.contains("warning") && l.contains("never-existed")),
+            "{text}"
+        );
+    }
+
+    // Mounted again: unchanged.
+    fs::rename(&unmounted, &volume).unwrap();
+    let text = expect_cycle(
+        &cfg,
+        false,
+        &[],
+        &["2 finding(s), 1 credential(s): 0 new, 0 resolved"],
+    );
+    assert!(!text.contains("carried"), "{text}");
+
+    // Gone for good: taking it out of scan.paths resolves its findings.
+    fs::rename(&volume, &unmounted).unwrap();
+    expect_cycle(&cfg, false, &[], &["carried:    2"]);
+    paths(&[&root, &never]);
+    expect_cycle(
+        &cfg,
+        false,
+        &[],
+        &["0 finding(s), 0 credential(s): 0 new, 2 resolved"],
+    );
+}
+
+#[test]
+fn user_data_imds_does_not_hand_out_keeps_its_findings() {
+    use crate::imds_emulator::{closed_port, Emulator};
+    let emu = Emulator::start(serde_json::json!({
+        "user_data": format!("#!/bin/bash\nexport AWS_ACCESS_KEY_ID={KEY_ID}\nexport AWS_SECRET_ACCESS_KEY={SECRET}\n"),
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("srv");
+    fs::create_dir_all(&root).unwrap();
+    let cfg = write_config(dir.path(), &root, "");
+    let text = fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(
+            "disabled = true",
+            &format!("endpoint = {:?}", emu.endpoint()),
+        )
+        .replace("user_data = false", "user_data = true");
+    fs::write(&cfg, text).unwrap();
+    let at = |endpoint: &str| {
+        vec![
+            ("AWS_EC2_METADATA_DISABLED", "false"),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect::<Vec<_>>()
+    };
+    let run = |endpoint: &str, want: &[&str]| {
+        let env = at(endpoint);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        expect_cycle(&cfg, false, &env, want)
+    };
+    let live = emu.endpoint();
+
+    run(&live, &["2 finding(s), 1 credential(s): 2 new"]);
+
+    // IMDS answers everything but user-data with 500s: carried.
+    emu.control(serde_json::json!({"fail": 1000, "fault_paths": ["/latest/user-data"]}));
+    let text = run(
+        &live,
+        &[
+            "2 finding(s), 1 credential(s): 0 new, 0 resolved",
+            "carried:    2 finding(s) of 1 unreadable source(s)",
+        ],
+    );
+    assert!(text.contains("path=imds:/latest/user-data"), "{text}");
+
+    // IMDS throttles: carried.
+    emu.control(serde_json::json!({"fail": 0, "throttle": 1000}));
+    run(&live, &["0 new, 0 resolved", "carried:    2"]);
+
+    // IMDS unreachable (connection refused): carried.
+    let off = format!("http://127.0.0.1:{}", closed_port());
+    run(&off, &["0 new, 0 resolved", "carried:    2"]);
+
+    // IMDS is back and the instance has no user-data any more (404): resolved.
+    emu.control(serde_json::json!({"throttle": 0, "user_data": null}));
+    let text = run(&live, &["0 finding(s), 0 credential(s): 0 new, 2 resolved"]);
+    assert!(!text.contains("carried"), "{text}");
+}

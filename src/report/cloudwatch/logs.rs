@@ -101,6 +101,9 @@ pub fn summary_event(report: &CycleReport, pending: usize, dropped: u64) -> LogE
     m.insert("new".into(), json!(report.changes.new.len()));
     m.insert("resolved".into(), json!(report.changes.resolved.len()));
     m.insert("still_present".into(), json!(s.still_present));
+    if s.carried > 0 {
+        m.insert("carried".into(), json!(s.carried));
+    }
     m.insert("metrics".into(), json!(report.metrics));
     m.insert("stats".into(), json!(s.stats));
     m.insert(
