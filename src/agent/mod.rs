@@ -347,6 +347,7 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
                 next_cycle = tokio::time::Instant::now() + interval + random_up_to(parts.config.agent.splay.min(interval / 10));
                 next_role = tokio::time::Instant::now() + parts.config.agent.role_check_interval;
                 drop(out);
+                release_freed_memory();
             }
             _ = sleep_until(next_role) => {
                 next_role = tokio::time::Instant::now() + parts.config.agent.role_check_interval;
@@ -411,6 +412,21 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
     log::info!("credhygiene agent stopped");
     Ok(EXIT_OK)
 }
+
+/// Hands the memory a cycle freed back to the kernel, so that the daemon idles small. glibc's
+/// allocator keeps freed heap below live blocks for reuse (about 15 MiB after a cycle over the
+/// benchmark tree); musl's allocator, which the shipped static binaries use, returns it itself.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn release_freed_memory() {
+    // SAFETY: malloc_trim has no preconditions; it only walks glibc's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_freed_memory() {}
 
 /// The next batch of tree changes (never, without a tracker).
 async fn next_change(tracker: &mut Option<track::Tracker>) {

@@ -8,7 +8,7 @@
 //! the inotify instance, decides when the index can be trusted and hands it to the scanner
 //! (see [`super::Reuse`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use inotify::{WatchDescriptor, WatchMask};
@@ -57,8 +57,11 @@ pub struct TreeIndex {
     pub roots: Vec<PathBuf>,
     /// Watched directories by inotify watch descriptor.
     pub dirs: HashMap<WatchDescriptor, PathBuf>,
-    /// Every file of the trees by [`super::path_key`].
-    pub files: HashMap<u64, FileState>,
+    /// The files of the trees that were read, by [`super::path_key`] (the common case: 8
+    /// bytes a file).
+    pub read: HashSet<u64>,
+    /// The files of the trees that were skipped or could not be read.
+    pub unread: HashMap<u64, FileState>,
     /// Findings by [`super::path_key`], for the files that have any.
     pub found: HashMap<u64, FileFindings>,
     /// Entries the walk could not read (unreadable directories): they stay so until inotify
@@ -77,7 +80,13 @@ pub struct TreeIndex {
 impl TreeIndex {
     /// Records what a scan of `key` found (`None` when it was not read).
     pub fn set(&mut self, key: u64, state: FileState, found: Option<FileFindings>) {
-        self.files.insert(key, state);
+        if state == FileState::Read {
+            self.read.insert(key);
+            self.unread.remove(&key);
+        } else {
+            self.read.remove(&key);
+            self.unread.insert(key, state);
+        }
         match found.filter(|f| !f.findings.is_empty() || f.suppressed > 0) {
             Some(f) => {
                 self.found.insert(key, f);
@@ -90,19 +99,18 @@ impl TreeIndex {
 
     /// Forgets a file that is gone (or no longer scanned: a symlink, an excluded name).
     pub fn remove(&mut self, key: u64) {
-        self.files.remove(&key);
+        self.read.remove(&key);
+        self.unread.remove(&key);
         self.found.remove(&key);
     }
 
     /// How many files are in each state: (read, skipped, failed).
     pub fn counts(&self) -> (u64, u64, u64) {
-        self.files
-            .values()
-            .fold((0, 0, 0), |(r, s, f), st| match st {
-                FileState::Read => (r + 1, s, f),
-                FileState::Skipped => (r, s + 1, f),
-                FileState::Failed => (r, s, f + 1),
-            })
+        let (skipped, failed) = self.unread.values().fold((0, 0), |(s, f), st| match st {
+            FileState::Skipped => (s + 1, f),
+            _ => (s, f + 1),
+        });
+        (self.read.len() as u64, skipped, failed)
     }
 
     /// All findings held, and the number suppressed.

@@ -278,6 +278,58 @@ fn a_key_written_to_a_watched_env_file_is_reported_within_seconds() {
     assert_eq!(code, 0);
 }
 
+/// A nested tree: `a0/b/c.conf` … `a19/b/c.conf`, nothing in them.
+fn nested_tree(root: &Path) {
+    for i in 0..20 {
+        let d = root.join(format!("a{i}/b"));
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join("c.conf"), "nothing here\n").unwrap();
+    }
+}
+
+#[test]
+fn the_daemon_reads_only_the_files_inotify_reports_and_walks_after_a_directory_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    nested_tree(&root);
+    let cfg = write_config(dir.path(), &root, "");
+    let mut d = Daemon::start(&cfg, None);
+    let wait = Duration::from_secs(15);
+    d.wait_for(&["cycle complete", "files=20 cached=0"], wait);
+    // Unchanged: every file comes from the index; nothing is read.
+    d.wait_for(&["cycle complete", "new=0", "files=20 cached=20 bytes_read=0"], wait);
+
+    // A key written deep in the tree: the next cycle reads that one file, and finds the key.
+    let keyed = root.join("a3/b/c.conf");
+    fs::write(&keyed, format!("aws_access_key_id = {KEY_ID}\n")).unwrap();
+    d.wait_for(&["cycle complete", "new=1", "files=20 cached=19"], wait);
+
+    // A new directory: inotify cannot say what is in it, so the trees are walked again.
+    fs::create_dir(root.join("a7/new")).unwrap();
+    fs::write(
+        root.join("a7/new/.env"),
+        format!("AWS_SECRET_ACCESS_KEY={SECRET}\n"),
+    )
+    .unwrap();
+    d.wait_for(&["walking the scanned trees", "directory was created"], wait);
+    d.wait_for(&["cycle complete", "new=1", "files=21"], wait);
+    d.wait_for(&["cycle complete", "new=0", "files=21 cached=21 bytes_read=0"], wait);
+
+    // A file deleted: resolved by an update, without a walk.
+    fs::remove_file(&keyed).unwrap();
+    d.wait_for(&["cycle complete", "resolved=1", "files=20 cached=20"], wait);
+    d.signal("TERM");
+    let (code, seen, _) = d.wait_exit(wait);
+    assert_eq!(code, 0);
+    let log = seen.join("\n");
+    assert_eq!(
+        log.matches("walking the scanned trees").count(),
+        2,
+        "the first cycle and the new directory: {log}"
+    );
+    assert_no_secret(log.as_bytes(), &[SECRET]);
+}
+
 // ---- sources that cannot be read this cycle keep their findings ------------------------------
 
 fn is_root() -> bool {
