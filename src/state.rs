@@ -157,6 +157,9 @@ impl FindingChanges {
 #[derive(Serialize, Deserialize)]
 struct FindingsFile {
     version: u32,
+    /// Commits so far (absent in files of earlier releases: 0).
+    #[serde(default)]
+    commits: u64,
     findings: Vec<Finding>,
 }
 
@@ -164,6 +167,9 @@ struct FindingsFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FindingState {
     findings: BTreeMap<String, Finding>,
+    /// How many times the state moved on: part of the generation, so that a state that comes
+    /// back to an earlier set of findings (X → Y → X) is not mistaken for the earlier one.
+    commits: u64,
 }
 
 impl FindingState {
@@ -187,20 +193,27 @@ impl FindingState {
                 "finding state has another format version; starting from an empty state");
             return Ok(FindingState::default());
         }
-        Ok(FindingState::from_findings(&file.findings))
+        let mut state = FindingState::from_findings(&file.findings);
+        state.commits = file.commits;
+        Ok(state)
     }
 
     /// A state holding exactly `findings`.
     pub fn from_findings(findings: &[Finding]) -> FindingState {
         FindingState {
             findings: findings.iter().map(|f| (f.id.clone(), f.clone())).collect(),
+            commits: 0,
         }
     }
 
-    /// A digest of the remembered finding ids: changes computed from the same state have the
-    /// same generation, which lets the outbox recognise a change it already holds.
+    /// A digest of the remembered finding ids and the commit count: changes computed from the
+    /// same state have the same generation, which lets the outbox recognise a change it already
+    /// holds, while the same findings seen again after a change are a new generation.
     pub fn generation(&self) -> String {
-        let ids: Vec<&str> = self.findings.keys().map(String::as_str).collect();
+        let commits = self.commits.to_string();
+        let ids: Vec<&str> = (self.findings.keys().map(String::as_str))
+            .chain([commits.as_str()])
+            .collect();
         crate::finding::short_id(&ids)
     }
 
@@ -256,7 +269,9 @@ impl FindingState {
     /// the changes were handed to the sinks (enqueued in the outbox), so that a crash in
     /// between reports a change twice rather than never.
     pub fn commit(&mut self, dir: &Path, current: &[Finding]) -> Result<(), StateError> {
+        let commits = self.commits + 1;
         *self = FindingState::from_findings(current);
+        self.commits = commits;
         self.save(dir)
     }
 
@@ -265,6 +280,7 @@ impl FindingState {
         prepare_dir(dir)?;
         let file = FindingsFile {
             version: FORMAT_VERSION,
+            commits: self.commits,
             findings: self.findings.values().cloned().collect(),
         };
         let bytes = serde_json::to_vec(&file).map_err(|e| StateError::Corrupt {
@@ -853,6 +869,23 @@ mod tests {
         );
         assert_eq!(changes.still_present, 1);
         assert!(prev.diff(&[finding("a"), finding("b")]).is_empty());
+    }
+
+    #[test]
+    fn a_state_that_comes_back_is_a_new_generation_and_reloads_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = FindingState::default();
+        let x = state.generation();
+        state.commit(dir.path(), &[finding("f")]).unwrap();
+        let y = state.generation();
+        state.commit(dir.path(), &[]).unwrap();
+        let x_again = state.generation();
+        assert!(x != y && y != x_again && x != x_again, "{x} {y} {x_again}");
+        // F new from X and F new from X-again are different changes for the outbox.
+        assert_eq!(
+            FindingState::load(dir.path()).unwrap().generation(),
+            x_again
+        );
     }
 
     #[test]

@@ -297,7 +297,10 @@ fn the_daemon_reads_only_the_files_inotify_reports_and_walks_after_a_directory_c
     let wait = Duration::from_secs(15);
     d.wait_for(&["cycle complete", "files=20 cached=0"], wait);
     // Unchanged: every file comes from the index; nothing is read.
-    d.wait_for(&["cycle complete", "new=0", "files=20 cached=20 bytes_read=0"], wait);
+    d.wait_for(
+        &["cycle complete", "new=0", "files=20 cached=20 bytes_read=0"],
+        wait,
+    );
 
     // A key written deep in the tree: the next cycle reads that one file, and finds the key.
     let keyed = root.join("a3/b/c.conf");
@@ -311,13 +314,22 @@ fn the_daemon_reads_only_the_files_inotify_reports_and_walks_after_a_directory_c
         format!("AWS_SECRET_ACCESS_KEY={SECRET}\n"),
     )
     .unwrap();
-    d.wait_for(&["walking the scanned trees", "directory was created"], wait);
+    d.wait_for(
+        &["walking the scanned trees", "directory was created"],
+        wait,
+    );
     d.wait_for(&["cycle complete", "new=1", "files=21"], wait);
-    d.wait_for(&["cycle complete", "new=0", "files=21 cached=21 bytes_read=0"], wait);
+    d.wait_for(
+        &["cycle complete", "new=0", "files=21 cached=21 bytes_read=0"],
+        wait,
+    );
 
     // A file deleted: resolved by an update, without a walk.
     fs::remove_file(&keyed).unwrap();
-    d.wait_for(&["cycle complete", "resolved=1", "files=20 cached=20"], wait);
+    d.wait_for(
+        &["cycle complete", "resolved=1", "files=20 cached=20"],
+        wait,
+    );
     d.signal("TERM");
     let (code, seen, _) = d.wait_exit(wait);
     assert_eq!(code, 0);
