@@ -190,7 +190,7 @@ impl Tracker {
                     .filter_map(|(wd, name)| index.dirs.get(&wd).map(|d| d.join(name)))
                     .collect();
                 Reuse::Update {
-                    index,
+                    index: Box::new(index),
                     changed,
                     watch,
                 }

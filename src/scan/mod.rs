@@ -420,7 +420,7 @@ impl Scanner {
                 index,
                 changed,
                 watch,
-            } => self.update(plan, cancel, index, &changed, watch),
+            } => self.update(plan, cancel, *index, &changed, watch),
         }
     }
 
@@ -763,7 +763,7 @@ pub enum Reuse {
     /// Only `changed` paths are read; the rest of the trees comes from `index`.
     Update {
         /// The index of the last cycle.
-        index: TreeIndex,
+        index: Box<TreeIndex>,
         /// Paths that inotify reported changed since (files, not directories).
         changed: Vec<PathBuf>,
         /// For the fallback to a full walk.
