@@ -177,6 +177,9 @@ pub struct CycleOutcome {
     pub cloudwatch_off: Option<String>,
     /// Whether the cycle was cancelled (shutdown) before it finished.
     pub cancelled: bool,
+    /// Why the finding state could not be written (the same changes are computed again next
+    /// cycle; the outbox does not send them twice).
+    pub state_error: Option<String>,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -237,6 +240,12 @@ impl CycleOutcome {
                 self.carried, self.carried_sources
             );
         }
+        if let Some(e) = &self.state_error {
+            let _ = writeln!(
+                s,
+                "  state:      not saved: {e} (the same changes are reported again next cycle)"
+            );
+        }
         let _ = writeln!(s, "  journald:   {} entr(y/ies)", self.journal_entries);
         match &self.delivery {
             None => {
@@ -287,7 +296,7 @@ pub fn run(config_path: Option<&Path>, env: &Env, once: bool) -> Result<u8, Erro
                 .delivery
                 .as_ref()
                 .is_none_or(|d| d.errors.iter().all(|e| e.is_transient()));
-            return Ok(if delivered_or_spooled && !out.cancelled {
+            return Ok(if delivered_or_spooled && !out.cancelled && out.state_error.is_none() {
                 EXIT_OK
             } else {
                 EXIT_RUNTIME
@@ -615,6 +624,7 @@ async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> Cycle
     if spooled {
         if let Err(e) = state.commit(&state_dir, &outcome.findings) {
             log::error!(error:% = e; "cannot write the finding state");
+            out.state_error = Some(e.to_string());
         }
     } else {
         log::warn!("finding changes not spooled for CloudWatch this cycle; they are computed again next cycle");
