@@ -27,7 +27,7 @@ use crate::report::cloudwatch::{CloudWatchSink, Delivery};
 use crate::report::cycle::{CycleReport, RoleStatus, RoleSummary};
 use crate::role::{self, RoleReport, Status};
 use crate::scan::unreadable::{Coverage, Unreadable};
-use crate::scan::{Options, Reuse, ScanCache, Scanner};
+use crate::scan::{CacheFile, Options, Reuse, Scanner};
 use crate::state::{self, FindingState};
 
 /// The scan cache file in `agent.state_dir`.
@@ -290,17 +290,19 @@ pub fn run(config_path: Option<&Path>, env: &Env, once: bool) -> Result<u8, Erro
         if once {
             let cancel = Arc::new(AtomicBool::new(false));
             let mut parts = parts;
-            let out = cycle(&mut parts, false, &cancel).await;
+            let out = cycle(&mut parts, &cancel).await;
             print!("{}", out.summary());
             let delivered_or_spooled = out
                 .delivery
                 .as_ref()
                 .is_none_or(|d| d.errors.iter().all(|e| e.is_transient()));
-            return Ok(if delivered_or_spooled && !out.cancelled && out.state_error.is_none() {
-                EXIT_OK
-            } else {
-                EXIT_RUNTIME
-            });
+            return Ok(
+                if delivered_or_spooled && !out.cancelled && out.state_error.is_none() {
+                    EXIT_OK
+                } else {
+                    EXIT_RUNTIME
+                },
+            );
         }
         daemon(parts, config_path.map(Path::to_path_buf), env.clone()).await
     })
@@ -332,7 +334,7 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
         tokio::select! {
             _ = sleep_until(next_cycle) => {
                 let out = {
-                    let fut = cycle(&mut parts, false, &cancel);
+                    let fut = cycle(&mut parts, &cancel);
                     tokio::pin!(fut);
                     loop {
                         tokio::select! {
@@ -497,10 +499,9 @@ fn log_carried(unreadable: &[Unreadable], carried: &[Finding]) -> usize {
     per_source.len()
 }
 
-/// One cycle: role check, scan, diff, report, flush. The scan reads only changed files,
-/// unless `full` is set, the cache is missing or invalid, or the last full scan is older than
-/// `agent.full_rescan_interval`.
-async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> CycleOutcome {
+/// One cycle: role check, scan, diff, report, flush. The scan reads only what changed (see
+/// [`track`]) unless the last full scan is older than `agent.full_rescan_interval`.
+async fn cycle(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOutcome {
     let started = Instant::now();
     let cfg = parts.config.clone();
     let state_dir = cfg.agent.state_dir.clone();
@@ -521,16 +522,15 @@ async fn cycle(parts: &mut Parts, full: bool, cancel: &Arc<AtomicBool>) -> Cycle
     let now = SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let rescan_every = cfg.agent.full_rescan_interval.as_secs();
-    let full_due = |full_scan_at: u64| full || now.saturating_sub(full_scan_at) >= rescan_every;
-    let version = parts.scanner.rules_version();
-    let load_prior =
-        || ScanCache::load(&cache_path, &version).filter(|c| !full_due(c.full_scan_at));
+    let cache = CacheFile {
+        path: state_dir.join(SCAN_CACHE_FILE),
+        rescan_before: now.saturating_sub(cfg.agent.full_rescan_interval.as_secs()),
+    };
     // With change tracking, only the files inotify named are read; otherwise (and whenever the
     // tracker cannot vouch for the trees) every file costs a stat against the scan cache.
     let reuse = match parts.tracker.as_mut() {
-        Some(t) => t.reuse(full_due, load_prior).await,
-        None => load_prior().map_or(Reuse::Nothing, Reuse::Cache),
+        Some(t) => t.reuse(Some(cache)).await,
+        None => Reuse::Cache(cache),
     };
     let scanned =
         scan_configured(Arc::clone(&parts.scanner), &cfg, Arc::clone(cancel), reuse).await;

@@ -57,6 +57,19 @@ pub struct TreeIndex {
     pub roots: Vec<PathBuf>,
     /// Watched directories by inotify watch descriptor.
     pub dirs: HashMap<WatchDescriptor, PathBuf>,
+    /// Further paths of a watched directory (a bind mount shows one directory at two paths,
+    /// and the kernel gives both one watch).
+    pub aliases: HashMap<WatchDescriptor, Vec<PathBuf>>,
+    /// The identity (device, inode) of each root when indexed.
+    pub root_ids: Vec<Option<(u64, u64)>>,
+    /// The env files when indexed: the walk leaves them out of the index, so another set of
+    /// env files (a unit's `EnvironmentFile=` changed) needs another walk.
+    pub env_files: Vec<PathBuf>,
+    /// Files that could not be read: tried again at each update.
+    pub failed: Vec<PathBuf>,
+    /// Files with other names (hard links) and their stamps: a write through another name
+    /// sends no event to this one's directory, so updates compare the stamp.
+    pub linked: HashMap<PathBuf, [i64; 5]>,
     /// The files of the trees that were read, by [`super::path_key`] (the common case: 8
     /// bytes a file).
     pub read: HashSet<u64>,

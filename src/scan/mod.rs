@@ -108,7 +108,7 @@ impl Plan {
     /// The plan for `scan` with no PATH and for the agent: the configured sources.
     pub fn from_config(cfg: &ScanConfig) -> Plan {
         Plan {
-            trees: cfg.paths.iter().filter(|p| p.exists()).cloned().collect(),
+            trees: outermost(cfg.paths.iter().filter(|p| p.exists()).cloned()),
             unreadable: (cfg.paths.iter().filter(|p| !p.exists()))
                 .map(|p| Unreadable::missing_root(p))
                 .collect(),
@@ -121,10 +121,24 @@ impl Plan {
     /// The plan for `scan PATH...`: only those paths.
     pub fn from_paths(paths: &[PathBuf]) -> Plan {
         Plan {
-            trees: paths.to_vec(),
+            trees: outermost(paths.iter().cloned()),
             ..Plan::default()
         }
     }
+}
+
+/// The trees in order, without those that lie in another (a file under two trees would be
+/// read and reported twice).
+fn outermost(trees: impl Iterator<Item = PathBuf>) -> Vec<PathBuf> {
+    let trees: Vec<PathBuf> = trees.collect();
+    let mut out: Vec<PathBuf> = Vec::with_capacity(trees.len());
+    for (i, t) in trees.iter().enumerate() {
+        let inside = |o: &PathBuf| t.starts_with(o) && o != t;
+        if !trees.iter().any(inside) && !trees[..i].contains(t) {
+            out.push(t.clone());
+        }
+    }
+    out
 }
 
 /// Counters of one scan (DESIGN.md `stats`, plus `suppressed` and `cached`).
@@ -403,16 +417,19 @@ impl Scanner {
 
     /// Runs a scan that reuses what `reuse` holds (see [`Reuse`]).
     pub fn scan(&self, plan: &Plan, cancel: &AtomicBool, reuse: Reuse) -> Scanned {
+        let load = |cache: Option<&CacheFile>| cache.and_then(|c| c.load(&self.rules_version()));
         match reuse {
             Reuse::Nothing => {
                 let (outcome, cache, _) = self.walk(plan, cancel, None, None);
                 Scanned::walked(outcome, cache, None)
             }
-            Reuse::Cache(prior) => {
-                let (outcome, cache, _) = self.walk(plan, cancel, Some(&prior), None);
+            Reuse::Cache(file) => {
+                let prior = load(Some(&file));
+                let (outcome, cache, _) = self.walk(plan, cancel, prior.as_ref(), None);
                 Scanned::walked(outcome, cache, None)
             }
-            Reuse::Index { prior, watch } => {
+            Reuse::Index { cache, watch } => {
+                let prior = load(cache.as_ref());
                 let (outcome, cache, index) = self.walk(plan, cancel, prior.as_ref(), Some(watch));
                 Scanned::walked(outcome, cache, index)
             }
@@ -420,8 +437,31 @@ impl Scanner {
                 index,
                 changed,
                 watch,
-            } => self.update(plan, cancel, *index, &changed, watch),
+                cache,
+            } => self.update(plan, cancel, *index, &changed, watch, cache),
         }
+    }
+
+    /// Walks the trees again instead of an update (with the stat cache), and removes the
+    /// watches of directories that left the trees since `old` was made.
+    fn walk_again(
+        &self,
+        plan: &Plan,
+        cancel: &AtomicBool,
+        old: TreeIndex,
+        watch: WatchSet,
+        cache: Option<CacheFile>,
+        why: &str,
+    ) -> Scanned {
+        log::info!(reason = why; "walking the scanned trees");
+        let mut watches = watch.watches.clone();
+        let scanned = self.scan(plan, cancel, Reuse::Index { cache, watch });
+        if let Some(new) = &scanned.index {
+            for wd in old.dirs.into_keys().filter(|wd| !new.dirs.contains_key(wd)) {
+                let _ = watches.remove(wd);
+            }
+        }
+        scanned
     }
 
     /// The full walk: env files, the trees (each file read unless `prior` holds it unchanged),
@@ -441,7 +481,7 @@ impl Scanner {
         let shared = Mutex::new(Merged::default());
         let threads = self.threads();
         let rate_per_thread = self.opts.read_rate_limit / threads as u64;
-        let watching = watch.map(Watching::new);
+        let watching = watch.map(|w| Watching::new(w, plan, self.opts.same_file_system));
 
         self.scan_env_files(plan, cancel, &shared, prior);
 
@@ -487,7 +527,7 @@ impl Scanner {
                     if ft.is_dir() {
                         // The walker has opened the directory but reads it only after this
                         // returns: a change from here on is reported by the new watch.
-                        if let Some(watching) = watching {
+                        if let Some(watching) = watching.filter(|wt| !wt.is_foreign(&entry)) {
                             w.watch_dir(entry.path(), watching);
                         }
                         return WalkState::Continue;
@@ -526,10 +566,13 @@ impl Scanner {
         (outcome, cache, index)
     }
 
-    /// The incremental scan of the daemon: reads only `changed` (and the loose files) and takes
-    /// everything else of the trees from `index`. Env files, process environments and in-memory
-    /// haystacks are read as in a full walk. Falls back to a full walk when the trees are not
-    /// the ones indexed, or a changed path turned into a directory.
+    /// The incremental scan of the daemon: reads only `changed`, the files that failed last
+    /// time, the hard-linked files whose stamp moved (a write through another name sends no
+    /// event here) and the loose files, and takes everything else of the trees from `index`.
+    /// Env files, process environments and in-memory haystacks are read as in a full walk.
+    /// Walks again instead when the index cannot vouch for the trees: other trees or env files
+    /// than indexed, a tree root that is now another directory (a switched symlink), or a
+    /// changed path that is now a directory.
     fn update(
         &self,
         plan: &Plan,
@@ -537,56 +580,89 @@ impl Scanner {
         mut index: TreeIndex,
         changed: &[PathBuf],
         watch: WatchSet,
+        cache: Option<CacheFile>,
     ) -> Scanned {
         if index.roots != plan.trees {
-            log::info!("the scanned trees changed since they were indexed; walking them again");
-            return self.scan(plan, cancel, Reuse::Index { prior: None, watch });
+            return self.walk_again(plan, cancel, index, watch, cache, "the trees changed");
+        }
+        if index.env_files != plan.env_files {
+            return self.walk_again(plan, cancel, index, watch, cache, "the env files changed");
+        }
+        if index.root_ids != root_ids(&plan.trees) {
+            return self.walk_again(
+                plan,
+                cancel,
+                index,
+                watch,
+                cache,
+                "a tree root was replaced",
+            );
         }
         let started = Instant::now();
         let env_set: HashSet<&Path> = plan.env_files.iter().map(PathBuf::as_path).collect();
+        let moved_links = index
+            .linked
+            .iter()
+            .filter(|(p, stamp)| std::fs::metadata(p).map_or(true, |m| stamp_of(&m) != **stamp))
+            .map(|(p, _)| p.clone());
+        let mut todo: Vec<(PathBuf, bool)> = (changed.iter().cloned())
+            .chain(std::mem::take(&mut index.failed))
+            .chain(moved_links.collect::<Vec<_>>())
+            .map(|p| (p, false))
+            .chain(index.loose_files.iter().map(|p| (p.clone(), true)))
+            .collect();
+        todo.sort();
+        todo.dedup_by(|a, b| a.0 == b.0);
+
         let reads = Mutex::new(Merged::default());
-        let mut states = Vec::new();
+        let mut states = Vec::with_capacity(todo.len());
         {
             let rate = self.opts.read_rate_limit / self.threads() as u64;
             let mut w = Worker::new(self, &reads, None, rate);
             w.indexed = Some(Vec::new()); // keeps the findings of each file apart
-            for path in changed.iter().chain(&index.loose_files) {
+            for (path, loose) in &todo {
                 if cancel.load(Ordering::Relaxed) {
                     break;
                 }
                 let key = path_key(&path.to_string_lossy());
                 let state = match std::fs::symlink_metadata(path) {
                     Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-                    Err(_) => Some(FileState::Failed),
+                    Err(e) => {
+                        w.note_unreadable(Unreadable::from_io(&path.to_string_lossy(), &e));
+                        w.failed.push(path.clone());
+                        Some(FileState::Failed)
+                    }
                     Ok(m) if m.is_dir() => {
                         drop(w);
-                        log::info!(path:% = path.display(); "a changed path is now a directory; walking the trees again");
-                        return self.scan(plan, cancel, Reuse::Index { prior: None, watch });
+                        let why = "a changed path is now a directory";
+                        return self.walk_again(plan, cancel, index, watch, cache, why);
                     }
                     Ok(m) if m.file_type().is_symlink() => None,
                     Ok(_) if env_set.contains(path.as_path()) => None,
-                    Ok(_)
-                        if self
-                            .excludes
-                            .as_ref()
-                            .is_some_and(|gi| excluded(gi, path, false)) =>
-                    {
-                        None
-                    }
+                    // Roots are scanned whatever the exclude globs say, as in the walk.
+                    Ok(_) if !loose && self.is_excluded(path) => None,
                     Ok(m) if !m.is_file() => Some(FileState::Skipped),
                     Ok(_) => Some(w.scan_path(path, source_of(path))),
                 };
-                states.push((key, state));
+                states.push((path, key, state));
             }
         }
         let reads = reads.into_inner().unwrap_or_else(|e| e.into_inner());
-        let cancelled = cancel.load(Ordering::Relaxed);
-        for path in changed.iter().chain(&index.loose_files) {
-            let path = path.to_string_lossy();
-            index.unreadable.retain(|u| u.path != path);
+        if reads
+            .links
+            .iter()
+            .any(|(p, _)| !index.linked.contains_key(p))
+        {
+            // Its other names are somewhere in the trees, unknown to the index: a walk finds
+            // them all, and later updates compare their stamps.
+            let why = "a file gained another name (a hard link)";
+            return self.walk_again(plan, cancel, index, watch, cache, why);
         }
-        index.unreadable.extend(reads.unreadable);
-        for (key, state) in states {
+        let cancelled = cancel.load(Ordering::Relaxed);
+        for (path, key, state) in states {
+            let display = path.to_string_lossy();
+            index.unreadable.retain(|u| u.path != display);
+            index.linked.remove(path);
             match state {
                 None => index.remove(key),
                 Some(state) => {
@@ -598,6 +674,9 @@ impl Scanner {
                 }
             }
         }
+        index.unreadable.extend(reads.unreadable);
+        index.linked.extend(reads.links);
+        index.failed = reads.failed;
 
         let shared = Mutex::new(Merged::default());
         self.scan_env_files(plan, cancel, &shared, None);
@@ -615,20 +694,21 @@ impl Scanner {
         st.cached += read.saturating_sub(reads.stats.files);
         st.bytes += reads.stats.bytes;
         let full_scan_at = index.full_scan_at;
-        let (outcome, _) = self.finish(
-            plan,
-            merged,
-            started,
-            cancel,
-            self.rules_version(),
-            full_scan_at,
-        );
+        let version = self.rules_version();
+        let (outcome, _) = self.finish(plan, merged, started, cancel, version, full_scan_at);
         Scanned {
             outcome,
             cache: None,
             // An interrupted update may have left changed paths unread: not to be trusted.
             index: (!cancelled).then_some(index),
         }
+    }
+
+    /// Whether an exclude glob matches a file path.
+    fn is_excluded(&self, path: &Path) -> bool {
+        self.excludes
+            .as_ref()
+            .is_some_and(|gi| excluded(gi, path, false))
     }
 
     fn threads(&self) -> usize {
@@ -751,24 +831,44 @@ pub enum Reuse {
     #[default]
     Nothing,
     /// A stat cache: a file whose stamp matches its entry costs one stat and no read.
-    Cache(ScanCache),
-    /// A full walk (sparing reads like [`Reuse::Cache`] with `prior`) that also watches every
-    /// directory and returns a [`TreeIndex`] for later [`Reuse::Update`]s.
+    Cache(CacheFile),
+    /// A walk (sparing reads like [`Reuse::Cache`]) that also watches every directory and
+    /// returns a [`TreeIndex`] for later [`Reuse::Update`]s.
     Index {
         /// The stat cache, if any.
-        prior: Option<ScanCache>,
+        cache: Option<CacheFile>,
         /// Where to add the watches.
         watch: WatchSet,
     },
-    /// Only `changed` paths are read; the rest of the trees comes from `index`.
+    /// Only the paths that changed are read; the rest of the trees comes from `index`.
     Update {
         /// The index of the last cycle.
         index: Box<TreeIndex>,
         /// Paths that inotify reported changed since (files, not directories).
         changed: Vec<PathBuf>,
-        /// For the fallback to a full walk.
+        /// For a walk instead, when the index cannot vouch for the trees.
         watch: WatchSet,
+        /// The stat cache for such a walk.
+        cache: Option<CacheFile>,
     },
+}
+
+/// The agent's scan cache file, read only when a walk needs it (a parse of 70,000 entries
+/// would cost an update more than the update itself).
+#[derive(Debug, Clone)]
+pub struct CacheFile {
+    /// The file.
+    pub path: PathBuf,
+    /// A cache whose last full scan started at or before this time (seconds since the epoch)
+    /// is too old: the walk reads every file (`agent.full_rescan_interval`).
+    pub rescan_before: u64,
+}
+
+impl CacheFile {
+    /// The cache, when it is there, of `rules_version` and recent enough.
+    pub fn load(&self, rules_version: &str) -> Option<ScanCache> {
+        ScanCache::load(&self.path, rules_version).filter(|c| c.full_scan_at > self.rescan_before)
+    }
 }
 
 /// The inotify instance the daemon watches the trees with, and how many watches it may add.
@@ -806,27 +906,56 @@ struct Watching {
     set: WatchSet,
     added: std::sync::atomic::AtomicUsize,
     exhausted: AtomicBool,
+    /// The device of each tree root: with `same_file_system`, a directory on another device is
+    /// a mount point that the walk does not enter, and gets no watch.
+    root_devs: Option<Vec<(PathBuf, u64)>>,
 }
 
 impl Watching {
-    fn new(set: WatchSet) -> Watching {
+    fn new(set: WatchSet, plan: &Plan, same_file_system: bool) -> Watching {
+        let root_devs = same_file_system.then(|| {
+            (plan.trees.iter())
+                .filter_map(|t| Some((t.clone(), std::fs::metadata(t).ok()?.dev())))
+                .collect()
+        });
         Watching {
             set,
             added: std::sync::atomic::AtomicUsize::new(0),
             exhausted: AtomicBool::new(false),
+            root_devs,
         }
     }
 
-    /// The index of a completed walk, or `None` when some directory could not be watched.
+    /// Whether a directory of the walk lies on another file system than its tree's root.
+    fn is_foreign(&self, entry: &ignore::DirEntry) -> bool {
+        let Some(roots) = &self.root_devs else {
+            return false;
+        };
+        let root = (roots.iter())
+            .filter(|(r, _)| entry.path().starts_with(r))
+            .max_by_key(|(r, _)| r.as_os_str().len());
+        match (root, entry.metadata()) {
+            (Some((_, dev)), Ok(m)) => m.dev() != *dev,
+            _ => true,
+        }
+    }
+
+    /// The index of a completed walk, or `None` when some directory could not be watched (the
+    /// watches this walk added are then removed: they would serve nothing).
     fn index(&self, plan: &Plan, merged: &Merged, full_scan_at: u64) -> Option<TreeIndex> {
         if self.exhausted.load(Ordering::Relaxed) {
             log::warn!(directories = self.added.load(Ordering::Relaxed), budget = self.set.budget;
                 "too many directories to watch; each cycle checks every file of the trees (one stat each)");
+            let mut watches = self.set.watches.clone();
+            for (wd, _) in &merged.watched {
+                let _ = watches.remove(wd.clone());
+            }
             return None;
         }
         let mut index = TreeIndex {
-            dirs: merged.watched.iter().cloned().collect(),
             roots: plan.trees.clone(),
+            root_ids: root_ids(&plan.trees),
+            env_files: plan.env_files.clone(),
             loose_files: plan.trees.iter().filter(|t| !t.is_dir()).cloned().collect(),
             walk_errors: merged.walk_errors,
             // Env files are read at every cycle, so their errors are not kept.
@@ -834,9 +963,27 @@ impl Watching {
                 .filter(|u| !plan.env_files.iter().any(|e| e.to_string_lossy() == u.path))
                 .cloned()
                 .collect(),
+            failed: merged.failed.clone(),
+            linked: merged.links.iter().cloned().collect(),
             full_scan_at,
             ..TreeIndex::default()
         };
+        for (wd, dir) in &merged.watched {
+            // The same directory at two paths (a bind mount) has one watch: both are kept.
+            match index.dirs.get(wd) {
+                Some(first) if first != dir => {
+                    index
+                        .aliases
+                        .entry(wd.clone())
+                        .or_default()
+                        .push(dir.clone());
+                }
+                Some(_) => {}
+                None => {
+                    index.dirs.insert(wd.clone(), dir.clone());
+                }
+            }
+        }
         for &(key, state) in &merged.indexed {
             let found = merged.cache.get(&key).map(|e| FileFindings {
                 findings: e.findings.clone(),
@@ -848,6 +995,16 @@ impl Watching {
     }
 }
 
+/// The identity (device, inode) of each tree root as its path resolves now: a root reached
+/// through a symlink that was switched (`current -> releases/N`) is another directory, which
+/// no watch reports.
+fn root_ids(trees: &[PathBuf]) -> Vec<Option<(u64, u64)>> {
+    trees
+        .iter()
+        .map(|t| std::fs::metadata(t).ok().map(|m| (m.dev(), m.ino())))
+        .collect()
+}
+
 #[derive(Default)]
 struct Merged {
     findings: Vec<Finding>,
@@ -857,6 +1014,8 @@ struct Merged {
     indexed: Vec<(u64, FileState)>,
     watched: Vec<(inotify::WatchDescriptor, PathBuf)>,
     walk_errors: u64,
+    failed: Vec<PathBuf>,
+    links: Vec<(PathBuf, [i64; 5])>,
 }
 
 /// Per-thread state: buffer, match scratch, counters; merged into the shared result on drop.
@@ -877,6 +1036,9 @@ struct Worker<'a> {
     watches: Option<inotify::Watches>,
     watched: Vec<(inotify::WatchDescriptor, PathBuf)>,
     walk_errors: u64,
+    /// While indexing: files that could not be read, and files with other names (hard links).
+    failed: Vec<PathBuf>,
+    links: Vec<(PathBuf, [i64; 5])>,
 }
 
 impl<'a> Worker<'a> {
@@ -901,6 +1063,8 @@ impl<'a> Worker<'a> {
             watches: None,
             watched: Vec::new(),
             walk_errors: 0,
+            failed: Vec::new(),
+            links: Vec::new(),
         }
     }
 
@@ -929,6 +1093,17 @@ impl<'a> Worker<'a> {
     fn record(&mut self, path: &Path, state: FileState) {
         if let Some(ix) = self.indexed.as_mut() {
             ix.push((path_key(&path.to_string_lossy()), state));
+            if state == FileState::Failed {
+                self.failed.push(path.to_path_buf());
+            }
+        }
+    }
+
+    /// Notes a file that has other names, while indexing: a write through one of those sends
+    /// no event to this name's directory, so updates compare its stamp instead.
+    fn note_link(&mut self, path: &Path, meta: &std::fs::Metadata) {
+        if self.indexed.is_some() && meta.nlink() > 1 {
+            self.links.push((path.to_path_buf(), stamp_of(meta)));
         }
     }
 
@@ -955,6 +1130,7 @@ impl<'a> Worker<'a> {
                     self.stats.suppressed += entry.suppressed;
                     self.findings.extend(entry.findings.iter().cloned());
                     self.cache.insert(key, entry.clone());
+                    self.note_link(path, &meta);
                     return FileState::Read;
                 }
             }
@@ -981,6 +1157,7 @@ impl<'a> Worker<'a> {
                 return FileState::Failed;
             }
         };
+        self.note_link(path, &meta);
         if !meta.is_file() {
             self.stats.skipped += 1;
             return FileState::Skipped;
@@ -1246,6 +1423,8 @@ impl Drop for Worker<'_> {
         }
         m.watched.append(&mut self.watched);
         m.walk_errors += self.walk_errors;
+        m.failed.append(&mut self.failed);
+        m.links.append(&mut self.links);
     }
 }
 
