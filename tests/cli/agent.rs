@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::common::{assert_no_secret, KEY_ID, SECRET};
+use crate::common::{assert_exit, assert_no_secret, send_signal, KEY_ID, SECRET};
 
 fn write_config(dir: &Path, scan_root: &Path, extra: &str) -> std::path::PathBuf {
     let cfg = dir.join("agent.toml");
@@ -82,11 +82,7 @@ impl Daemon {
     }
 
     fn signal(&self, sig: &str) {
-        let st = Command::new("kill")
-            .args([&format!("-{sig}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
+        send_signal(self.child.id(), sig);
     }
 
     fn wait_exit(mut self, timeout: Duration) -> (i32, Vec<String>, Vec<u8>) {
@@ -201,12 +197,7 @@ fn run_once_prints_a_summary_and_exits_zero() {
         .args(["--config", cfg.to_str().unwrap(), "run", "--once"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("cycle complete"), "{text}");
     assert!(
@@ -405,6 +396,18 @@ fn expect_cycle(cfg: &Path, as_nobody: bool, env: &[(&str, &str)], want: &[&str]
     stdout + &stderr
 }
 
+/// Runs one cycle (see [`expect_cycle`]) over a tree that still holds its one credential (two
+/// findings), readable again, and checks that nothing is new, resolved or carried.
+fn expect_unchanged(cfg: &Path, as_nobody: bool) {
+    let text = expect_cycle(
+        cfg,
+        as_nobody,
+        &[],
+        &["2 finding(s), 1 credential(s): 0 new, 0 resolved"],
+    );
+    assert!(!text.contains("carried"), "{text}");
+}
+
 #[test]
 fn an_unreadable_file_keeps_its_findings_until_it_is_deleted() {
     let dir = tempfile::tempdir().unwrap();
@@ -456,13 +459,7 @@ fn an_unreadable_file_keeps_its_findings_until_it_is_deleted() {
 
     // Readable again: nothing new, nothing resolved, nothing carried.
     mode(0o644).unwrap();
-    let text = expect_cycle(
-        &cfg,
-        true,
-        &[],
-        &["2 finding(s), 1 credential(s): 0 new, 0 resolved"],
-    );
-    assert!(!text.contains("carried"), "{text}");
+    expect_unchanged(&cfg, true);
 
     // Unreadable, then deleted: a file that is gone resolves.
     mode(0o000).unwrap();
@@ -547,13 +544,7 @@ fn a_missing_tree_root_keeps_its_findings_while_it_is_configured() {
 
     // Mounted again: unchanged.
     fs::rename(&unmounted, &volume).unwrap();
-    let text = expect_cycle(
-        &cfg,
-        false,
-        &[],
-        &["2 finding(s), 1 credential(s): 0 new, 0 resolved"],
-    );
-    assert!(!text.contains("carried"), "{text}");
+    expect_unchanged(&cfg, false);
 
     // Gone for good: taking it out of scan.paths resolves its findings.
     fs::rename(&volume, &unmounted).unwrap();

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -34,7 +34,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{assert_no_secret, KEY_ID, SECRET, SECRET2, TOKEN};
+use crate::common::{assert_exit, assert_no_secret, send_signal, KEY_ID, SECRET, SECRET2, TOKEN};
+use crate::imds_emulator::{closed_port, Emulator};
 
 const INSTANCE_ID: &str = "i-0c0ffee0c0ffee001";
 const ACCOUNT: &str = "123456789012";
@@ -62,14 +63,6 @@ fn venv() -> Option<PathBuf> {
     v
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Moto {
     child: Child,
     port: u16,
@@ -84,17 +77,70 @@ impl Drop for Moto {
     }
 }
 
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+/// Runs `tests/cloudwatch/NAME ARGS` with the venv's `python`; panics, with its stderr, if
+/// it fails; returns its stdout.
+fn run_script(python: &Path, name: &str, args: &[&str]) -> Vec<u8> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/cloudwatch")
-        .join(name)
+        .join(name);
+    let out = Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// What reached moto at `endpoint`, read back with boto3 (`moto_read.py`) using `creds` (the
+/// JSON of the "full" role's credentials): the events of the instance's stream in `cfg`'s log
+/// group, and the statistics of the metrics in `cfg`'s namespace.
+fn read_moto(
+    python: &Path,
+    endpoint: &str,
+    creds: &str,
+    cfg: &CloudWatchConfig,
+) -> (Vec<Value>, Value) {
+    let out = run_script(
+        python,
+        "moto_read.py",
+        &[endpoint, creds, &cfg.log_group, INSTANCE_ID, &cfg.namespace],
+    );
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let events = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| serde_json::from_str(m.as_str().unwrap()).unwrap())
+        .collect();
+    (events, v["metrics"].clone())
+}
+
+/// Role credentials named `role` from a JSON object with `AccessKeyId`, `SecretAccessKey` and
+/// `SessionToken` (as STS returns them), valid for an hour.
+fn role_credentials(role: &str, kind: Option<&str>, c: &Value) -> RoleCredentials {
+    RoleCredentials {
+        role: role.into(),
+        code: "Success".into(),
+        kind: kind.map(Into::into),
+        access_key_id: c["AccessKeyId"].as_str().unwrap().into(),
+        secret_access_key: Sensitive::new(c["SecretAccessKey"].as_str().unwrap()),
+        session_token: Sensitive::new(c["SessionToken"].as_str().unwrap()),
+        expiration: SystemTime::now() + Duration::from_secs(3600),
+        last_updated: None,
+    }
 }
 
 impl Moto {
     /// Starts moto_server, sets up the roles, turns SigV4 checking on.
     fn start() -> Option<Moto> {
         let venv = venv()?;
-        let port = free_port();
+        // A port nothing listens on yet, for moto to take.
+        let port = closed_port();
         let child = Command::new(venv.join("bin/moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("INITIAL_NO_AUTH_ACTION_COUNT", "1000000")
@@ -113,17 +159,8 @@ impl Moto {
             assert!(Instant::now() < deadline, "moto_server did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
-        let out = Command::new(&moto.python)
-            .arg(script("moto_setup.py"))
-            .arg(moto.endpoint())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "moto_setup.py: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        moto.creds = serde_json::from_slice(&out.stdout).unwrap();
+        let out = run_script(&moto.python, "moto_setup.py", &[&moto.endpoint()]);
+        moto.creds = serde_json::from_slice(&out).unwrap();
         Some(moto)
     }
 
@@ -138,42 +175,86 @@ impl Moto {
     /// Role credentials taken from moto's STS AssumeRole ("full" or "limited").
     fn role(&self, which: &str) -> RoleCredentials {
         let c = &self.creds[which];
-        RoleCredentials {
-            role: c["RoleName"].as_str().unwrap().into(),
-            code: "Success".into(),
-            kind: Some("AWS-HMAC".into()),
-            access_key_id: c["AccessKeyId"].as_str().unwrap().into(),
-            secret_access_key: Sensitive::new(c["SecretAccessKey"].as_str().unwrap()),
-            session_token: Sensitive::new(c["SessionToken"].as_str().unwrap()),
-            expiration: SystemTime::now() + Duration::from_secs(3600),
-            last_updated: None,
-        }
+        role_credentials(c["RoleName"].as_str().unwrap(), Some("AWS-HMAC"), c)
     }
 
     /// What reached moto: log messages of the stream and metric statistics.
     fn read(&self, cfg: &CloudWatchConfig) -> (Vec<Value>, Value) {
-        let out = Command::new(&self.python)
-            .arg(script("moto_read.py"))
-            .arg(self.endpoint())
-            .arg(self.creds["full"].to_string())
-            .arg(&cfg.log_group)
-            .arg(INSTANCE_ID)
-            .arg(&cfg.namespace)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "moto_read.py: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let events = v["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| serde_json::from_str(m.as_str().unwrap()).unwrap())
-            .collect();
-        (events, v["metrics"].clone())
+        read_moto(
+            &self.python,
+            &self.endpoint(),
+            &self.creds["full"].to_string(),
+            cfg,
+        )
+    }
+
+    /// Every secret the agent's output must not show: the planted ones, and the "full"
+    /// role's secret key and session token.
+    fn secrets(&self) -> [&str; 5] {
+        let full = &self.creds["full"];
+        [
+            SECRET,
+            SECRET2,
+            TOKEN,
+            full["SecretAccessKey"].as_str().unwrap(),
+            full["SessionToken"].as_str().unwrap(),
+        ]
+    }
+}
+
+/// A sink over `state` with `creds`, and the default batching, attempts and backoff.
+fn static_sink(
+    cfg: &CloudWatchConfig,
+    state: &Path,
+    creds: RoleCredentials,
+) -> CloudWatchSink<StaticCredentials> {
+    CloudWatchSink::builder(cfg, state, StaticCredentials(creds))
+        .build()
+        .unwrap()
+}
+
+/// moto_server and what a sink test against it needs: a config that points at moto (straight,
+/// or through a [`Proxy`]) and a temporary directory for the sink's state, removed when the
+/// world is dropped.
+struct MotoWorld {
+    moto: Moto,
+    cfg: CloudWatchConfig,
+    /// The sink's state directory, `state` in [`MotoWorld::tmp`].
+    state: PathBuf,
+    tmp: tempfile::TempDir,
+}
+
+impl MotoWorld {
+    /// Starts moto ([`Moto::start`]); `None` when the emulator tests skip.
+    fn start() -> Option<MotoWorld> {
+        let moto = Moto::start()?;
+        let tmp = tempfile::tempdir().unwrap();
+        Some(MotoWorld {
+            cfg: cw_config(&moto.endpoint()),
+            state: tmp.path().join("state"),
+            moto,
+            tmp,
+        })
+    }
+
+    /// Like [`MotoWorld::start`], with a recording [`Proxy`] in front of moto, which the
+    /// config points at instead.
+    async fn start_proxied() -> Option<(MotoWorld, Proxy)> {
+        let mut w = MotoWorld::start()?;
+        let proxy = Proxy::start(w.moto.addr()).await;
+        w.cfg = cw_config(&proxy.url());
+        Some((w, proxy))
+    }
+
+    /// A sink over [`MotoWorld::state`] with the credentials of moto's role `which` ("full"
+    /// or "limited"); a second one over the same state is the agent after a restart.
+    fn sink(&self, which: &str) -> CloudWatchSink<StaticCredentials> {
+        static_sink(&self.cfg, &self.state, self.moto.role(which))
+    }
+
+    /// What reached moto ([`Moto::read`]).
+    fn read(&self) -> (Vec<Value>, Value) {
+        self.moto.read(&self.cfg)
     }
 }
 
@@ -466,28 +547,24 @@ fn finding_keys(events: &[Value]) -> BTreeMap<(String, String), usize> {
 /// that reached the server is searched for the planted secrets and the role's secret key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planted_corpus_reaches_moto_with_metrics_and_events_and_no_secret() {
-    let Some(moto) = Moto::start() else { return };
-    let proxy = Proxy::start(moto.addr()).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let corpus = tmp.path().join("corpus");
-    let state = tmp.path().join("state");
+    let Some((w, proxy)) = MotoWorld::start_proxied().await else {
+        return;
+    };
+    let corpus = w.tmp.path().join("corpus");
     plant_corpus(&corpus);
-    let cfg = cw_config(&proxy.url());
-    let creds = moto.role("full");
+    let creds = w.moto.role("full");
     let role_secret = creds.secret_access_key.expose().to_string();
-    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(creds))
-        .build()
-        .unwrap();
+    let mut sink = static_sink(&w.cfg, &w.state, creds);
 
     // Cycle 1: everything is new.
     let scan1 = scan_dir(&corpus);
     assert_eq!(scan1.findings.len(), 4, "{:?}", scan1.findings);
-    let mut st = FindingState::load(&state).unwrap();
+    let mut st = FindingState::load(&w.state).unwrap();
     let changes = st.diff(&scan1.findings);
     assert_eq!(changes.new.len(), 4);
     let c1 = CycleReport::new(SystemTime::now(), Some(identity()), role(), &scan1, changes);
     let d1 = sink.report(&c1).await;
-    st.commit(&state, &scan1.findings).unwrap();
+    st.commit(&w.state, &scan1.findings).unwrap();
     assert!(d1.is_complete(), "{:?}", d1.errors);
     assert_eq!(d1.delivered_events, 5, "4 new + 1 summary");
     assert_eq!(d1.delivered_datums, 4);
@@ -500,12 +577,12 @@ async fn planted_corpus_reaches_moto_with_metrics_and_events_and_no_secret() {
     assert_eq!((changes.new.len(), changes.resolved.len()), (0, 2));
     let c2 = CycleReport::new(SystemTime::now(), Some(identity()), role(), &scan2, changes);
     let d2 = sink.report(&c2).await;
-    st.commit(&state, &scan2.findings).unwrap();
+    st.commit(&w.state, &scan2.findings).unwrap();
     assert!(d2.is_complete(), "{:?}", d2.errors);
     assert_eq!(d2.delivered_events, 3);
 
     // Read back with boto3.
-    let (events, metrics) = moto.read(&cfg);
+    let (events, metrics) = w.read();
     assert_eq!(events.len(), 8, "{events:#?}");
     let keys = finding_keys(&events);
     assert!(keys.values().all(|&n| n == 1), "duplicates: {keys:?}");
@@ -575,7 +652,7 @@ async fn planted_corpus_reaches_moto_with_metrics_and_events_and_no_secret() {
     let planted = [SECRET, SECRET2, TOKEN, role_secret.as_str()];
     assert_no_secret(&wire, &planted);
     assert_no_secret(serde_json::to_string(&events).unwrap().as_bytes(), &planted);
-    for f in std::fs::read_dir(&state).unwrap() {
+    for f in std::fs::read_dir(&w.state).unwrap() {
         assert_no_secret(&std::fs::read(f.unwrap().path()).unwrap(), &planted);
     }
     assert_no_secret(format!("{d1:?}{d2:?}").as_bytes(), &planted);
@@ -614,18 +691,13 @@ async fn planted_corpus_reaches_moto_with_metrics_and_events_and_no_secret() {
 /// A wrong secret: moto answers SignatureDoesNotMatch, the sink says so and keeps the data.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_secret_is_reported_and_data_stays_in_the_outbox() {
-    let Some(moto) = Moto::start() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let state = tmp.path().join("state");
-    let cfg = cw_config(&moto.endpoint());
-    let mut bad = moto.role("full");
+    let Some(w) = MotoWorld::start() else { return };
+    let mut bad = w.moto.role("full");
     let good = bad.clone();
     let wrong = "wrongwrongwrongwrongwrongwrongwrongwrong";
     bad.secret_access_key = Sensitive::new(wrong);
-    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(bad))
-        .build()
-        .unwrap();
-    let cycle = cycle_of(&state, vec![synthetic("a"), synthetic("b")]);
+    let mut sink = static_sink(&w.cfg, &w.state, bad);
+    let cycle = cycle_of(&w.state, vec![synthetic("a"), synthetic("b")]);
     let d = sink.report(&cycle).await;
     assert_eq!(d.enqueued, 3 + 4);
     assert_eq!(d.delivered_events + d.delivered_datums, 0);
@@ -654,14 +726,12 @@ async fn wrong_secret_is_reported_and_data_stays_in_the_outbox() {
     drop(sink);
 
     // With the right secret (a restart), the kept entries arrive.
-    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(good))
-        .build()
-        .unwrap();
+    let mut sink = static_sink(&w.cfg, &w.state, good);
     assert_eq!(sink.pending(), 7, "the outbox survived the restart");
     let d = sink.flush().await;
     assert!(d.is_complete(), "{:?}", d.errors);
     assert_eq!((d.delivered_events, d.delivered_datums), (3, 4));
-    let (events, _) = moto.read(&cfg);
+    let (events, _) = w.read();
     assert_eq!(events.len(), 3);
 }
 
@@ -669,23 +739,22 @@ async fn wrong_secret_is_reported_and_data_stays_in_the_outbox() {
 /// event and metric has arrived, none twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_mid_delivery_then_recovery_delivers_everything_exactly_once() {
-    let Some(moto) = Moto::start() else { return };
-    let proxy = Proxy::start(moto.addr()).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let state = tmp.path().join("state");
-    let cfg = cw_config(&proxy.url());
-    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(moto.role("full")))
-        .max_batch_events(2)
-        .attempts(3)
-        .backoff(Duration::from_millis(5), Duration::from_millis(20))
-        .build()
-        .unwrap();
+    let Some((w, proxy)) = MotoWorld::start_proxied().await else {
+        return;
+    };
+    let mut sink =
+        CloudWatchSink::builder(&w.cfg, &w.state, StaticCredentials(w.moto.role("full")))
+            .max_batch_events(2)
+            .attempts(3)
+            .backoff(Duration::from_millis(5), Duration::from_millis(20))
+            .build()
+            .unwrap();
 
     // Requests: PutMetricData, CreateLogStream (group missing), CreateLogGroup,
     // CreateLogStream, then PutLogEvents batches of 2. Cut after the first batch.
     proxy.stop_after(5);
     let ids: Vec<Finding> = (0..9).map(|i| synthetic(&format!("f{i}"))).collect();
-    let c1 = cycle_of(&state, ids.clone());
+    let c1 = cycle_of(&w.state, ids.clone());
     let d1 = sink.report(&c1).await;
     assert_eq!(d1.delivered_datums, 4);
     assert_eq!(
@@ -708,7 +777,7 @@ async fn outage_mid_delivery_then_recovery_delivers_everything_exactly_once() {
     // Another cycle during the outage: queued, not delivered.
     let mut more = ids.clone();
     more.push(synthetic("late"));
-    let c2 = cycle_of(&state, more);
+    let c2 = cycle_of(&w.state, more);
     let d2 = sink.report(&c2).await;
     assert_eq!(d2.delivered_events + d2.delivered_datums, 0);
     assert_eq!(d2.pending, 8 + 2 + 4);
@@ -719,7 +788,7 @@ async fn outage_mid_delivery_then_recovery_delivers_everything_exactly_once() {
     let d3 = sink.flush().await;
     assert!(d3.is_complete(), "{:?}", d3.errors);
     assert_eq!(d3.pending, 0);
-    let (events, metrics) = moto.read(&cfg);
+    let (events, metrics) = w.read();
     let keys = finding_keys(&events);
     assert_eq!(keys.len(), 10, "{keys:?}");
     assert!(keys.values().all(|&n| n == 1), "duplicates: {keys:?}");
@@ -742,21 +811,10 @@ async fn crash_child() {
     };
     let endpoint = std::env::var("CW_CRASH_ENDPOINT").unwrap();
     let creds: Value = serde_json::from_str(&std::env::var("CW_CRASH_CREDS").unwrap()).unwrap();
-    let rc = RoleCredentials {
-        role: "r".into(),
-        code: "Success".into(),
-        kind: None,
-        access_key_id: creds["AccessKeyId"].as_str().unwrap().into(),
-        secret_access_key: Sensitive::new(creds["SecretAccessKey"].as_str().unwrap()),
-        session_token: Sensitive::new(creds["SessionToken"].as_str().unwrap()),
-        expiration: SystemTime::now() + Duration::from_secs(3600),
-        last_updated: None,
-    };
+    let rc = role_credentials("r", None, &creds);
     let state = PathBuf::from(state);
     let cfg = cw_config(&endpoint);
-    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(rc))
-        .build()
-        .unwrap();
+    let mut sink = static_sink(&cfg, &state, rc);
     let cycle = cycle_of(
         &state,
         (0..3).map(|i| synthetic(&format!("k{i}"))).collect(),
@@ -769,11 +827,9 @@ async fn crash_child() {
 /// once; a second restart sends nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_between_write_and_send_then_restart_delivers_once() {
-    let Some(moto) = Moto::start() else { return };
-    let hold = Proxy::start(moto.addr()).await;
+    let Some(w) = MotoWorld::start() else { return };
+    let hold = Proxy::start(w.moto.addr()).await;
     hold.shared.hold.store(true, Ordering::SeqCst);
-    let tmp = tempfile::tempdir().unwrap();
-    let state = tmp.path().join("state");
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "cloudwatch::crash_child",
@@ -782,9 +838,9 @@ async fn sigkill_between_write_and_send_then_restart_delivers_once() {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env("CW_CRASH_STATE_DIR", &state)
+        .env("CW_CRASH_STATE_DIR", &w.state)
         .env("CW_CRASH_ENDPOINT", hold.url())
-        .env("CW_CRASH_CREDS", moto.creds["full"].to_string())
+        .env("CW_CRASH_CREDS", w.moto.creds["full"].to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -801,28 +857,23 @@ async fn sigkill_between_write_and_send_then_restart_delivers_once() {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let lines = std::fs::read_to_string(state.join(OUTBOX_FILE)).unwrap();
+    let lines = std::fs::read_to_string(w.state.join(OUTBOX_FILE)).unwrap();
     assert_eq!(
         lines.lines().count(),
         1 + 4 + 4,
         "header + 4 events + 4 datums"
     );
 
-    let cfg = cw_config(&moto.endpoint());
-    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(moto.role("full")))
-        .build()
-        .unwrap();
+    let mut sink = w.sink("full");
     assert_eq!(sink.pending(), 8);
     let d = sink.flush().await;
     assert!(d.is_complete(), "{:?}", d.errors);
     assert_eq!((d.delivered_events, d.delivered_datums), (4, 4));
     drop(sink);
-    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(moto.role("full")))
-        .build()
-        .unwrap();
+    let mut sink = w.sink("full");
     let d = sink.flush().await;
     assert_eq!(d.calls.total_calls(), 0, "a restart does not resend");
-    let (events, metrics) = moto.read(&cfg);
+    let (events, metrics) = w.read();
     assert_eq!(events.len(), 4);
     assert!(finding_keys(&events).values().all(|&n| n == 1));
     assert_eq!(metrics["HardcodedCredentials"]["count"], 1.0);
@@ -832,14 +883,9 @@ async fn sigkill_between_write_and_send_then_restart_delivers_once() {
 /// is made once, the events stay queued; the metrics (allowed) are delivered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_denied_names_the_missing_action_and_is_not_retried() {
-    let Some(moto) = Moto::start() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let state = tmp.path().join("state");
-    let cfg = cw_config(&moto.endpoint());
-    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(moto.role("limited")))
-        .build()
-        .unwrap();
-    let cycle = cycle_of(&state, vec![synthetic("a")]);
+    let Some(w) = MotoWorld::start() else { return };
+    let mut sink = w.sink("limited");
+    let cycle = cycle_of(&w.state, vec![synthetic("a")]);
     let d = sink.report(&cycle).await;
     assert_eq!(d.delivered_datums, 4);
     assert_eq!(d.delivered_events, 0);
@@ -888,8 +934,9 @@ impl CredentialSource for Counting {
 /// once and retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_and_5xx_are_retried_and_expired_token_refreshes_credentials_once() {
-    let Some(moto) = Moto::start() else { return };
-    let proxy = Proxy::start(moto.addr()).await;
+    let Some((w, proxy)) = MotoWorld::start_proxied().await else {
+        return;
+    };
     proxy.inject(
         "400 Bad Request",
         r#"{"__type":"GraniteServiceVersion20100801#ThrottlingException","message":"Rate exceeded"}"#,
@@ -899,19 +946,16 @@ async fn throttling_and_5xx_are_retried_and_expired_token_refreshes_credentials_
         "400 Bad Request",
         r#"{"__type":"com.amazonaws#ExpiredTokenException","message":"The security token included in the request is expired"}"#,
     );
-    let tmp = tempfile::tempdir().unwrap();
-    let state = tmp.path().join("state");
-    let cfg = cw_config(&proxy.url());
     let refreshes = Arc::new(AtomicUsize::new(0));
     let source = Counting {
-        creds: moto.role("full"),
+        creds: w.moto.role("full"),
         refreshes: refreshes.clone(),
     };
-    let mut sink = CloudWatchSink::builder(&cfg, &state, source)
+    let mut sink = CloudWatchSink::builder(&w.cfg, &w.state, source)
         .backoff(Duration::from_millis(5), Duration::from_millis(20))
         .build()
         .unwrap();
-    let d = sink.report(&cycle_of(&state, vec![synthetic("a")])).await;
+    let d = sink.report(&cycle_of(&w.state, vec![synthetic("a")])).await;
     assert!(d.is_complete(), "{:?}", d.errors);
     assert_eq!(refreshes.load(Ordering::SeqCst), 1);
     assert_eq!(
@@ -919,7 +963,7 @@ async fn throttling_and_5xx_are_retried_and_expired_token_refreshes_credentials_
         "throttled, 503, expired, then accepted"
     );
     assert_eq!(d.calls.put_metric_data.errors, 3);
-    let (events, _) = moto.read(&cfg);
+    let (events, _) = w.read();
     assert_eq!(events.len(), 2);
 }
 
@@ -977,29 +1021,21 @@ async fn off_ec2_the_sink_is_inactive_and_queues_nothing() {
 /// sink re-creates group and stream once and delivers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_log_group_is_recreated() {
-    let Some(moto) = Moto::start() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let state = tmp.path().join("state");
-    let cfg = cw_config(&moto.endpoint());
-    let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(moto.role("full")))
-        .build()
-        .unwrap();
-    let d = sink.report(&cycle_of(&state, vec![synthetic("a")])).await;
+    let Some(w) = MotoWorld::start() else { return };
+    let mut sink = w.sink("full");
+    let d = sink.report(&cycle_of(&w.state, vec![synthetic("a")])).await;
     assert!(d.is_complete(), "{:?}", d.errors);
-    let out = Command::new(&moto.python)
-        .arg(script("moto_delete_group.py"))
-        .arg(moto.endpoint())
-        .arg(moto.creds["full"].to_string())
-        .arg(&cfg.log_group)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_script(
+        &w.moto.python,
+        "moto_delete_group.py",
+        &[
+            &w.moto.endpoint(),
+            &w.moto.creds["full"].to_string(),
+            &w.cfg.log_group,
+        ],
     );
     let d = sink
-        .report(&cycle_of(&state, vec![synthetic("a"), synthetic("b")]))
+        .report(&cycle_of(&w.state, vec![synthetic("a"), synthetic("b")]))
         .await;
     assert!(d.is_complete(), "{:?}", d.errors);
     assert_eq!(
@@ -1007,7 +1043,7 @@ async fn deleted_log_group_is_recreated() {
         "one refused, one after re-creation"
     );
     assert_eq!(d.calls.create_log_group.calls, 1);
-    let (events, _) = moto.read(&cfg);
+    let (events, _) = w.read();
     assert_eq!(
         events.len(),
         2,
@@ -1022,18 +1058,17 @@ async fn full_outbox_drops_the_oldest_and_reports_the_count() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
     // A port nobody listens on: connection refused.
-    let mut cfg = cw_config(&format!("http://127.0.0.1:{}", free_port()));
+    let mut cfg = cw_config(&format!("http://127.0.0.1:{}", closed_port()));
     cfg.outbox_max_size = bytesize::ByteSize::kib(4);
-    let creds = RoleCredentials {
-        role: "r".into(),
-        code: "Success".into(),
-        kind: None,
-        access_key_id: "ASIAQQQQQQQQQQQQQQQQ".into(),
-        secret_access_key: Sensitive::new("unused-unused-unused-unused-unused-unuse"),
-        session_token: Sensitive::new("unused"),
-        expiration: SystemTime::now() + Duration::from_secs(3600),
-        last_updated: None,
-    };
+    let creds = role_credentials(
+        "r",
+        None,
+        &serde_json::json!({
+            "AccessKeyId": "ASIAQQQQQQQQQQQQQQQQ",
+            "SecretAccessKey": "unused-unused-unused-unused-unused-unuse",
+            "SessionToken": "unused",
+        }),
+    );
     let mut sink = CloudWatchSink::builder(&cfg, &state, StaticCredentials(creds))
         .attempts(1)
         .build()
@@ -1099,14 +1134,10 @@ fn uncommitted_cycle(state: &FindingState, findings: &[Finding]) -> CycleReport 
 /// and the later cycles queue only their summary and metrics.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_that_cannot_be_committed_does_not_deliver_a_change_twice() {
-    let Some(moto) = Moto::start() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let state_dir = tmp.path().join("state");
-    let cfg = cw_config(&moto.endpoint());
-    let mut sink = CloudWatchSink::builder(&cfg, &state_dir, StaticCredentials(moto.role("full")))
-        .build()
-        .unwrap();
-    let state = FindingState::load(&state_dir).unwrap();
+    let Some(w) = MotoWorld::start() else { return };
+    let state_dir = &w.state;
+    let mut sink = w.sink("full");
+    let state = FindingState::load(state_dir).unwrap();
     let generation = state.generation();
     let findings = vec![synthetic("a"), synthetic("b")];
     for round in 0..3 {
@@ -1125,7 +1156,7 @@ async fn a_state_that_cannot_be_committed_does_not_deliver_a_change_twice() {
     assert_eq!(sink.delivered().len(), 2);
     // The state finally moves on: the delivered keys of the old generation are forgotten.
     let mut state = state;
-    state.commit(&state_dir, &findings).unwrap();
+    state.commit(state_dir, &findings).unwrap();
     let d = sink
         .enqueue(
             &uncommitted_cycle(&state, &findings[..1]),
@@ -1136,7 +1167,7 @@ async fn a_state_that_cannot_be_committed_does_not_deliver_a_change_twice() {
     assert!(sink.flush().await.is_complete());
     assert_eq!(sink.delivered().len(), 1);
 
-    let (events, _) = moto.read(&cfg);
+    let (events, _) = w.read();
     let keys = finding_keys(&events);
     assert_eq!(
         keys.keys()
@@ -1156,41 +1187,34 @@ async fn a_state_that_cannot_be_committed_does_not_deliver_a_change_twice() {
 /// not queued again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flush_before_the_first_cycle_after_a_restart_does_not_deliver_a_change_twice() {
-    let Some(moto) = Moto::start() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let state_dir = tmp.path().join("state");
-    let cfg = cw_config(&moto.endpoint());
-    let build = || {
-        CloudWatchSink::builder(&cfg, &state_dir, StaticCredentials(moto.role("full")))
-            .build()
-            .unwrap()
-    };
-    let state = FindingState::load(&state_dir).unwrap();
+    let Some(w) = MotoWorld::start() else { return };
+    let state_dir = &w.state;
+    let state = FindingState::load(state_dir).unwrap();
     let findings: Vec<Finding> = (0..3).map(|i| synthetic(&format!("r{i}"))).collect();
     {
-        let mut sink = build();
+        let mut sink = w.sink("full");
         let d = sink
             .enqueue(&uncommitted_cycle(&state, &findings), &state.generation())
             .await;
         assert_eq!(d.enqueued, 3 + 1 + 4);
         // Killed here: findings.json not committed, nothing sent.
     }
-    let mut sink = build();
+    let mut sink = w.sink("full");
     assert_eq!(sink.pending(), 8);
     let retry = sink.flush().await;
     assert!(retry.is_complete(), "{:?}", retry.errors);
     assert_eq!(retry.delivered_events, 4);
     drop(sink); // and once more, to show the record is on disk, not only in memory
-    let mut sink = build();
-    let state = FindingState::load(&state_dir).unwrap();
+    let mut sink = w.sink("full");
+    let state = FindingState::load(state_dir).unwrap();
     let d = sink
         .enqueue(&uncommitted_cycle(&state, &findings), &state.generation())
         .await;
     assert_eq!(d.enqueued, 1 + 4, "the changes are not queued again");
-    state.clone().commit(&state_dir, &findings).unwrap();
+    state.clone().commit(state_dir, &findings).unwrap();
     assert!(sink.flush().await.is_complete());
 
-    let (events, metrics) = moto.read(&cfg);
+    let (events, metrics) = w.read();
     let keys = finding_keys(&events);
     assert_eq!(keys.len(), 3, "{keys:?}");
     assert!(keys.values().all(|&n| n == 1), "duplicates: {keys:?}");
@@ -1201,9 +1225,24 @@ async fn a_flush_before_the_first_cycle_after_a_restart_does_not_deliver_a_chang
 // ---------------------------------------------------------------------------------------------
 // The whole agent: `credhygiene run --once`, role credentials served by the IMDS emulator
 
-/// moto, a recording proxy in front of it, and the IMDS emulator serving moto STS credentials
-/// of the "full" role for instance [`INSTANCE_ID`] (IMDSv1 open, planted user-data).
-async fn agent_world() -> Option<(Moto, Proxy, crate::imds_emulator::Emulator)> {
+/// What the agent runs against, end to end (see [`agent_world`]).
+struct AgentWorld {
+    moto: Moto,
+    /// The recording proxy in front of moto: the agent's CloudWatch endpoint.
+    proxy: Proxy,
+    emu: Emulator,
+    /// A temporary directory: the planted tree in `srv`, the agent's state in `state`.
+    dir: tempfile::TempDir,
+    /// The planted tree (see [`plant_corpus`]), the one scanned path.
+    tree: PathBuf,
+    /// The agent's config file (see [`agent_config`]).
+    cfg: PathBuf,
+}
+
+/// moto, a recording proxy in front of it, the IMDS emulator serving moto STS credentials
+/// of the "full" role for instance [`INSTANCE_ID`] (IMDSv1 open, planted user-data), and an
+/// agent config over a planted tree that runs a cycle every `interval`.
+async fn agent_world(interval: &str) -> Option<AgentWorld> {
     let moto = Moto::start()?;
     let proxy = Proxy::start(moto.addr()).await;
     let full = &moto.creds["full"];
@@ -1215,7 +1254,7 @@ async fn agent_world() -> Option<(Moto, Proxy, crate::imds_emulator::Emulator)> 
         "instanceType": "t3.micro", "pendingTime": "2026-11-25T08:00:00Z",
         "privateIp": "10.0.0.12", "region": "us-east-1", "version": "2017-09-30"
     });
-    let emu = crate::imds_emulator::Emulator::start(serde_json::json!({
+    let emu = Emulator::start(serde_json::json!({
         "v1_open": true,
         "role": full["RoleName"],
         "identity": identity,
@@ -1227,7 +1266,18 @@ async fn agent_world() -> Option<(Moto, Proxy, crate::imds_emulator::Emulator)> 
             "LastUpdated": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         }
     }));
-    Some((moto, proxy, emu))
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("srv");
+    plant_corpus(&tree);
+    let cfg = agent_config(dir.path(), &tree, interval);
+    Some(AgentWorld {
+        moto,
+        proxy,
+        emu,
+        dir,
+        tree,
+        cfg,
+    })
 }
 
 /// An agent config over `tree` with its state in `dir/state`.
@@ -1263,31 +1313,18 @@ async fn read_back(moto: &Moto) -> (Vec<Value>, Value) {
     let python = moto.python.clone();
     let endpoint = moto.endpoint();
     let creds = moto.creds["full"].to_string();
+    tokio::task::spawn_blocking(move || read_moto(&python, &endpoint, &creds, &cw_cfg))
+        .await
+        .unwrap()
+}
+
+/// One `credhygiene run --once` of the agent (see [`agent_command`]), off the async runtime.
+async fn run_once(cfg: &Path, imds: &str, cw: &str) -> Output {
+    let (cfg, imds, cw) = (cfg.to_path_buf(), imds.to_string(), cw.to_string());
     tokio::task::spawn_blocking(move || {
-        let out = Command::new(python)
-            .arg(script("moto_read.py"))
-            .args([
-                &endpoint,
-                &creds,
-                &cw_cfg.log_group,
-                INSTANCE_ID,
-                &cw_cfg.namespace,
-            ])
+        agent_command(&cfg, &imds, &cw, &["run", "--once"])
             .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let events: Vec<Value> = v["events"]
-            .as_array()
             .unwrap()
-            .iter()
-            .map(|m| serde_json::from_str(m.as_str().unwrap()).unwrap())
-            .collect();
-        (events, v["metrics"].clone())
     })
     .await
     .unwrap()
@@ -1298,22 +1335,11 @@ async fn read_back(moto: &Moto) -> (Vec<Value>, Value) {
 /// back the events and metrics, and no secret (planted, or the role's own) crossed the wire.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_once_reports_to_moto_with_credentials_from_the_imds_emulator() {
-    let Some((moto, proxy, emu)) = agent_world().await else {
+    let Some(w) = agent_world("1h").await else {
         return;
     };
-    let full = moto.creds["full"].clone();
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("srv");
-    plant_corpus(&tree);
-    let cfg = agent_config(dir.path(), &tree, "1h");
-    let run = |cfg: PathBuf, imds: String, cw: String| {
-        tokio::task::spawn_blocking(move || {
-            agent_command(&cfg, &imds, &cw, &["run", "--once"])
-                .output()
-                .unwrap()
-        })
-    };
-    let first = run(cfg.clone(), emu.endpoint(), proxy.url()).await.unwrap();
+    let full = w.moto.creds["full"].clone();
+    let first = run_once(&w.cfg, &w.emu.endpoint(), &w.proxy.url()).await;
     let text = String::from_utf8_lossy(&first.stdout).into_owned();
     assert_eq!(
         first.status.code(),
@@ -1323,11 +1349,11 @@ async fn run_once_reports_to_moto_with_credentials_from_the_imds_emulator() {
     );
     assert!(text.contains("role check: fail"), "IMDSv1 is open: {text}");
     assert!(text.contains(", 0 pending"), "everything delivered: {text}");
-    let second = run(cfg.clone(), emu.endpoint(), proxy.url()).await.unwrap();
+    let second = run_once(&w.cfg, &w.emu.endpoint(), &w.proxy.url()).await;
     let text2 = String::from_utf8_lossy(&second.stdout).into_owned();
     assert!(text2.contains("0 new, 0 resolved"), "{text2}");
 
-    let (events, metrics) = read_back(&moto).await;
+    let (events, metrics) = read_back(&w.moto).await;
     let findings = events_of(&events, "finding");
     let summaries = events_of(&events, "summary");
     assert_eq!(summaries.len(), 2, "one summary per cycle");
@@ -1352,41 +1378,18 @@ async fn run_once_reports_to_moto_with_credentials_from_the_imds_emulator() {
 
     // Nothing secret crossed the wire: planted secrets, and the role's own secret and token
     // (those go only into the signature and the security-token header, never the body).
-    let wire = proxy.recorded();
+    let secrets = w.moto.secrets();
+    let wire = w.proxy.recorded();
     assert!(!wire.is_empty());
-    assert_no_secret(
-        &wire,
-        &[
-            SECRET,
-            SECRET2,
-            TOKEN,
-            full["SecretAccessKey"].as_str().unwrap(),
-        ],
-    );
+    // All but the session token, which the x-amz-security-token header carries.
+    assert_no_secret(&wire, &secrets[..4]);
     for out in [&first, &second] {
-        assert_no_secret(
-            &out.stdout,
-            &[
-                SECRET,
-                SECRET2,
-                TOKEN,
-                full["SecretAccessKey"].as_str().unwrap(),
-                full["SessionToken"].as_str().unwrap(),
-            ],
-        );
-        assert_no_secret(
-            &out.stderr,
-            &[
-                SECRET,
-                SECRET2,
-                TOKEN,
-                full["SecretAccessKey"].as_str().unwrap(),
-                full["SessionToken"].as_str().unwrap(),
-            ],
-        );
+        assert_no_secret(&out.stdout, &secrets);
+        assert_no_secret(&out.stderr, &secrets);
     }
     // The credentials came from the emulator over IMDSv2.
-    assert!(!emu
+    assert!(!w
+        .emu
         .requests(
             "GET",
             &format!(
@@ -1403,34 +1406,30 @@ async fn run_once_reports_to_moto_with_credentials_from_the_imds_emulator() {
 /// back: every finding change reached CloudWatch, and none twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_killed_and_stopped_mid_cycle_loses_and_repeats_nothing() {
-    let Some((moto, proxy, emu)) = agent_world().await else {
+    let Some(w) = agent_world("1s").await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("srv");
-    plant_corpus(&tree);
     // Bulk, so that cycles take a while and the kills land inside them.
     let blob = vec![b'a'; 4 << 20];
     for i in 0..8 {
-        std::fs::write(tree.join(format!("blob{i}")), &blob).unwrap();
+        std::fs::write(w.tree.join(format!("blob{i}")), &blob).unwrap();
     }
-    let cfg = agent_config(dir.path(), &tree, "1s");
-    let (imds, cw) = (emu.endpoint(), proxy.url());
+    let (imds, cw) = (w.emu.endpoint(), w.proxy.url());
     for (round, delay_ms) in [600u64, 150, 900, 40, 1300, 400, 2200]
         .into_iter()
         .enumerate()
     {
         if round == 2 {
             std::fs::write(
-                tree.join("late.env"),
+                w.tree.join("late.env"),
                 "AWS_ACCESS_KEY_ID=AKIAU5TZVBXQWVFUYTU4\n",
             )
             .unwrap();
         }
         if round == 4 {
-            std::fs::remove_file(tree.join("app/config.ini")).unwrap();
+            std::fs::remove_file(w.tree.join("app/config.ini")).unwrap();
         }
-        let mut child = agent_command(&cfg, &imds, &cw, &["run"])
+        let mut child = agent_command(&w.cfg, &imds, &cw, &["run"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -1441,51 +1440,33 @@ async fn daemon_killed_and_stopped_mid_cycle_loses_and_repeats_nothing() {
     }
 
     // CloudWatch goes away; a new key is found and queued; SIGTERM stops the daemon cleanly.
-    proxy.down();
+    w.proxy.down();
     std::fs::write(
-        tree.join("later.env"),
+        w.tree.join("later.env"),
         "AWS_ACCESS_KEY_ID=ASIAVW3SHZU7JUMHF7CT\n",
     )
     .unwrap();
-    let child = agent_command(&cfg, &imds, &cw, &["run"])
+    let child = agent_command(&w.cfg, &imds, &cw, &["run"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    send_signal(child.id(), "TERM");
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert!(out.stdout.is_empty(), "the daemon keeps stdout clean");
-    let outbox = std::fs::read(dir.path().join("state").join(OUTBOX_FILE)).unwrap();
+    let outbox = std::fs::read(w.dir.path().join("state").join(OUTBOX_FILE)).unwrap();
     assert!(
         count(&outbox, b"ASIAVW3SHZU7JUMHF7CT") >= 1,
         "the new finding waits in the outbox"
     );
 
     // CloudWatch is back: one more cycle delivers everything that waits.
-    proxy.up();
-    let last = tokio::task::spawn_blocking({
-        let (cfg, imds, cw) = (cfg.clone(), imds.clone(), cw.clone());
-        move || {
-            agent_command(&cfg, &imds, &cw, &["run", "--once"])
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    w.proxy.up();
+    let last = run_once(&w.cfg, &imds, &cw).await;
     let text = String::from_utf8_lossy(&last.stdout).into_owned();
     assert_eq!(last.status.code(), Some(0), "{text}");
     assert!(
@@ -1493,7 +1474,7 @@ async fn daemon_killed_and_stopped_mid_cycle_loses_and_repeats_nothing() {
         "{text}"
     );
 
-    let (events, _) = read_back(&moto).await;
+    let (events, _) = read_back(&w.moto).await;
     let keys = finding_keys(&events);
     let twice: Vec<_> = keys.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "changes delivered twice: {twice:?}");
@@ -1518,7 +1499,7 @@ async fn daemon_killed_and_stopped_mid_cycle_loses_and_repeats_nothing() {
     );
     // What CloudWatch believes is present is exactly what the agent's state holds.
     let state: Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join("state").join("findings.json")).unwrap(),
+        &std::fs::read(w.dir.path().join("state").join("findings.json")).unwrap(),
     )
     .unwrap();
     let present: std::collections::BTreeSet<&str> = state["findings"]
@@ -1539,53 +1520,33 @@ async fn daemon_killed_and_stopped_mid_cycle_loses_and_repeats_nothing() {
 /// each of them once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_once_with_an_unwritable_finding_state_delivers_each_change_once() {
-    let Some((moto, proxy, emu)) = agent_world().await else {
+    let Some(w) = agent_world("1h").await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("srv");
-    plant_corpus(&tree);
-    let cfg = agent_config(dir.path(), &tree, "1h");
-    let blocker = dir.path().join("state").join("findings.json");
+    let blocker = w.dir.path().join("state").join("findings.json");
     std::fs::create_dir_all(blocker.join("blocked")).unwrap();
     let mut outputs = Vec::new();
     for _ in 0..3 {
-        let out = tokio::task::spawn_blocking({
-            let (cfg, imds, cw) = (cfg.clone(), emu.endpoint(), proxy.url());
-            move || {
-                agent_command(&cfg, &imds, &cw, &["run", "--once"])
-                    .output()
-                    .unwrap()
-            }
-        })
-        .await
-        .unwrap();
+        let out = run_once(&w.cfg, &w.emu.endpoint(), &w.proxy.url()).await;
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(text.contains(", 0 pending"), "{text}\n{err}");
         assert!(err.contains("cannot write the finding state"), "{err}");
         outputs.push(out);
     }
-    let (events, _) = read_back(&moto).await;
+    let (events, _) = read_back(&w.moto).await;
     let keys = finding_keys(&events);
     assert!(keys.len() >= 4, "{keys:?}");
     assert!(keys.keys().all(|(_, c)| c == "new"));
     let twice: Vec<_> = keys.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "changes delivered twice: {twice:?}");
     assert_eq!(events_of(&events, "summary").len(), 3);
-    let full = &moto.creds["full"];
-    let secrets = [
-        SECRET,
-        SECRET2,
-        TOKEN,
-        full["SecretAccessKey"].as_str().unwrap(),
-        full["SessionToken"].as_str().unwrap(),
-    ];
+    let secrets = w.moto.secrets();
     for out in &outputs {
         assert_no_secret(&out.stdout, &secrets);
         assert_no_secret(&out.stderr, &secrets);
     }
-    for f in std::fs::read_dir(dir.path().join("state")).unwrap() {
+    for f in std::fs::read_dir(w.dir.path().join("state")).unwrap() {
         let p = f.unwrap().path();
         if p.is_file() {
             assert_no_secret(&std::fs::read(&p).unwrap(), &secrets);

@@ -1,4 +1,7 @@
-//! Shared helpers: the binary under test, planted test keys, leak checks.
+//! Shared helpers: the binary under test, planted test keys, leak checks, exit codes and
+//! signals.
+
+use std::process::Output;
 
 use assert_cmd::Command;
 
@@ -29,4 +32,24 @@ pub fn assert_no_secret(haystack: &[u8], secrets: &[&str]) {
         let escaped = s.replace('/', "\\/");
         assert!(!text.contains(&escaped), "a full secret leaked (escaped)");
     }
+}
+
+/// Panics unless `out` exited with `code`, showing its stderr.
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Sends `sig` (a name such as `TERM` or `HUP`) to process `pid` with kill(1), and panics if
+/// kill fails.
+pub fn send_signal(pid: u32, sig: &str) {
+    let st = std::process::Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success(), "kill -{sig} {pid} failed");
 }

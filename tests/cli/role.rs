@@ -1,12 +1,13 @@
 //! `credhygiene role`, the IMDS client and the user-data scan source, against the IMDS
 //! emulator (tests/imds/emulator.py) on 127.0.0.1. Nothing here contacts 169.254.169.254.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::{self, assert_no_secret, KEY_ID, SECRET, SECRET2, TOKEN};
+use crate::common::{self, assert_exit, assert_no_secret, KEY_ID, SECRET, SECRET2, TOKEN};
 use crate::imds_emulator::{closed_port, Emulator};
 
 /// Credentials with known secrets, so that the tests can prove they never leak.
@@ -99,6 +100,18 @@ fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no check {id} in {report}"))
 }
 
+/// Runs `role --format json` against an emulator started with `extra` (see [`emulator`]),
+/// checks that the run fails (exit 1) with the `role_credentials_valid` check failed, and
+/// returns that check.
+fn failed_credentials_check(extra: Value) -> Value {
+    let emu = emulator(extra);
+    let r = role(&emu, "json");
+    assert_eq!(r.code, 1, "stderr: {}", r.stderr);
+    let c = check(&r.json(), "role_credentials_valid").clone();
+    assert_eq!(c["status"], "fail", "{c}");
+    c
+}
+
 #[test]
 fn role_passes_with_profile_and_imdsv2_required() {
     let emu = emulator(json!({}));
@@ -183,12 +196,7 @@ fn role_requests_follow_the_imdsv2_protocol() {
         .args(["role", "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert!(start.elapsed() < Duration::from_secs(10));
     let log = emu.log();
     let puts: Vec<_> = log.iter().filter(|r| r["method"] == "PUT").collect();
@@ -277,15 +285,10 @@ fn role_fails_when_imdsv1_is_open() {
 
 #[test]
 fn role_explains_assume_role_unauthorized_access() {
-    let emu = emulator(json!({
+    let c = failed_credentials_check(json!({
         "credentials_code": "AssumeRoleUnauthorizedAccess",
         "credentials_message": "EC2 cannot assume the role credhygiene-test-role."
     }));
-    let r = role(&emu, "json");
-    assert_eq!(r.code, 1);
-    let v = r.json();
-    let c = check(&v, "role_credentials_valid");
-    assert_eq!(c["status"], "fail");
     let detail = c["detail"].as_str().unwrap();
     assert!(
         detail.contains("trust policy does not allow ec2.amazonaws.com"),
@@ -299,15 +302,10 @@ fn role_explains_assume_role_unauthorized_access() {
 
 #[test]
 fn role_fails_on_expired_credentials() {
-    let emu = emulator(json!({"credentials": {
+    let c = failed_credentials_check(json!({"credentials": {
         "AccessKeyId": "ASIASXQV3SVWMFRRRM7Q", "SecretAccessKey": SECRET2, "Token": TOKEN,
         "Expiration": "2020-01-01T00:00:00Z"
     }}));
-    let r = role(&emu, "json");
-    assert_eq!(r.code, 1);
-    let c = r.json();
-    let c = check(&c, "role_credentials_valid");
-    assert_eq!(c["status"], "fail");
     assert!(c["detail"]
         .as_str()
         .unwrap()
@@ -316,14 +314,9 @@ fn role_fails_on_expired_credentials() {
 
 #[test]
 fn role_fails_on_malformed_credentials_json() {
-    let emu = emulator(json!({
+    let c = failed_credentials_check(json!({
         "malformed": ["/latest/meta-data/iam/security-credentials/credhygiene-test-role"]
     }));
-    let r = role(&emu, "json");
-    assert_eq!(r.code, 1, "stderr: {}", r.stderr);
-    let v = r.json();
-    let c = check(&v, "role_credentials_valid");
-    assert_eq!(c["status"], "fail");
     assert!(
         c["detail"].as_str().unwrap().contains("do not parse"),
         "{c}"
@@ -492,23 +485,32 @@ fn scan_config(dir: &tempfile::TempDir) -> std::path::PathBuf {
     cfg
 }
 
-fn scan_user_data(gzip: bool) {
-    let emu = emulator(json!({"user_data": user_data(), "user_data_gzip": gzip}));
+/// `credhygiene --config CFG scan --format json` against the IMDS at `endpoint`.
+fn scan_json_at(endpoint: &str, cfg: &Path) -> Run {
+    let args = [
+        "--config",
+        cfg.to_str().unwrap(),
+        "scan",
+        "--format",
+        "json",
+    ];
+    run_at(endpoint, &args, &[])
+}
+
+/// Starts an emulator with `state` (on top of [`known_credentials`]), scans a clean tree and
+/// the emulator's user-data, checks that the scan found something (exit 1), and returns the
+/// emulator and the JSON report.
+fn scan_with_user_data(state: Value) -> (Emulator, Value) {
+    let emu = emulator(state);
     let dir = tempfile::tempdir().unwrap();
     let cfg = scan_config(&dir);
-    let r = run_at(
-        &emu.endpoint(),
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "scan",
-            "--format",
-            "json",
-        ],
-        &[],
-    );
+    let r = scan_json_at(&emu.endpoint(), &cfg);
     assert_eq!(r.code, 1, "stderr: {}", r.stderr);
-    let v = r.json();
+    (emu, r.json())
+}
+
+fn scan_user_data(gzip: bool) {
+    let (emu, v) = scan_with_user_data(json!({"user_data": user_data(), "user_data_gzip": gzip}));
     let findings = v["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 2, "{v}");
     for f in findings {
@@ -547,22 +549,7 @@ fn scan_finds_keys_in_base64_mime_user_data() {
          --==BOUNDARY==\nContent-Type: text/x-shellscript; charset=\"utf-8\"\n\
          Content-Transfer-Encoding: base64\n\n{part}\n--==BOUNDARY==--\n"
     );
-    let emu = emulator(json!({"user_data": mime}));
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = scan_config(&dir);
-    let r = run_at(
-        &emu.endpoint(),
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "scan",
-            "--format",
-            "json",
-        ],
-        &[],
-    );
-    assert_eq!(r.code, 1, "stderr: {}", r.stderr);
-    let v = r.json();
+    let (_emu, v) = scan_with_user_data(json!({"user_data": mime}));
     let findings = v["findings"].as_array().unwrap();
     assert!(findings.iter().all(|f| f["source"] == "user_data"), "{v}");
     // The key id and the secret are only visible once the part is decoded. (The base64
@@ -583,21 +570,14 @@ fn scan_finds_keys_in_base64_mime_user_data() {
 fn scan_without_user_data_or_off_ec2_is_clean_and_fast() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = scan_config(&dir);
-    let args = [
-        "--config",
-        cfg.to_str().unwrap(),
-        "scan",
-        "--format",
-        "json",
-    ];
     // No user-data on the instance: 404, clean.
     let emu = emulator(json!({}));
-    let r = run_at(&emu.endpoint(), &args, &[]);
+    let r = scan_json_at(&emu.endpoint(), &cfg);
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     assert_eq!(r.json()["stats"]["errors"], 0);
     // Off EC2 (connection refused): not an error, logged at info, fast.
     let off = format!("http://127.0.0.1:{}", closed_port());
-    let r = run_at(&off, &args, &[]);
+    let r = scan_json_at(&off, &cfg);
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     assert_eq!(r.json()["stats"]["errors"], 0);
     assert!(r.stderr.contains("user-data not scanned"), "{}", r.stderr);
@@ -606,7 +586,7 @@ fn scan_without_user_data_or_off_ec2_is_clean_and_fast() {
     let emu = emulator(json!({"user_data": user_data()}));
     let text = std::fs::read_to_string(&cfg).unwrap() + "user_data = false\n";
     std::fs::write(&cfg, text).unwrap();
-    let r = run_at(&emu.endpoint(), &args, &[]);
+    let r = scan_json_at(&emu.endpoint(), &cfg);
     assert_eq!(r.code, 0);
     assert!(emu.log().is_empty());
 }
@@ -624,10 +604,16 @@ fn client(emu: &Emulator) -> Arc<ImdsClient> {
     )
 }
 
+/// An emulator started with `state`, and a credentials provider over a client of it.
+fn provider(state: Value) -> (Emulator, CredentialsProvider) {
+    let emu = Emulator::start(state);
+    let p = CredentialsProvider::new(client(&emu));
+    (emu, p)
+}
+
 #[tokio::test]
 async fn provider_caches_until_the_refresh_window() {
-    let emu = Emulator::start(json!({}));
-    let p = CredentialsProvider::new(client(&emu));
+    let (emu, p) = provider(json!({}));
     let a = p.credentials().await.unwrap();
     let b = p.credentials().await.unwrap();
     assert_eq!(a.access_key_id, b.access_key_id);
@@ -641,8 +627,7 @@ async fn provider_caches_until_the_refresh_window() {
 #[tokio::test]
 async fn provider_refreshes_ahead_of_expiration_and_rereads_the_role() {
     // Credentials that expire in 4 minutes are inside the 5-minute refresh window.
-    let emu = Emulator::start(json!({"credentials_lifetime": 240}));
-    let p = CredentialsProvider::new(client(&emu));
+    let (emu, p) = provider(json!({"credentials_lifetime": 240}));
     let a = p.credentials().await.unwrap();
     assert_eq!(a.role, "credhygiene-test-role");
     emu.control(json!({"rotate": true, "role": "other-role"}));
@@ -659,8 +644,7 @@ async fn provider_refreshes_ahead_of_expiration_and_rereads_the_role() {
 
 #[tokio::test]
 async fn provider_refresh_forces_and_serves_last_good_when_imds_fails() {
-    let emu = Emulator::start(json!({}));
-    let p = CredentialsProvider::new(client(&emu));
+    let (emu, p) = provider(json!({}));
     let a = p.credentials().await.unwrap();
     emu.control(json!({"rotate": true}));
     let b = p.refresh().await.unwrap();
@@ -674,8 +658,7 @@ async fn provider_refresh_forces_and_serves_last_good_when_imds_fails() {
 
 #[tokio::test]
 async fn provider_without_cache_reports_the_error() {
-    let emu = Emulator::start(json!({"role": null}));
-    let p = CredentialsProvider::new(client(&emu));
+    let (_emu, p) = provider(json!({"role": null}));
     assert!(matches!(
         p.credentials().await.unwrap_err(),
         ImdsError::NoRole { .. }
