@@ -1,15 +1,17 @@
 //! Change tracking for the daemon's incremental cycles. One inotify instance watches every
 //! directory of the scanned trees (the indexing walk adds the watches, see
 //! [`crate::scan::index`]); between cycles the daemon drains its events into a set of changed
-//! files, and the next cycle reads only those: no stat and no directory read for the rest.
+//! files, and the next cycle reads only those: no stat and no directory read for the rest
+//! (hard-linked and failed files excepted, see [`crate::scan::Scanner::scan`]).
 //!
 //! Whatever the events cannot describe file by file makes the next cycle walk the trees
 //! again (one stat per file with the scan cache): a queue overflow, a directory created,
 //! removed, renamed or re-permissioned, a watched directory going away, a change of the mount
-//! table, too many directories for the watch budget, or a full rescan falling due. Changes
-//! that inotify does not see at all — writes through a hard link outside the trees, through
-//! a shared mmap, or from another host on a network file system — are caught by the full
-//! rescan (`agent.full_rescan_interval`); trees on network file systems are not tracked.
+//! table, too many directories for the watch budget, or a full rescan falling due; the
+//! scanner adds its own reasons (another root or env-file set, a new hard link). Changes that
+//! inotify does not see at all — writes through a shared mmap, or from another host on a
+//! network file system — are caught by the full rescan (`agent.full_rescan_interval`); trees
+//! on network file systems are not tracked.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
