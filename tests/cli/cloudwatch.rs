@@ -1532,6 +1532,9 @@ async fn run_once_with_an_unwritable_finding_state_delivers_each_change_once() {
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(text.contains(", 0 pending"), "{text}\n{err}");
         assert!(err.contains("cannot write the finding state"), "{err}");
+        // Delivered, but the state did not move on: an operator must look (exit 3).
+        assert!(text.contains("state:      not saved"), "{text}");
+        assert_eq!(out.status.code(), Some(3), "{text}\n{err}");
         outputs.push(out);
     }
     let (events, _) = read_back(&w.moto).await;
