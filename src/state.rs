@@ -992,16 +992,23 @@ mod tests {
     #[test]
     fn outbox_ignores_a_torn_last_line() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
-        ob.push_all(vec!["whole".into()]).unwrap();
-        drop(ob);
-        let path = tmp.path().join(OUTBOX_FILE);
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = outbox_then_raw(tmp.path(), "whole");
         f.write_all(b"{\"seq\":9,\"item\":\"tor").unwrap();
         drop(f);
         let ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
         let items: Vec<&str> = ob.entries().map(|e| e.item.as_str()).collect();
         assert_eq!(items, ["whole"]);
+    }
+
+    /// An outbox in `dir` holding `first`, closed, and its file open for raw appends.
+    fn outbox_then_raw(dir: &Path, first: &str) -> File {
+        let mut ob: Outbox<String> = Outbox::open(dir, OUTBOX_FILE, 1 << 20).unwrap();
+        ob.push_all(vec![first.to_string()]).unwrap();
+        drop(ob);
+        OpenOptions::new()
+            .append(true)
+            .open(dir.join(OUTBOX_FILE))
+            .unwrap()
     }
 
     fn items(ob: &Outbox<String>) -> Vec<String> {
@@ -1103,11 +1110,7 @@ mod tests {
     #[test]
     fn a_torn_middle_line_does_not_swallow_the_entry_after_it() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
-        ob.push_all(vec!["alpha".into()]).unwrap();
-        drop(ob);
-        let path = tmp.path().join(OUTBOX_FILE);
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = outbox_then_raw(tmp.path(), "alpha");
         // Torn: a prefix; a whole entry without its newline; a prefix cut inside a string
         // that holds a brace; each followed, on the same line, by a whole entry.
         f.write_all(b"{\"seq\":2,\"item\":\"tor").unwrap();
@@ -1147,11 +1150,7 @@ mod tests {
     #[test]
     fn a_last_entry_without_its_newline_is_kept_and_not_joined_by_the_next_append() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
-        ob.push_all(vec!["alpha".into()]).unwrap();
-        drop(ob);
-        let path = tmp.path().join(OUTBOX_FILE);
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = outbox_then_raw(tmp.path(), "alpha");
         f.write_all(b"{\"seq\":2,\"item\":\"bravo\"}").unwrap();
         drop(f);
         let mut ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 1 << 20).unwrap();
@@ -1189,7 +1188,12 @@ mod tests {
         let ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 100).unwrap();
         assert_eq!(items(&ob), ["item-1", "item-2", "item-3"]);
         assert_eq!(ob.dropped(), 1);
-        let names: Vec<_> = fs::read_dir(tmp.path())
+        assert_no_temporary_file(tmp.path());
+    }
+
+    /// No temporary file of `write_atomic` or of an outbox rewrite is left in `dir`.
+    fn assert_no_temporary_file(dir: &Path) {
+        let names: Vec<_> = fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
@@ -1235,11 +1239,7 @@ mod tests {
         let err = write_atomic(&dir_target, b"new").unwrap_err();
         assert!(err.to_string().contains("d.json"), "{err}");
         assert_eq!(fs::read(&target).unwrap(), b"old");
-        let names: Vec<_> = fs::read_dir(tmp.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        assert!(names.iter().all(|n| !n.contains(".tmp.")), "{names:?}");
+        assert_no_temporary_file(tmp.path());
     }
 
     #[test]

@@ -343,19 +343,20 @@ fn test_cache() -> Option<CacheFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::{Options, Plan, Scanner};
+    use crate::config::ScanConfig;
+    use crate::scan::{Options, Plan, ScanOutcome, Scanner};
     use std::sync::atomic::AtomicBool;
 
     const KEY_ID: &str = "AKIASXQV3SVWMFRRRM75";
     const SECRET: &str = "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";
 
-    fn scanner() -> Scanner {
+    fn scanner(exclude: Vec<String>) -> Scanner {
         Scanner::new(Options {
             threads: 1,
             max_file_size: 4096,
             follow_symlinks: false,
             same_file_system: true,
-            exclude: vec!["*.skip".into()],
+            exclude,
             allowlist: std::collections::HashSet::new(),
             read_rate_limit: 0,
             proc_root: PathBuf::from("/nonexistent"),
@@ -438,7 +439,7 @@ mod tests {
             format!("AWS_ACCESS_KEY_ID={KEY_ID}\n"),
         )
         .unwrap();
-        let s = scanner();
+        let s = scanner(vec!["*.skip".into()]);
         let plan = Plan::from_paths(std::slice::from_ref(&root));
         let cancel = AtomicBool::new(false);
         let mut tracker = Tracker::for_trees(std::slice::from_ref(&root), false, true).unwrap();
@@ -510,31 +511,8 @@ mod tests {
             Some("fuse.sshfs")
         );
     }
-}
 
-#[cfg(test)]
-mod edge_cases {
-    use super::*;
-    use crate::config::ScanConfig;
-    use crate::scan::{Options, Plan, ScanOutcome, Scanner};
-    use std::sync::atomic::AtomicBool;
-
-    const KEY_ID: &str = "AKIASXQV3SVWMFRRRM75";
-
-    fn scanner(exclude: Vec<String>) -> Scanner {
-        Scanner::new(Options {
-            threads: 1,
-            max_file_size: 4096,
-            follow_symlinks: false,
-            same_file_system: true,
-            exclude,
-            allowlist: std::collections::HashSet::new(),
-            read_rate_limit: 0,
-            proc_root: PathBuf::from("/nonexistent"),
-            build_cache: true,
-        })
-        .unwrap()
-    }
+    // ---- edge cases found by review: each one compares an update with a full scan ----
 
     fn paths(o: &ScanOutcome) -> Vec<(String, String)> {
         o.findings
@@ -554,6 +532,12 @@ mod edge_cases {
         (upd, scanned.outcome, full)
     }
 
+    /// One tracked cycle, which must find what a full scan of the same moment finds.
+    async fn assert_cycle_matches(t: &mut Tracker, s: &Scanner, plan: &Plan) {
+        let (update, got, want) = cycle(t, s, plan).await;
+        assert_eq!(paths(&got), paths(&want), "update: {update}");
+    }
+
     #[tokio::test]
     async fn a_write_through_another_hard_link_is_seen() {
         let dir = tempfile::tempdir().unwrap();
@@ -569,19 +553,13 @@ mod edge_cases {
         assert!(!upd);
         // In place write through a/f (same inode as b/g).
         std::fs::write(root.join("a/f"), format!("id = {KEY_ID}\n")).unwrap();
-        let (upd, got, want) = cycle(&mut t, &s, &plan).await;
-        eprintln!(
-            "update={upd}\n got={:?}\nwant={:?}",
-            paths(&got),
-            paths(&want)
-        );
-        assert_eq!(paths(&got), paths(&want));
+        assert_cycle_matches(&mut t, &s, &plan).await;
     }
 
-    /// A unit stops naming a file in EnvironmentFile=: the file is a tree file again, but no
-    /// event names it and the walk never indexed it.
-    #[tokio::test]
-    async fn a_file_leaving_the_env_file_set_is_scanned_as_a_tree_file() {
+    /// A tree whose unit names `opt/secrets` (a key) in `EnvironmentFile=` or not; the unit
+    /// is rewritten between two cycles, from naming it (`before`) to not, or the reverse. The
+    /// walk leaves env files out of the index, so the update must notice the other set.
+    async fn env_file_set_change(before: bool) {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("tree");
         std::fs::create_dir_all(root.join("units")).unwrap();
@@ -589,44 +567,11 @@ mod edge_cases {
         let secret = root.join("opt/secrets");
         std::fs::write(&secret, format!("AWS_ACCESS_KEY_ID={KEY_ID}\n")).unwrap();
         let unit = root.join("units/app.service");
-        std::fs::write(
-            &unit,
-            format!("[Service]\nEnvironmentFile={}\n", secret.display()),
-        )
-        .unwrap();
-        let cfg = ScanConfig {
-            paths: vec![root.clone()],
-            env_files: vec![format!("{}/units/*.service", root.display())],
-            processes: false,
-            ..ScanConfig::default()
+        let text = |names: bool| match names {
+            true => format!("[Service]\nEnvironmentFile={}\n", secret.display()),
+            false => "[Service]\nExecStart=/bin/true\n".to_string(),
         };
-        let s = scanner(vec![]);
-        let mut t = Tracker::for_trees(std::slice::from_ref(&root), false, true).unwrap();
-        let (upd, got, _) = cycle(&mut t, &s, &Plan::from_config(&cfg)).await;
-        assert!(!upd);
-        eprintln!("walk: {:?}", paths(&got));
-        // The admin drops the EnvironmentFile= line; the key stays on disk.
-        std::fs::write(&unit, "[Service]\nExecStart=/bin/true\n").unwrap();
-        let (upd, got, want) = cycle(&mut t, &s, &Plan::from_config(&cfg)).await;
-        eprintln!(
-            "update={upd}\n got={:?}\nwant={:?}",
-            paths(&got),
-            paths(&want)
-        );
-        assert_eq!(paths(&got), paths(&want));
-    }
-
-    /// The reverse: a tree file that becomes an env file stays in the index as well.
-    #[tokio::test]
-    async fn a_file_joining_the_env_file_set_is_reported_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("tree");
-        std::fs::create_dir_all(root.join("units")).unwrap();
-        std::fs::create_dir_all(root.join("opt")).unwrap();
-        let secret = root.join("opt/secrets");
-        std::fs::write(&secret, format!("AWS_ACCESS_KEY_ID={KEY_ID}\n")).unwrap();
-        let unit = root.join("units/app.service");
-        std::fs::write(&unit, "[Service]\n").unwrap();
+        std::fs::write(&unit, text(before)).unwrap();
         let cfg = ScanConfig {
             paths: vec![root.clone()],
             env_files: vec![format!("{}/units/*.service", root.display())],
@@ -636,18 +581,18 @@ mod edge_cases {
         let s = scanner(vec![]);
         let mut t = Tracker::for_trees(std::slice::from_ref(&root), false, true).unwrap();
         let _ = cycle(&mut t, &s, &Plan::from_config(&cfg)).await;
-        std::fs::write(
-            &unit,
-            format!("[Service]\nEnvironmentFile={}\n", secret.display()),
-        )
-        .unwrap();
-        let (upd, got, want) = cycle(&mut t, &s, &Plan::from_config(&cfg)).await;
-        eprintln!(
-            "update={upd}\n got={:?}\nwant={:?}",
-            paths(&got),
-            paths(&want)
-        );
-        assert_eq!(paths(&got), paths(&want));
+        std::fs::write(&unit, text(!before)).unwrap();
+        assert_cycle_matches(&mut t, &s, &Plan::from_config(&cfg)).await;
+    }
+
+    #[tokio::test]
+    async fn a_file_leaving_the_env_file_set_is_scanned_as_a_tree_file() {
+        env_file_set_change(true).await;
+    }
+
+    #[tokio::test]
+    async fn a_file_joining_the_env_file_set_is_reported_once() {
+        env_file_set_change(false).await;
     }
 
     /// A configured single file that matches an exclude glob: the walk reads it (roots are not
@@ -662,13 +607,7 @@ mod edge_cases {
         let mut t = Tracker::for_trees(std::slice::from_ref(&f), false, true).unwrap();
         let (_, walked, _) = cycle(&mut t, &s, &plan).await;
         eprintln!("walk: {:?}", paths(&walked));
-        let (upd, got, want) = cycle(&mut t, &s, &plan).await;
-        eprintln!(
-            "update={upd}\n got={:?}\nwant={:?}",
-            paths(&got),
-            paths(&want)
-        );
-        assert_eq!(paths(&got), paths(&want));
+        assert_cycle_matches(&mut t, &s, &plan).await;
     }
 
     /// Nested trees: the walk visits the inner files twice, the index once.
@@ -697,71 +636,53 @@ mod edge_cases {
         );
     }
 
-    /// A file system mounted inside a tree: the walk watches the mount point but does not
-    /// descend; an update then reads what inotify names there.
+    /// Mounts (`mount ARGS… TARGET`) inside the tree `root`, walks, writes a key to
+    /// `key_file`, and compares the update that follows with a full scan. Skipped where this
+    /// machine does not allow mounting.
+    async fn update_with_mount(
+        root: &Path,
+        args: &[&str],
+        source: Option<&Path>,
+        target: &Path,
+        key_file: &Path,
+    ) {
+        let mut mount = std::process::Command::new("mount");
+        mount.args(args).args(source).arg(target);
+        if !mount.status().is_ok_and(|s| s.success()) {
+            eprintln!("cannot mount here: skipped");
+            return;
+        }
+        let s = scanner(vec![]);
+        let plan = Plan::from_paths(&[root.to_path_buf()]);
+        let mut t = Tracker::for_trees(&[root.to_path_buf()], false, true).unwrap();
+        let _ = cycle(&mut t, &s, &plan).await;
+        std::fs::write(key_file, format!("id = {KEY_ID}\n")).unwrap();
+        let (_, got, want) = cycle(&mut t, &s, &plan).await;
+        let _ = std::process::Command::new("umount").arg(target).status();
+        assert_eq!(paths(&got), paths(&want));
+    }
+
+    /// A file system mounted inside a tree is neither walked nor watched: an update does not
+    /// read what is written there either.
     #[tokio::test]
     async fn a_mount_point_inside_a_tree_is_neither_walked_nor_watched() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("tree");
         std::fs::create_dir_all(root.join("mnt")).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "tmpfs"])
-            .arg(root.join("mnt"))
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("cannot mount: skipped");
-            return;
-        }
-        let s = scanner(vec![]);
-        let plan = Plan::from_paths(std::slice::from_ref(&root));
-        let mut t = Tracker::for_trees(std::slice::from_ref(&root), false, true).unwrap();
-        let _ = cycle(&mut t, &s, &plan).await;
-        std::fs::write(root.join("mnt/k"), format!("id = {KEY_ID}\n")).unwrap();
-        let (upd, got, want) = cycle(&mut t, &s, &plan).await;
-        let _ = std::process::Command::new("umount")
-            .arg(root.join("mnt"))
-            .status();
-        eprintln!(
-            "update={upd}\n got={:?}\nwant={:?}",
-            paths(&got),
-            paths(&want)
-        );
-        assert_eq!(paths(&got), paths(&want));
+        let (mnt, key) = (root.join("mnt"), root.join("mnt/k"));
+        update_with_mount(&root, &["-t", "tmpfs", "tmpfs"], None, &mnt, &key).await;
     }
 
-    /// The same directory at two paths of a tree (bind mount of the same file system).
+    /// The same directory at two paths of a tree (a bind mount of the same file system) has one
+    /// watch: a write is read at both paths.
     #[tokio::test]
     async fn a_bind_mounted_directory_is_seen_at_both_paths() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("tree");
         std::fs::create_dir_all(root.join("site")).unwrap();
         std::fs::create_dir_all(root.join("www")).unwrap();
-        let ok = std::process::Command::new("mount")
-            .arg("--bind")
-            .arg(root.join("site"))
-            .arg(root.join("www"))
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("cannot mount: skipped");
-            return;
-        }
-        let s = scanner(vec![]);
-        let plan = Plan::from_paths(std::slice::from_ref(&root));
-        let mut t = Tracker::for_trees(std::slice::from_ref(&root), false, true).unwrap();
-        let _ = cycle(&mut t, &s, &plan).await;
-        std::fs::write(root.join("site/k"), format!("id = {KEY_ID}\n")).unwrap();
-        let (upd, got, want) = cycle(&mut t, &s, &plan).await;
-        let _ = std::process::Command::new("umount")
-            .arg(root.join("www"))
-            .status();
-        eprintln!(
-            "update={upd}\n got={:?}\nwant={:?}",
-            paths(&got),
-            paths(&want)
-        );
-        assert_eq!(paths(&got), paths(&want));
+        let (site, www) = (root.join("site"), root.join("www"));
+        update_with_mount(&root, &["--bind"], Some(&site), &www, &site.join("k")).await;
     }
 
     /// Inotify watches of this process on the directories under `root` (from fdinfo, whose
@@ -787,22 +708,6 @@ mod edge_cases {
         n
     }
 
-    fn walk(root: &Path) -> Vec<PathBuf> {
-        let mut out = vec![root.to_path_buf()];
-        let mut i = 0;
-        while i < out.len() {
-            if out[i].is_dir() {
-                out.extend(
-                    std::fs::read_dir(&out[i])
-                        .unwrap()
-                        .map(|e| e.unwrap().path()),
-                );
-            }
-            i += 1;
-        }
-        out
-    }
-
     /// Budget exhausted: no index, and none of the watches the walk added stays.
     #[tokio::test]
     async fn an_exhausted_watch_budget_leaves_no_watch_behind() {
@@ -824,13 +729,6 @@ mod edge_cases {
             "the walk's watches are removed"
         );
     }
-}
-
-#[cfg(test)]
-mod event_bursts {
-    use super::*;
-    use crate::scan::{Options, Plan, Scanner};
-    use std::sync::atomic::AtomicBool;
 
     #[tokio::test]
     async fn a_burst_of_events_is_read_whole_before_the_cycle() {
@@ -842,18 +740,7 @@ mod event_bursts {
         for i in 0..n {
             std::fs::write(name(i), "nothing\n").unwrap();
         }
-        let s = Scanner::new(Options {
-            threads: 1,
-            max_file_size: 4096,
-            follow_symlinks: false,
-            same_file_system: true,
-            exclude: vec![],
-            allowlist: Default::default(),
-            read_rate_limit: 0,
-            proc_root: PathBuf::from("/nonexistent"),
-            build_cache: true,
-        })
-        .unwrap();
+        let s = scanner(vec![]);
         let plan = Plan::from_paths(std::slice::from_ref(&root));
         let cancel = AtomicBool::new(false);
         let mut t = Tracker::for_trees(std::slice::from_ref(&root), false, true).unwrap();
@@ -870,28 +757,9 @@ mod event_bursts {
             };
             std::fs::write(name(i), text).unwrap();
         }
-        let r = t.reuse(test_cache()).await;
-        let changed = match &r {
-            Reuse::Update { changed, .. } => changed.len(),
-            _ => usize::MAX,
-        };
-        let sc = s.scan(&plan, &cancel, r);
-        t.finish(sc.index);
-        let (full, _) = s.run(&plan, &cancel, None);
-        eprintln!(
-            "changed paths taken {changed} of {n}; update findings {}, full {}",
-            sc.outcome.findings.len(),
-            full.findings.len()
-        );
-        assert_eq!(sc.outcome.findings.len(), full.findings.len());
+        // Every event must be read before the cycle, though tokio's budget ends a poll at 128.
+        assert_cycle_matches(&mut t, &s, &plan).await;
     }
-}
-
-#[cfg(test)]
-mod root_identity {
-    use super::*;
-    use crate::scan::{Options, Plan, Scanner};
-    use std::sync::atomic::AtomicBool;
 
     /// The configured tree is reached through a symlink that a deployment switches
     /// (`current -> releases/N`): no watched directory sees the switch.
@@ -904,24 +772,10 @@ mod root_identity {
         std::fs::write(d.join("releases/1/config/app.conf"), "nothing\n").unwrap();
         std::os::unix::fs::symlink("releases/1", d.join("current")).unwrap();
         let root = d.join("current/config");
-        let s = Scanner::new(Options {
-            threads: 1,
-            max_file_size: 4096,
-            follow_symlinks: false,
-            same_file_system: true,
-            exclude: vec![],
-            allowlist: Default::default(),
-            read_rate_limit: 0,
-            proc_root: PathBuf::from("/nonexistent"),
-            build_cache: true,
-        })
-        .unwrap();
+        let s = scanner(vec![]);
         let plan = Plan::from_paths(std::slice::from_ref(&root));
-        let cancel = AtomicBool::new(false);
         let mut t = Tracker::for_trees(std::slice::from_ref(&root), false, true).unwrap();
-        let r = t.reuse(test_cache()).await;
-        let sc = s.scan(&plan, &cancel, r);
-        t.finish(sc.index);
+        let _ = cycle(&mut t, &s, &plan).await;
         // Deploy release 2 (with a key) and switch the symlink atomically.
         std::fs::write(
             d.join("releases/2/config/app.conf"),
@@ -931,17 +785,7 @@ mod root_identity {
         std::os::unix::fs::symlink("releases/2", d.join("current.new")).unwrap();
         std::fs::rename(d.join("current.new"), d.join("current")).unwrap();
         for _ in 0..2 {
-            let r = t.reuse(test_cache()).await;
-            let upd = matches!(r, Reuse::Update { .. });
-            let sc = s.scan(&plan, &cancel, r);
-            t.finish(sc.index);
-            let (full, _) = s.run(&plan, &cancel, None);
-            eprintln!(
-                "update={upd}: update findings {}, full {}",
-                sc.outcome.findings.len(),
-                full.findings.len()
-            );
-            assert_eq!(sc.outcome.findings.len(), full.findings.len());
+            assert_cycle_matches(&mut t, &s, &plan).await;
         }
     }
 }
