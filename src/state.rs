@@ -198,6 +198,13 @@ impl FindingState {
         Ok(state)
     }
 
+    /// Whether the state holds exactly `findings` (then a commit would change nothing but the
+    /// generation, and is skipped: no write at all in a quiet cycle).
+    pub fn holds(&self, findings: &[Finding]) -> bool {
+        self.findings.len() == findings.len()
+            && findings.iter().all(|f| self.findings.get(&f.id) == Some(f))
+    }
+
     /// A state holding exactly `findings`.
     pub fn from_findings(findings: &[Finding]) -> FindingState {
         FindingState {

@@ -58,6 +58,10 @@ struct Parts {
     sink_was_active: bool,
     /// The daemon's change tracking (None for `run --once`, or where trees cannot be tracked).
     tracker: Option<track::Tracker>,
+    /// The finding state of the last cycle when it could not be written: the next cycle diffs
+    /// against it rather than against the older file, so that what was spooled from it is not
+    /// contradicted (a finding that comes and goes is reported new, then resolved).
+    uncommitted: Option<FindingState>,
 }
 
 type Sink = CloudWatchSink<Option<CredentialsProvider>>;
@@ -74,6 +78,7 @@ impl Parts {
             sink,
             sink_was_active: false,
             tracker: None,
+            uncommitted: None,
         })
     }
 
@@ -97,6 +102,25 @@ impl Parts {
         self.config = config;
         self.track();
         Ok(())
+    }
+
+    /// Opens the sink again when another process held the outbox (it may be done now).
+    fn retry_locked_sink(&mut self) {
+        if self.sink_locked {
+            self.sink = open_sink(&self.config, self.imds.as_ref());
+            self.sink_locked = is_locked(&self.sink);
+            if !self.sink_locked {
+                log::info!("the outbox is free again: CloudWatch reporting resumes");
+            }
+        }
+    }
+
+    /// Whether CloudWatch took changes from this host before (a delivered generation, or an
+    /// outbox not yet empty): an inactive sink is then a passing fault, even in a new process.
+    fn sink_has_history(&self) -> bool {
+        self.sink
+            .as_ref()
+            .is_ok_and(|s| s.delivered().generation().is_some() || s.pending() > 0)
     }
 
     fn sink_mut(&mut self) -> Option<&mut Sink> {
@@ -180,6 +204,9 @@ pub struct CycleOutcome {
     /// Why the finding state could not be written (the same changes are computed again next
     /// cycle; the outbox does not send them twice).
     pub state_error: Option<String>,
+    /// Finding changes were neither delivered nor spooled (CloudWatch, which took changes
+    /// from this host before, is inactive for now): they are computed again next cycle.
+    pub not_spooled: bool,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -240,6 +267,12 @@ impl CycleOutcome {
                 self.carried, self.carried_sources
             );
         }
+        if self.not_spooled {
+            let _ = writeln!(
+                s,
+                "  state:      changes not sent: CloudWatch is inactive for now; they are reported again next run"
+            );
+        }
         if let Some(e) = &self.state_error {
             let _ = writeln!(
                 s,
@@ -296,13 +329,12 @@ pub fn run(config_path: Option<&Path>, env: &Env, once: bool) -> Result<u8, Erro
                 .delivery
                 .as_ref()
                 .is_none_or(|d| d.errors.iter().all(|e| e.is_transient()));
-            return Ok(
-                if delivered_or_spooled && !out.cancelled && out.state_error.is_none() {
-                    EXIT_OK
-                } else {
-                    EXIT_RUNTIME
-                },
-            );
+            let held = out.state_error.is_some() || out.not_spooled;
+            return Ok(if delivered_or_spooled && !out.cancelled && !held {
+                EXIT_OK
+            } else {
+                EXIT_RUNTIME
+            });
         }
         daemon(parts, config_path.map(Path::to_path_buf), env.clone()).await
     })
@@ -385,6 +417,7 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
             () = next_change(&mut parts.tracker) => {}
             _ = sleep_until(next_retry) => {
                 next_retry = tokio::time::Instant::now() + OUTBOX_RETRY;
+                parts.retry_locked_sink();
                 if let Some(sink) = parts.sink_mut() {
                     if sink.pending() > 0 {
                         let _ = tokio::time::timeout(FLUSH_DEADLINE, sink.flush()).await;
@@ -559,10 +592,14 @@ async fn cycle(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOutcome {
         }
     }
 
-    let mut state = FindingState::load(&state_dir).unwrap_or_else(|e| {
-        log::warn!(error:% = e; "finding state unreadable; starting from an empty state");
-        FindingState::default()
-    });
+    let in_memory = parts.uncommitted.is_some();
+    let mut state = match parts.uncommitted.take() {
+        Some(s) => s,
+        None => FindingState::load(&state_dir).unwrap_or_else(|e| {
+            log::warn!(error:% = e; "finding state unreadable; starting from an empty state");
+            FindingState::default()
+        }),
+    };
     // What the scan could not read keeps its previous findings: they are neither resolved now
     // nor new once the source is readable again.
     let carried = state.carried(&outcome.findings, &outcome.unreadable);
@@ -603,6 +640,8 @@ async fn cycle(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOutcome {
     // between, a flush before the next cycle, or a state that cannot be written neither loses
     // nor repeats one. (A batch CloudWatch accepted is sent again only if the process dies, or
     // the answer is lost, before the outbox is trimmed: see `report::cloudwatch`.)
+    parts.retry_locked_sink();
+    let history = parts.sink_has_history();
     let mut delivery = match parts.sink_mut() {
         Some(sink) => Some(sink.enqueue(&report, &generation).await),
         None => None,
@@ -615,19 +654,28 @@ async fn cycle(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOutcome {
             .errors
             .iter()
             .any(|e| matches!(e, crate::report::cloudwatch::CloudWatchError::State(_))),
-        Some(_) => !parts.sink_was_active,
+        Some(_) => !(parts.sink_was_active || history),
         None => !parts.sink_locked,
     };
+    let changed = !report.changes.is_empty();
     if delivery.as_ref().is_some_and(|d| d.active) {
         parts.sink_was_active = true;
     }
-    if spooled {
+    let unchanged = !changed && !in_memory && state.holds(&outcome.findings);
+    if spooled && !unchanged {
         if let Err(e) = state.commit(&state_dir, &outcome.findings) {
             log::error!(error:% = e; "cannot write the finding state");
             out.state_error = Some(e.to_string());
+            parts.uncommitted = Some(state);
         }
-    } else {
-        log::warn!("finding changes not spooled for CloudWatch this cycle; they are computed again next cycle");
+    } else if !spooled {
+        if in_memory {
+            parts.uncommitted = Some(state);
+        }
+        if changed {
+            log::warn!("finding changes not spooled for CloudWatch this cycle; they are computed again next cycle");
+            out.not_spooled = true;
+        }
     }
     drop(outcome);
     if let (Some(sink), Some(d)) = (parts.sink_mut(), delivery.as_mut()) {

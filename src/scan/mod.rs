@@ -598,6 +598,23 @@ impl Scanner {
                 "a tree root was replaced",
             );
         }
+        // A directory that could not be listed has no watch, and nothing reports when that
+        // changes: look at each again (there are few), and walk when one can be listed now.
+        let recovered = (index.unreadable.iter())
+            .filter(|u| {
+                !index
+                    .failed
+                    .iter()
+                    .any(|f| f.as_os_str() == u.path.as_str())
+            })
+            .any(|u| match std::fs::read_dir(&u.path) {
+                Ok(_) => true,
+                Err(e) => e.kind() == io::ErrorKind::NotFound,
+            });
+        if recovered {
+            let why = "a directory that could not be read changed";
+            return self.walk_again(plan, cancel, index, watch, cache, why);
+        }
         let started = Instant::now();
         let env_set: HashSet<&Path> = plan.env_files.iter().map(PathBuf::as_path).collect();
         let moved_links = index
@@ -611,7 +628,9 @@ impl Scanner {
             .map(|p| (p, false))
             .chain(index.loose_files.iter().map(|p| (p.clone(), true)))
             .collect();
-        todo.sort();
+        // A loose file (a configured root) keeps its flag when it is also a changed or failed
+        // path: roots are scanned whatever the exclude globs say.
+        todo.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
         todo.dedup_by(|a, b| a.0 == b.0);
 
         let reads = Mutex::new(Merged::default());
@@ -625,7 +644,9 @@ impl Scanner {
                     break;
                 }
                 let key = path_key(&path.to_string_lossy());
+                let skip = env_set.contains(path.as_path()) || (!loose && self.is_excluded(path));
                 let state = match std::fs::symlink_metadata(path) {
+                    _ if skip => None,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => None,
                     Err(e) => {
                         w.note_unreadable(Unreadable::from_io(&path.to_string_lossy(), &e));
@@ -638,9 +659,6 @@ impl Scanner {
                         return self.walk_again(plan, cancel, index, watch, cache, why);
                     }
                     Ok(m) if m.file_type().is_symlink() => None,
-                    Ok(_) if env_set.contains(path.as_path()) => None,
-                    // Roots are scanned whatever the exclude globs say, as in the walk.
-                    Ok(_) if !loose && self.is_excluded(path) => None,
                     Ok(m) if !m.is_file() => Some(FileState::Skipped),
                     Ok(_) => Some(w.scan_path(path, source_of(path))),
                 };

@@ -1556,3 +1556,179 @@ async fn run_once_with_an_unwritable_finding_state_delivers_each_change_once() {
         }
     }
 }
+
+/// A `run --once` while IMDS is throttled (the sink is inactive, and this is the process's
+/// first cycle) must not move the finding state on: the host delivered before, so the change
+/// waits for the next run, which delivers it. The throttled run says so and exits 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_with_imds_throttled_keeps_its_changes_for_the_next_run() {
+    let Some(w) = agent_world("1h").await else {
+        return;
+    };
+    let first = run_once(&w.cfg, &w.emu.endpoint(), &w.proxy.url()).await;
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    std::fs::write(
+        w.tree.join("late.env"),
+        format!("AWS_ACCESS_KEY_ID={KEY_ID}\n"),
+    )
+    .unwrap();
+
+    w.emu.control(serde_json::json!({"throttle": 1000000}));
+    let second = run_once(&w.cfg, &w.emu.endpoint(), &w.proxy.url()).await;
+    let text2 = String::from_utf8_lossy(&second.stdout).into_owned();
+    assert!(text2.contains("changes not sent"), "{text2}");
+    assert_eq!(second.status.code(), Some(3), "{text2}");
+    let state = std::fs::read_to_string(w.dir.path().join("state/findings.json")).unwrap();
+    assert!(
+        !state.contains("late.env"),
+        "the state moved on without spooling"
+    );
+
+    w.emu.control(serde_json::json!({"throttle": 0}));
+    let third = run_once(&w.cfg, &w.emu.endpoint(), &w.proxy.url()).await;
+    let text3 = String::from_utf8_lossy(&third.stdout).into_owned();
+    assert_eq!(third.status.code(), Some(0), "{text3}");
+    let (events, _) = read_back(&w.moto).await;
+    let late = changes_of(&events, "late.env");
+    assert_eq!(late, ["new"], "{text3}");
+}
+
+/// The `change` fields of the finding events for paths ending in `suffix`, in order.
+fn changes_of(events: &[Value], suffix: &str) -> Vec<String> {
+    events_of(events, "finding")
+        .into_iter()
+        .filter(|e| e["path"].as_str().unwrap_or("").ends_with(suffix))
+        .map(|e| e["change"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// A daemon with `-vv` whose stderr lines arrive on a channel.
+struct LoggedDaemon {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl LoggedDaemon {
+    fn start(w: &AgentWorld) -> LoggedDaemon {
+        let mut child = agent_command(&w.cfg, &w.emu.endpoint(), &w.proxy.url(), &["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(l);
+            }
+        });
+        LoggedDaemon {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for the next `cycle complete` line; returns it.
+    fn next_cycle(&mut self) -> String {
+        let end = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < end {
+            if let Ok(l) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                self.seen.push(l.clone());
+                if l.contains("cycle complete") {
+                    return l;
+                }
+            }
+        }
+        panic!("no cycle within 30 s:\n{}", self.seen.join("\n"));
+    }
+
+    fn stop(mut self) -> Vec<String> {
+        send_signal(self.child.id(), "TERM");
+        let _ = self.child.wait();
+        self.seen.extend(self.lines.try_iter());
+        self.seen
+    }
+}
+
+/// While `findings.json` cannot be replaced (immutable), the daemon diffs against the state
+/// it could not write: a finding that comes and goes is delivered as new, then resolved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_finding_state_still_reports_a_finding_that_comes_and_goes() {
+    let Some(w) = agent_world("2s").await else {
+        return;
+    };
+    let state_file = w.dir.path().join("state").join("findings.json");
+    let chattr = |flag: &str| {
+        let ok = Command::new("chattr").arg(flag).arg(&state_file).status();
+        assert!(
+            ok.unwrap().success(),
+            "chattr {flag} (needs root and ext4/xfs)"
+        );
+    };
+    let mut d = LoggedDaemon::start(&w);
+    d.next_cycle();
+    chattr("+i");
+    let late = w.tree.join("late.env");
+    std::fs::write(&late, format!("AWS_ACCESS_KEY_ID={KEY_ID}\n")).unwrap();
+    let added = d.next_cycle();
+    assert!(added.contains("new=1"), "{added}");
+    std::fs::remove_file(&late).unwrap();
+    let removed = d.next_cycle();
+    assert!(removed.contains("resolved=1"), "{removed}");
+    chattr("-i");
+    let quiet = d.next_cycle();
+    assert!(quiet.contains("new=0 resolved=0"), "{quiet}");
+    let log = d.stop().join("\n");
+    assert!(log.contains("cannot write the finding state"), "{log}");
+    let (events, _) = read_back(&w.moto).await;
+    assert_eq!(
+        changes_of(&events, "late.env"),
+        ["new", "resolved"],
+        "{log}"
+    );
+}
+
+/// A daemon started while another credhygiene process holds the outbox lock (here `flock`,
+/// as a `run --once` would) opens the sink again once the lock is free, and reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_started_beside_a_locked_outbox_reports_once_it_is_free() {
+    let Some(w) = agent_world("2s").await else {
+        return;
+    };
+    let state = w.dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let mut holder = Command::new("flock")
+        .arg(state.join(format!("{OUTBOX_FILE}.lock")))
+        .args(["sleep", "2"])
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut d = LoggedDaemon::start(&w);
+    let first = d.next_cycle();
+    holder.wait().unwrap();
+    let mut log = first;
+    for _ in 0..3 {
+        log = d.next_cycle();
+        if log.contains("new=") && !log.contains("new=0") {
+            break;
+        }
+    }
+    let seen = d.stop().join("\n");
+    assert!(seen.contains("the outbox is free again"), "{seen}");
+    let (events, _) = read_back(&w.moto).await;
+    assert!(
+        !events_of(&events, "finding").is_empty(),
+        "nothing reached CloudWatch: {log}\n{seen}"
+    );
+}
