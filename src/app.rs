@@ -33,19 +33,18 @@ fn scan(config_path: Option<&Path>, env: &Env, args: ScanArgs) -> Result<u8, Err
     let cfg = &loaded.config;
     let opts = Options::from_config(&cfg.scan, args.threads)?;
     let scanner = Arc::new(Scanner::new(opts)?);
-    let (outcome, _cache) = if args.paths.is_empty() {
+    let outcome = if args.paths.is_empty() {
         let rt = runtime()?;
-        let scanned = rt.block_on(scan_configured(
+        rt.block_on(scan_configured(
             Arc::clone(&scanner),
             cfg,
             Arc::new(AtomicBool::new(false)),
             Reuse::Nothing,
-        ));
-        (scanned.outcome, scanned.cache)
+        ))
+        .outcome
     } else {
         let plan = Plan::from_paths(&args.paths);
-        let (outcome, cache) = scanner.run(&plan, &AtomicBool::new(false), None);
-        (outcome, Some(cache))
+        scanner.run(&plan, &AtomicBool::new(false), None).0
     };
     let text = match args.format {
         ScanFormat::Json => report::json::render(&outcome),

@@ -250,8 +250,9 @@ impl Tracker {
         self.index = index;
     }
 
-    /// Directories watched for the trees.
-    pub fn watched(&self) -> usize {
+    /// Directories watched for the trees (tests look at it).
+    #[cfg(test)]
+    fn watched(&self) -> usize {
         self.index.as_ref().map_or(0, |i| i.dirs.len())
     }
 }
@@ -548,6 +549,13 @@ mod tests {
         (upd, scanned.outcome, full)
     }
 
+    /// A scanner without exclude globs, the plan of the one tree `root`, and its tracker.
+    fn tracked(root: &Path) -> (Scanner, Plan, Tracker) {
+        let plan = Plan::from_paths(&[root.to_path_buf()]);
+        let tracker = Tracker::for_trees(&[root.to_path_buf()], false, true).unwrap();
+        (scanner(vec![]), plan, tracker)
+    }
+
     /// One tracked cycle, which must find what a full scan of the same moment finds.
     async fn assert_cycle_matches(t: &mut Tracker, s: &Scanner, plan: &Plan) {
         let (update, got, want) = cycle(t, s, plan).await;
@@ -562,9 +570,7 @@ mod tests {
         std::fs::create_dir_all(root.join("b")).unwrap();
         std::fs::write(root.join("a/f"), "nothing\n").unwrap();
         std::fs::hard_link(root.join("a/f"), root.join("b/g")).unwrap();
-        let s = scanner(vec![]);
-        let plan = Plan::from_paths(std::slice::from_ref(&root));
-        let mut t = Tracker::for_trees(std::slice::from_ref(&root), false, true).unwrap();
+        let (s, plan, mut t) = tracked(&root);
         let (upd, _, _) = cycle(&mut t, &s, &plan).await;
         assert!(!upd);
         // In place write through a/f (same inode as b/g).
@@ -668,9 +674,7 @@ mod tests {
             eprintln!("cannot mount here: skipped");
             return;
         }
-        let s = scanner(vec![]);
-        let plan = Plan::from_paths(&[root.to_path_buf()]);
-        let mut t = Tracker::for_trees(&[root.to_path_buf()], false, true).unwrap();
+        let (s, plan, mut t) = tracked(root);
         let _ = cycle(&mut t, &s, &plan).await;
         std::fs::write(key_file, format!("id = {KEY_ID}\n")).unwrap();
         let (_, got, want) = cycle(&mut t, &s, &plan).await;
@@ -732,9 +736,7 @@ mod tests {
         for i in 0..20 {
             std::fs::create_dir_all(root.join(format!("d{i}"))).unwrap();
         }
-        let s = scanner(vec![]);
-        let plan = Plan::from_paths(std::slice::from_ref(&root));
-        let mut t = Tracker::for_trees(std::slice::from_ref(&root), false, true).unwrap();
+        let (s, plan, mut t) = tracked(&root);
         t.budget = 10;
         assert_eq!(kernel_watches_under(&root), 0);
         let _ = cycle(&mut t, &s, &plan).await;
@@ -756,13 +758,8 @@ mod tests {
         for i in 0..n {
             std::fs::write(name(i), "nothing\n").unwrap();
         }
-        let s = scanner(vec![]);
-        let plan = Plan::from_paths(std::slice::from_ref(&root));
-        let cancel = AtomicBool::new(false);
-        let mut t = Tracker::for_trees(std::slice::from_ref(&root), false, true).unwrap();
-        let r = t.reuse(test_cache()).await;
-        let sc = s.scan(&plan, &cancel, r);
-        t.finish(sc.index);
+        let (s, plan, mut t) = tracked(&root);
+        let _ = cycle(&mut t, &s, &plan).await;
         t.drain().await;
         // A burst: every file rewritten (MODIFY + CLOSE_WRITE each), the last with a key.
         for i in 0..n {
@@ -788,9 +785,7 @@ mod tests {
         std::fs::write(d.join("releases/1/config/app.conf"), "nothing\n").unwrap();
         std::os::unix::fs::symlink("releases/1", d.join("current")).unwrap();
         let root = d.join("current/config");
-        let s = scanner(vec![]);
-        let plan = Plan::from_paths(std::slice::from_ref(&root));
-        let mut t = Tracker::for_trees(std::slice::from_ref(&root), false, true).unwrap();
+        let (s, plan, mut t) = tracked(&root);
         let _ = cycle(&mut t, &s, &plan).await;
         // Deploy release 2 (with a key) and switch the symlink atomically.
         std::fs::write(
@@ -837,9 +832,7 @@ mod tests {
         std::fs::create_dir_all(&root).unwrap();
         std::fs::write(root.join("old"), format!("id = {KEY_ID}\n")).unwrap();
         chmod(&root, 0o000);
-        let s = scanner(vec![]);
-        let plan = Plan::from_paths(std::slice::from_ref(&root));
-        let mut t = Tracker::for_trees(std::slice::from_ref(&root), false, true).unwrap();
+        let (s, plan, mut t) = tracked(&root);
         let (upd, got, _) = cycle(&mut t, &s, &plan).await;
         assert!(!upd);
         assert_eq!(unreadable_paths(&got), [root.display().to_string()]);
@@ -966,13 +959,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("tree");
         std::fs::create_dir_all(&root).unwrap();
-        let s = scanner(vec![]);
-        let plan = Plan::from_paths(std::slice::from_ref(&root));
-        let cancel = AtomicBool::new(false);
-        let mut t = Tracker::for_trees(std::slice::from_ref(&root), false, true).unwrap();
-        let r = t.reuse(test_cache()).await;
-        let sc = s.scan(&plan, &cancel, r);
-        t.finish(sc.index);
+        let (s, plan, mut t) = tracked(&root);
+        let _ = cycle(&mut t, &s, &plan).await;
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let writers: Vec<_> = (0..2)
             .map(|i| {

@@ -706,6 +706,12 @@ pub struct Builder<'a, C> {
     cfg: &'a CloudWatchConfig,
     state_dir: &'a Path,
     source: C,
+    tuning: Tuning,
+}
+
+/// How the sink batches, retries and labels its metrics: set by [`Builder`], kept by the sink.
+#[derive(Debug, Clone, Copy)]
+struct Tuning {
     dimensions: Dimensions,
     max_batch_events: usize,
     attempts: usize,
@@ -713,29 +719,41 @@ pub struct Builder<'a, C> {
     max_backoff: Duration,
 }
 
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            dimensions: Dimensions::default(),
+            max_batch_events: logs::MAX_BATCH_EVENTS,
+            attempts: DEFAULT_ATTEMPTS,
+            min_backoff: DEFAULT_MIN_BACKOFF,
+            max_backoff: DEFAULT_MAX_BACKOFF,
+        }
+    }
+}
+
 impl<C: CredentialSource> Builder<'_, C> {
     /// Dimension sets of the metrics (default: [`Dimensions::Fleet`]).
     pub fn dimensions(mut self, d: Dimensions) -> Self {
-        self.dimensions = d;
+        self.tuning.dimensions = d;
         self
     }
 
     /// At most this many events per `PutLogEvents` (default and maximum 10,000).
     pub fn max_batch_events(mut self, n: usize) -> Self {
-        self.max_batch_events = n.clamp(1, logs::MAX_BATCH_EVENTS);
+        self.tuning.max_batch_events = n.clamp(1, logs::MAX_BATCH_EVENTS);
         self
     }
 
     /// Attempts per call for retriable errors (default [`DEFAULT_ATTEMPTS`]).
     pub fn attempts(mut self, n: usize) -> Self {
-        self.attempts = n.max(1);
+        self.tuning.attempts = n.max(1);
         self
     }
 
     /// Backoff ceilings (defaults [`DEFAULT_MIN_BACKOFF`], [`DEFAULT_MAX_BACKOFF`]).
     pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
-        self.min_backoff = min;
-        self.max_backoff = max.max(min);
+        self.tuning.min_backoff = min;
+        self.tuning.max_backoff = max.max(min);
         self
     }
 
@@ -760,11 +778,7 @@ impl<C: CredentialSource> Builder<'_, C> {
         Ok(CloudWatchSink {
             cfg: self.cfg.clone(),
             source: self.source,
-            dimensions: self.dimensions,
-            max_batch_events: self.max_batch_events,
-            attempts: self.attempts,
-            min_backoff: self.min_backoff,
-            max_backoff: self.max_backoff,
+            tuning: self.tuning,
             http,
             delivered: DeliveredKeys::load(self.state_dir),
             outbox,
@@ -781,11 +795,7 @@ impl<C: CredentialSource> Builder<'_, C> {
 pub struct CloudWatchSink<C> {
     cfg: CloudWatchConfig,
     source: C,
-    dimensions: Dimensions,
-    max_batch_events: usize,
-    attempts: usize,
-    min_backoff: Duration,
-    max_backoff: Duration,
+    tuning: Tuning,
     http: reqwest::Client,
     outbox: Outbox<Item>,
     delivered: DeliveredKeys,
@@ -812,11 +822,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
             cfg,
             state_dir,
             source,
-            dimensions: Dimensions::default(),
-            max_batch_events: logs::MAX_BATCH_EVENTS,
-            attempts: DEFAULT_ATTEMPTS,
-            min_backoff: DEFAULT_MIN_BACKOFF,
-            max_backoff: DEFAULT_MAX_BACKOFF,
+            tuning: Tuning::default(),
         }
     }
 
@@ -956,7 +962,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
             logs::summary_event(cycle, self.outbox.len(), self.outbox.dropped()),
             None,
         ));
-        for datum in metrics::datums(cycle, self.dimensions) {
+        for datum in metrics::datums(cycle, self.tuning.dimensions) {
             items.push(Item::Metric {
                 region: region.clone(),
                 namespace: self.cfg.namespace.clone(),
@@ -1101,7 +1107,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
             let endpoint = self.endpoint(Api::PutLogEvents, &region);
             let key = (region.clone(), group.clone(), stream.clone());
             let refs: Vec<&LogEvent> = events.iter().map(|(_, e, _)| e).collect();
-            let ranges = logs::batches(&refs, self.max_batch_events);
+            let ranges = logs::batches(&refs, self.tuning.max_batch_events);
             'batches: for range in ranges {
                 let batch = &refs[range.clone()];
                 let seqs: Vec<u64> = events[range.clone()].iter().map(|(s, ..)| *s).collect();
@@ -1247,9 +1253,9 @@ impl<C: CredentialSource> CloudWatchSink<C> {
         d: &mut Delivery,
     ) -> Result<Vec<u8>, CloudWatchError> {
         let mut delays = ExponentialBuilder::default()
-            .with_min_delay(self.min_backoff)
-            .with_max_delay(self.max_backoff)
-            .with_max_times(self.attempts.saturating_sub(1))
+            .with_min_delay(self.tuning.min_backoff)
+            .with_max_delay(self.tuning.max_backoff)
+            .with_max_times(self.tuning.attempts.saturating_sub(1))
             .build()
             // Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter").
             .map(|ceiling| ceiling.mul_f64(fastrand::f64()));
