@@ -19,7 +19,9 @@ die() { say "error: $*"; exit 1; }
 now() { date +%s; }
 
 _apt_updated=
-# apt_install PKG...: installs the Debian packages that are missing (as root).
+# apt_install PKG...: installs the Debian packages that are missing (as root). Recommends are
+# never installed, so every package a step needs is named by the caller: what works on a
+# machine only because an earlier install brought a Recommends would fail on a new one.
 apt_install() {
   local missing=() p
   for p in "$@"; do
@@ -62,9 +64,12 @@ ensure_build_tools() {
 
 # ensure_aarch64_tools: the cross toolchain for aarch64-unknown-linux-musl (Debian's
 # gcc-aarch64-linux-gnu compiles ring's C and links against Rust's self-contained musl CRT);
-# qemu-user runs the result. Returns 1 (with a message) when it cannot be installed.
+# qemu-user runs the result. libc6-dev-arm64-cross (the target's C headers, bits/*.h) is only a
+# Recommends of the cross gcc, which apt_install does not bring: it is named here. Returns 1
+# (with a message) when it cannot be installed.
 ensure_aarch64_tools() {
-  if ! apt_install gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user 2>&1; then
+  if ! apt_install gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross \
+    binutils-aarch64-linux-gnu qemu-user 2>&1; then
     say "aarch64: the cross toolchain (gcc-aarch64-linux-gnu, qemu-user) cannot be installed"
     return 1
   fi
