@@ -9,6 +9,7 @@
 
 pub mod agent;
 pub mod app;
+pub mod atomic;
 pub mod cli;
 pub mod config;
 pub mod error;

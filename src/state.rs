@@ -101,36 +101,12 @@ pub fn prepare_dir(dir: &Path) -> Result<(), StateError> {
     Ok(())
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync,
-/// rename over `path`, fsync of the directory. Mode 0600. On error `path` is unchanged and
-/// the temporary file is removed.
+/// Writes a state file atomically and durably ([`crate::atomic::write`]), mode 0600.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let werr = |source| StateError::Write {
+    crate::atomic::write(path, bytes).map_err(|source| StateError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let written = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| {
-            f.write_all(bytes)?;
-            f.sync_all()
-        })
-        .and_then(|()| fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(werr(e));
-    }
-    sync_dir(dir).map_err(werr)
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -274,19 +274,9 @@ impl ScanCache {
         }
     }
 
-    /// Writes the cache atomically (temporary file, fsync, rename) with mode 0600.
+    /// Writes the cache atomically and durably ([`crate::atomic::write`]), mode 0600.
     pub fn save(&self, path: &Path) -> io::Result<()> {
-        use std::io::Write as _;
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&serde_json::to_vec(self).map_err(io::Error::other)?)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        crate::atomic::write(path, &serde_json::to_vec(self).map_err(io::Error::other)?)
     }
 }
 
