@@ -163,6 +163,10 @@ pub struct RoleReport {
     pub credentials: Option<CredentialsSummary>,
     /// The checks, in a fixed order.
     pub checks: Vec<Check>,
+    /// What the IMDSv1 probe answered (or the remembered answer it was given); `None` when it
+    /// failed or is off. Not part of the JSON: the caller remembers it ([`V1Probe`]).
+    #[serde(skip)]
+    pub v1_status: Option<V1Status>,
 }
 
 impl RoleReport {
@@ -179,6 +183,7 @@ impl RoleReport {
             instance: None,
             instance_profile: None,
             credentials: None,
+            v1_status: None,
             checks: [CHECK_PROFILE, CHECK_IMDSV2, CHECK_CREDENTIALS]
                 .into_iter()
                 .map(|id| Check::unknown(id, detail.clone()))
@@ -336,17 +341,49 @@ impl RoleReport {
     }
 }
 
-/// Runs the checks against IMDS. Only an unreachable IMDS (not EC2, disabled, hop limit,
-/// no answer in time) is an error; anything IMDS says becomes a check result.
+/// How the role check learns whether IMDSv1 is open.
+///
+/// The probe is a token-less GET, and EC2 counts every one in the instance's `MetadataNoToken`
+/// metric (or `MetadataNoTokenRejected` where IMDSv1 is closed): probing on every role check
+/// would make the agent look like a permanent IMDSv1 user and hide the real ones during an
+/// IMDSv2 migration. So the agent probes at start and then at most once per
+/// `imds.v1_probe_interval`, and remembers the answer in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum V1Probe {
+    /// Send the token-less probe now.
+    Now,
+    /// Use an earlier probe's answer; no token-less request is sent.
+    Remembered(V1Status),
+    /// Never probe (`v1_probe_interval = "0s"`): the check is `unknown`.
+    Off,
+}
+
+/// Runs the checks against IMDS, probing IMDSv1 now. Only an unreachable IMDS (not EC2,
+/// disabled, hop limit, no answer in time) is an error; anything IMDS says becomes a check
+/// result.
 pub async fn check(client: &ImdsClient) -> Result<RoleReport, ImdsError> {
-    check_at(client, SystemTime::now()).await
+    check_with(client, V1Probe::Now, SystemTime::now()).await
 }
 
 /// [`check`] with the clock given (credential expiry is judged against `now`).
 pub async fn check_at(client: &ImdsClient, now: SystemTime) -> Result<RoleReport, ImdsError> {
+    check_with(client, V1Probe::Now, now).await
+}
+
+/// [`check`] with the IMDSv1 knowledge and the clock given. The probe's own answer is in the
+/// report (`v1_status`), for the caller to remember.
+pub async fn check_with(
+    client: &ImdsClient,
+    probe: V1Probe,
+    now: SystemTime,
+) -> Result<RoleReport, ImdsError> {
     client.ensure_token().await?;
     let identity = soft(client.identity_document().await, "identity document")?.flatten();
-    let v1 = client.probe_v1().await;
+    let v1 = match probe {
+        V1Probe::Now => client.probe_v1().await.map(Some),
+        V1Probe::Remembered(status) => Ok(Some(status)),
+        V1Probe::Off => Ok(None),
+    };
     let iam_info = client.iam_info().await;
     let role_name = client.role_name().await;
     let creds = match &role_name {
@@ -359,8 +396,8 @@ pub async fn check_at(client: &ImdsClient, now: SystemTime) -> Result<RoleReport
             endpoint: client.endpoint().to_string(),
             reachable: true,
             v1_open: match &v1 {
-                Ok(V1Status::Open) => Some(true),
-                Ok(V1Status::Closed) => Some(false),
+                Ok(Some(V1Status::Open)) => Some(true),
+                Ok(Some(V1Status::Closed)) => Some(false),
                 _ => None,
             },
         },
@@ -368,6 +405,7 @@ pub async fn check_at(client: &ImdsClient, now: SystemTime) -> Result<RoleReport
         instance_profile: None,
         credentials: None,
         checks: Vec::new(),
+        v1_status: None,
     };
     let instance_id = report.instance_id().to_string();
 
@@ -377,12 +415,17 @@ pub async fn check_at(client: &ImdsClient, now: SystemTime) -> Result<RoleReport
     report.checks.push(profile_check);
 
     // imdsv2_required (CIS 5.6)
+    report.v1_status = v1.as_ref().ok().copied().flatten();
     report.checks.push(match v1 {
-        Ok(V1Status::Closed) => Check::pass(
+        Ok(None) => Check::unknown(
+            CHECK_IMDSV2,
+            "the IMDSv1 probe is off (imds.v1_probe_interval = \"0s\")",
+        ),
+        Ok(Some(V1Status::Closed)) => Check::pass(
             CHECK_IMDSV2,
             "IMDSv1 requests are refused (401): session tokens are required",
         ),
-        Ok(V1Status::Open) => Check::fail(
+        Ok(Some(V1Status::Open)) => Check::fail(
             CHECK_IMDSV2,
             "IMDSv1 requests are answered",
             format!(
@@ -390,7 +433,7 @@ pub async fn check_at(client: &ImdsClient, now: SystemTime) -> Result<RoleReport
             ),
             "IMDSv1 answers token-less requests, so an SSRF in any application on this host can read the role's credentials (CIS AWS 5.6)",
         ),
-        Ok(V1Status::Unexpected(s)) => Check::unknown(
+        Ok(Some(V1Status::Unexpected(s))) => Check::unknown(
             CHECK_IMDSV2,
             format!("a token-less GET {} answered {s}, neither 200 nor 401", crate::imds::V1_PROBE_PATH),
         ),
@@ -610,6 +653,7 @@ mod tests {
             }),
             credentials: None,
             checks: vec![Check::pass(CHECK_PROFILE, "x")],
+            v1_status: Some(V1Status::Closed),
         }
     }
 

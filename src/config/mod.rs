@@ -148,6 +148,12 @@ pub struct ImdsConfig {
     pub timeout: Duration,
     /// Attempts per request (first try included) for retryable answers.
     pub attempts: u32,
+    /// The agent's token-less IMDSv1 probe runs at start and then at most this often; `0s`
+    /// never. Each probe counts in EC2's `MetadataNoToken` (or `MetadataNoTokenRejected`)
+    /// metric, which operators watch during an IMDSv2 migration: a daily probe is one count a
+    /// day, not one every role check. `credhygiene role` always probes.
+    #[serde(with = "humantime_serde")]
+    pub v1_probe_interval: Duration,
 }
 
 impl Default for ImdsConfig {
@@ -159,6 +165,7 @@ impl Default for ImdsConfig {
             token_ttl: Duration::from_secs(21_600),
             timeout: Duration::from_secs(1),
             attempts: 4,
+            v1_probe_interval: Duration::from_secs(24 * 3600),
         }
     }
 }
