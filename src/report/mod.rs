@@ -1,10 +1,13 @@
 //! Who to tell: renderings of a scan for people (text), machines (JSON) and code-scanning
 //! tools (SARIF 2.1.0). Each takes plain data and writes bytes; none sees a secret.
 //! The agent's sinks consume a [`cycle::CycleReport`]: [`journald`] (one record per finding
-//! change) and [`cloudwatch`] (metrics and Logs events through a durable outbox).
+//! change) and [`cloudwatch`] (metrics and Logs events through a durable outbox), which finds
+//! its AWS endpoints in [`endpoints`] (every partition, FIPS and dual-stack).
 
 pub mod cloudwatch;
 pub mod cycle;
+pub mod endpoints;
+mod endpoints_data;
 pub mod journald;
 pub mod json;
 pub mod sarif;
