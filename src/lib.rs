@@ -21,5 +21,6 @@ pub mod role;
 pub mod rules;
 pub mod scan;
 pub mod state;
+pub mod tls;
 
 pub use error::Error;
