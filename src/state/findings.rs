@@ -1,0 +1,290 @@
+//! The finding state: the findings of the last complete scan, by id, and the diff that makes
+//! each cycle report only changes.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::{prepare_dir, write_atomic, StateError, FORMAT_VERSION};
+use crate::finding::Finding;
+use crate::scan::unreadable::{Coverage, Unreadable};
+
+/// File name of the finding state inside the state directory.
+pub const FINDINGS_FILE: &str = "findings.json";
+
+/// What changed between the last complete scan and this one, by finding id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FindingChanges {
+    /// Findings not seen in the previous scan.
+    pub new: Vec<Finding>,
+    /// Findings of the previous scan that are gone.
+    pub resolved: Vec<Finding>,
+    /// Findings seen in both.
+    pub still_present: u64,
+}
+
+impl FindingChanges {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.new.is_empty() && self.resolved.is_empty()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct FindingsFile {
+    version: u32,
+    /// Commits so far (absent in files of earlier releases: 0).
+    #[serde(default)]
+    commits: u64,
+    findings: Vec<Finding>,
+}
+
+/// The findings of the last complete scan, by id, persisted in `state_dir/findings.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FindingState {
+    findings: BTreeMap<String, Finding>,
+    /// How many times the state moved on: part of the generation, so that a state that comes
+    /// back to an earlier set of findings (X → Y → X) is not mistaken for the earlier one.
+    commits: u64,
+}
+
+impl FindingState {
+    /// Loads the state from `dir`; a missing file is an empty state (first run). A file of
+    /// another format version is treated as empty too (and logged), so an upgrade reports
+    /// everything as new once rather than failing.
+    pub fn load(dir: &Path) -> Result<FindingState, StateError> {
+        let path = dir.join(FINDINGS_FILE);
+        let text = match fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FindingState::default()),
+            Err(source) => return Err(StateError::Read { path, source }),
+        };
+        let file: FindingsFile =
+            serde_json::from_slice(&text).map_err(|e| StateError::Corrupt {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        if file.version != FORMAT_VERSION {
+            log::warn!(path:% = path.display(), version = file.version;
+                "finding state has another format version; starting from an empty state");
+            return Ok(FindingState::default());
+        }
+        let mut state = FindingState::from_findings(&file.findings);
+        state.commits = file.commits;
+        Ok(state)
+    }
+
+    /// Whether the state holds exactly `findings` (then a commit would change nothing but the
+    /// generation, and is skipped: no write at all in a quiet cycle).
+    pub fn holds(&self, findings: &[Finding]) -> bool {
+        self.findings.len() == findings.len()
+            && findings.iter().all(|f| self.findings.get(&f.id) == Some(f))
+    }
+
+    /// A state holding exactly `findings`.
+    pub fn from_findings(findings: &[Finding]) -> FindingState {
+        FindingState {
+            findings: findings.iter().map(|f| (f.id.clone(), f.clone())).collect(),
+            commits: 0,
+        }
+    }
+
+    /// A digest of the remembered finding ids and the commit count: changes computed from the
+    /// same state have the same generation, which lets the outbox recognise a change it already
+    /// holds, while the same findings seen again after a change are a new generation.
+    pub fn generation(&self) -> String {
+        let commits = self.commits.to_string();
+        let ids: Vec<&str> = (self.findings.keys().map(String::as_str))
+            .chain([commits.as_str()])
+            .collect();
+        crate::finding::short_id(&ids)
+    }
+
+    /// Number of findings remembered.
+    pub fn len(&self) -> usize {
+        self.findings.len()
+    }
+
+    /// Whether no finding is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    /// The changes from this state to the findings of a new complete scan. Pure: the state
+    /// is not updated (see [`FindingState::commit`]). Output is sorted by finding id.
+    pub fn diff(&self, current: &[Finding]) -> FindingChanges {
+        let now: BTreeMap<&str, &Finding> = current.iter().map(|f| (f.id.as_str(), f)).collect();
+        let mut changes = FindingChanges::default();
+        for (id, f) in &now {
+            if self.findings.contains_key(*id) {
+                changes.still_present += 1;
+            } else {
+                changes.new.push((*f).clone());
+            }
+        }
+        for (id, f) in &self.findings {
+            if !now.contains_key(id.as_str()) {
+                changes.resolved.push(f.clone());
+            }
+        }
+        changes
+    }
+
+    /// The remembered findings missing from `current` that lie in a source the scan could not
+    /// read this time ([`Unreadable`]: a file that could not be opened or read, a missing tree
+    /// root, user-data IMDS did not hand out). Nothing is known of them this cycle: the caller
+    /// adds them to `current` before [`FindingState::diff`], so that they stay present, neither
+    /// resolved now nor new when the source is readable again. Sorted by finding id.
+    pub fn carried(&self, current: &[Finding], unreadable: &[Unreadable]) -> Vec<Finding> {
+        let coverage = Coverage::new(unreadable);
+        if coverage.is_empty() {
+            return Vec::new();
+        }
+        let now: HashSet<&str> = current.iter().map(|f| f.id.as_str()).collect();
+        self.findings
+            .values()
+            .filter(|f| !now.contains(f.id.as_str()) && coverage.source_of(&f.path).is_some())
+            .cloned()
+            .collect()
+    }
+
+    /// Makes `current` the remembered state and writes it to `dir` atomically. Call it after
+    /// the changes were handed to the sinks (enqueued in the outbox), so that a crash in
+    /// between reports a change twice rather than never.
+    pub fn commit(&mut self, dir: &Path, current: &[Finding]) -> Result<(), StateError> {
+        let commits = self.commits + 1;
+        *self = FindingState::from_findings(current);
+        self.commits = commits;
+        self.save(dir)
+    }
+
+    /// Writes the state to `dir/findings.json` atomically (mode 0600, directory 0700).
+    pub fn save(&self, dir: &Path) -> Result<(), StateError> {
+        prepare_dir(dir)?;
+        let file = FindingsFile {
+            version: FORMAT_VERSION,
+            commits: self.commits,
+            findings: self.findings.values().cloned().collect(),
+        };
+        let bytes = serde_json::to_vec(&file).map_err(|e| StateError::Corrupt {
+            path: dir.join(FINDINGS_FILE),
+            message: e.to_string(),
+        })?;
+        write_atomic(&dir.join(FINDINGS_FILE), &bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::finding::{Kind, Source};
+
+    fn finding(id: &str) -> Finding {
+        Finding {
+            id: id.into(),
+            rule: "aws.access_key_id".into(),
+            kind: Kind::AccessKeyId,
+            source: Source::File,
+            path: "/srv/.env".into(),
+            line: 1,
+            column: 1,
+            key_id: Some("AKIASXQV3SVWMFRRRM75".into()),
+            key_type: None,
+            account_id: None,
+            credential: "c1".into(),
+            redacted: "AKIA…".into(),
+            fingerprint: "sha256:00".into(),
+            process: None,
+        }
+    }
+
+    #[test]
+    fn diff_reports_new_resolved_and_still_present_by_id() {
+        let prev = FindingState::from_findings(&[finding("a"), finding("b")]);
+        let changes = prev.diff(&[finding("b"), finding("c")]);
+        assert_eq!(changes.new.iter().map(|f| &f.id).collect::<Vec<_>>(), ["c"]);
+        assert_eq!(
+            changes.resolved.iter().map(|f| &f.id).collect::<Vec<_>>(),
+            ["a"]
+        );
+        assert_eq!(changes.still_present, 1);
+        assert!(prev.diff(&[finding("a"), finding("b")]).is_empty());
+    }
+
+    #[test]
+    fn a_state_that_comes_back_is_a_new_generation_and_reloads_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = FindingState::default();
+        let x = state.generation();
+        state.commit(dir.path(), &[finding("f")]).unwrap();
+        let y = state.generation();
+        state.commit(dir.path(), &[]).unwrap();
+        let x_again = state.generation();
+        assert!(x != y && y != x_again && x != x_again, "{x} {y} {x_again}");
+        // F new from X and F new from X-again are different changes for the outbox.
+        assert_eq!(
+            FindingState::load(dir.path()).unwrap().generation(),
+            x_again
+        );
+    }
+
+    #[test]
+    fn findings_of_unreadable_sources_are_carried_not_resolved() {
+        let at = |id: &str, path: &str| Finding {
+            path: path.into(),
+            ..finding(id)
+        };
+        let prev = FindingState::from_findings(&[
+            at("locked", "/srv/locked.cfg"),
+            at("partial", "/srv/big.bin"),
+            at("partial-found", "/srv/big.bin"),
+            at("unmounted", "/mnt/data/app/.env"),
+            at("deleted", "/srv/gone.cfg"),
+            at("ud", "imds:/latest/user-data"),
+        ]);
+        let unreadable = [
+            Unreadable::new("/mnt/data", "configured tree is missing"),
+            Unreadable::new("/srv/big.bin", "EIO"),
+            Unreadable::new("/srv/locked.cfg", "EACCES"),
+            Unreadable::new("imds:/latest/user-data", "throttled"),
+        ];
+        // This scan read part of big.bin and found one of its two findings again.
+        let current = [at("partial-found", "/srv/big.bin")];
+        let carried = prev.carried(&current, &unreadable);
+        assert_eq!(
+            carried.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+            ["locked", "partial", "ud", "unmounted"]
+        );
+        let mut with_carried = current.to_vec();
+        with_carried.extend(carried);
+        let changes = prev.diff(&with_carried);
+        assert!(changes.new.is_empty());
+        assert_eq!(
+            changes.resolved.iter().map(|f| &f.id).collect::<Vec<_>>(),
+            ["deleted"],
+            "a file that is gone resolves"
+        );
+        assert_eq!(changes.still_present, 5);
+        assert!(prev.carried(&current, &[]).is_empty());
+    }
+
+    #[test]
+    fn state_persists_with_private_modes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        let mut st = FindingState::load(&dir).unwrap();
+        assert!(st.is_empty());
+        st.commit(&dir, &[finding("a")]).unwrap();
+        let back = FindingState::load(&dir).unwrap();
+        assert_eq!(back, st);
+        assert!(back.diff(&[finding("a")]).is_empty());
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join(FINDINGS_FILE)), 0o600);
+    }
+}
