@@ -4,7 +4,7 @@ mod agent;
 mod cloudwatch;
 mod common;
 mod corpus;
-#[path = "../imds/emulator.rs"]
+mod harness;
 mod imds_emulator;
 mod role;
 mod scan;

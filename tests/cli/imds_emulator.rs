@@ -1,8 +1,6 @@
 //! Starts `tests/imds/emulator.py` for a test and drives it through its control endpoint.
-//! Included into the integration test binary with `#[path]`; the process is killed when the
-//! [`Emulator`] is dropped, and exits by itself if the test binary dies (its stdin closes).
-
-#![allow(dead_code)]
+//! The process is killed when the [`Emulator`] is dropped, and exits by itself if the test
+//! binary dies (its stdin closes).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

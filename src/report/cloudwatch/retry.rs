@@ -1,0 +1,349 @@
+//! Which failures are retried: [`CloudWatchError`] (what a call that did not succeed
+//! reports, and whether it is transient), the class of an error answer ([`classify`], from
+//! its status and code, read by [`parse_error`]), and the backoff between attempts
+//! ([`RetryPolicy`]). The classes follow Vector's `is_retriable_error` and the SDKs'
+//! standard retry mode.
+
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+
+use super::credentials::CredentialError;
+use super::sign::SignError;
+use crate::state::StateError;
+
+/// Attempts per call for retriable errors (first try included), as the SDKs' standard mode.
+pub const DEFAULT_ATTEMPTS: usize = 4;
+/// First backoff ceiling; each retry doubles it (full jitter: the sleep is uniform in
+/// `0..ceiling`, which spreads a fleet that failed together).
+pub const DEFAULT_MIN_BACKOFF: Duration = Duration::from_millis(500);
+/// Largest backoff ceiling (the SDKs cap at 20 s).
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(20);
+
+/// A CloudWatch call that did not succeed, with the endpoint and what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudWatchError {
+    /// No answer: connection refused, reset, timed out (after the retries).
+    #[error("{api} to {endpoint} failed: {message}")]
+    Network {
+        /// Operation.
+        api: &'static str,
+        /// Endpoint URL.
+        endpoint: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The service answered with an error that is not one of the classes below (or a
+    /// retriable one that persisted through every attempt).
+    #[error("{api} to {endpoint} failed with HTTP {status} {code}: {message}")]
+    Service {
+        /// Operation.
+        api: &'static str,
+        /// Endpoint URL.
+        endpoint: String,
+        /// HTTP status.
+        status: u16,
+        /// Error code (`ThrottlingException` …).
+        code: String,
+        /// Server message (truncated).
+        message: String,
+    },
+    /// The role lacks a permission.
+    #[error(
+        "{api} to {endpoint} was denied: the instance role needs IAM permission {action} on {resource}: {message}"
+    )]
+    AccessDenied {
+        /// Operation.
+        api: &'static str,
+        /// Endpoint URL.
+        endpoint: String,
+        /// The missing IAM action, e.g. `logs:PutLogEvents`.
+        action: &'static str,
+        /// The resource ARN or scope, e.g. the log stream ARN.
+        resource: String,
+        /// Server message (truncated).
+        message: String,
+    },
+    /// The request was not authenticated: wrong secret, unknown key, bad session token.
+    #[error("{api} to {endpoint} was rejected ({code}): the credentials or their signature are not accepted: {message}")]
+    Auth {
+        /// Operation.
+        api: &'static str,
+        /// Endpoint URL.
+        endpoint: String,
+        /// `SignatureDoesNotMatch`, `InvalidClientTokenId`, `UnrecognizedClientException` …
+        code: String,
+        /// Server message (truncated).
+        message: String,
+    },
+    /// The service refused the request's content (not retried).
+    #[error("{api} to {endpoint} was refused as invalid ({code}): {message}")]
+    Validation {
+        /// Operation.
+        api: &'static str,
+        /// Endpoint URL.
+        endpoint: String,
+        /// Error code.
+        code: String,
+        /// Server message (truncated).
+        message: String,
+    },
+    /// No credentials to sign with.
+    #[error("CloudWatch: {0}")]
+    Credentials(#[from] CredentialError),
+    /// A request could not be signed.
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    /// The outbox could not be read or written.
+    #[error("CloudWatch outbox: {0}")]
+    State(#[from] StateError),
+}
+
+impl CloudWatchError {
+    /// Whether what failed is safely spooled and will be retried (network, service, transient
+    /// credentials), as opposed to needing an operator (permissions, signature, validation,
+    /// the outbox itself).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            CloudWatchError::Network { .. }
+                | CloudWatchError::Service { .. }
+                | CloudWatchError::Credentials(CredentialError::Failed(_))
+        )
+    }
+}
+
+/// How many times a retriable failure is tried again, and how long the sink sleeps between.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryPolicy {
+    /// Attempts per call, the first included (at least 1).
+    pub(crate) attempts: usize,
+    /// First backoff ceiling.
+    pub(crate) min_backoff: Duration,
+    /// Largest backoff ceiling.
+    pub(crate) max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: DEFAULT_ATTEMPTS,
+            min_backoff: DEFAULT_MIN_BACKOFF,
+            max_backoff: DEFAULT_MAX_BACKOFF,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The sleeps before each retry of one call, `attempts - 1` of them: exponential
+    /// ceilings with full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter").
+    pub(crate) fn delays(&self) -> impl Iterator<Item = Duration> {
+        ExponentialBuilder::default()
+            .with_min_delay(self.min_backoff)
+            .with_max_delay(self.max_backoff)
+            .with_max_times(self.attempts.saturating_sub(1))
+            .build()
+            .map(|ceiling| ceiling.mul_f64(fastrand::f64()))
+    }
+}
+
+/// How an answer is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Accepted.
+    Ok,
+    /// The group or stream to create exists: success.
+    AlreadyExists,
+    /// The group or stream is missing.
+    NotFound,
+    /// Transient: retried with backoff.
+    Retry,
+    /// The session token expired: refresh the credentials, retry once.
+    Expired,
+    /// The role lacks the permission: not retried.
+    AccessDenied,
+    /// The credentials or their signature are not accepted: not retried.
+    Auth,
+    /// The request's content is refused: not retried; the entries are removed.
+    Validation,
+}
+
+/// The class of an answer from its HTTP status and error code (pure; the code decides, the
+/// status only tells success from failure):
+///
+/// | status / error code | class |
+/// |---|---|
+/// | any 2xx | `Ok` |
+/// | `ResourceAlreadyExistsException` | `AlreadyExists` |
+/// | `ResourceNotFoundException` | `NotFound` |
+/// | `ExpiredToken`, `ExpiredTokenException`, `TokenRefreshRequired` | `Expired` |
+/// | `AccessDenied`, `AccessDeniedException` | `AccessDenied` |
+/// | `UnauthorizedOperation`, `NotAuthorized` | `AccessDenied` |
+/// | `SignatureDoesNotMatch`, `InvalidClientTokenId`, `IncompleteSignature` | `Auth` |
+/// | `UnrecognizedClientException`, `InvalidSignatureException` | `Auth` |
+/// | `MissingAuthenticationToken` | `Auth` |
+/// | `Throttling`, `ThrottlingException`, `ThrottledException` | `Retry` |
+/// | `RequestThrottled`, `RequestThrottledException`, `TooManyRequestsException` | `Retry` |
+/// | `RequestLimitExceeded`, `ServiceUnavailable`, `ServiceUnavailableException` | `Retry` |
+/// | `InternalFailure`, `InternalServiceError`, `InternalServiceFault` | `Retry` |
+/// | `RequestTimeout`, `RequestTimeoutException`, `RequestExpired` | `Retry` |
+/// | `OperationAbortedException` | `Retry` |
+/// | `InvalidParameterException`, `InvalidParameterValue` | `Validation` |
+/// | `InvalidParameterValueException`, `InvalidParameterCombination` | `Validation` |
+/// | `InvalidParameterCombinationException`, `MissingParameter` | `Validation` |
+/// | `MissingRequiredParameter`, `ValidationError`, `ValidationException` | `Validation` |
+/// | `SerializationException`, `InvalidSequenceTokenException` | `Validation` |
+/// | `DataAlreadyAcceptedException`, `MalformedQueryString` | `Validation` |
+/// | anything else: a bare 503, a proxy's 407, a firewall's HTML 403, a 413 … | `Retry` |
+pub(crate) fn classify(status: u16, code: &str) -> Class {
+    if (200..300).contains(&status) {
+        return Class::Ok;
+    }
+    match code {
+        "ResourceAlreadyExistsException" => Class::AlreadyExists,
+        "ResourceNotFoundException" => Class::NotFound,
+        "ExpiredToken" | "ExpiredTokenException" | "TokenRefreshRequired" => Class::Expired,
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "NotAuthorized" => {
+            Class::AccessDenied
+        }
+        "SignatureDoesNotMatch"
+        | "InvalidClientTokenId"
+        | "UnrecognizedClientException"
+        | "IncompleteSignature"
+        | "InvalidSignatureException"
+        | "MissingAuthenticationToken" => Class::Auth,
+        "Throttling"
+        | "ThrottlingException"
+        | "ThrottledException"
+        | "RequestThrottled"
+        | "RequestThrottledException"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException"
+        | "InternalFailure"
+        | "InternalServiceError"
+        | "InternalServiceFault"
+        | "RequestTimeout"
+        | "RequestTimeoutException"
+        | "RequestExpired"
+        | "OperationAbortedException" => Class::Retry,
+        "InvalidParameterException"
+        | "InvalidParameterValue"
+        | "InvalidParameterValueException"
+        | "InvalidParameterCombination"
+        | "InvalidParameterCombinationException"
+        | "MissingParameter"
+        | "MissingRequiredParameter"
+        | "ValidationError"
+        | "ValidationException"
+        | "SerializationException"
+        | "InvalidSequenceTokenException"
+        | "DataAlreadyAcceptedException"
+        | "MalformedQueryString" => Class::Validation,
+        // Anything else (a proxy's 407, an HTML 403 from an egress firewall, a 413 …) is not
+        // proof that the entries are invalid: keep them and try again later.
+        _ => Class::Retry,
+    }
+}
+
+/// The error code and message of an error answer: JSON (`__type`, `message`), XML
+/// (`<Code>`, `<Message>`, which moto uses for auth errors even on JSON calls), or the
+/// `x-amzn-query-error` header.
+pub(crate) fn parse_error(headers: &reqwest::header::HeaderMap, body: &[u8]) -> (String, String) {
+    let header_code = headers
+        .get("x-amzn-query-error")
+        .or_else(|| headers.get("x-amzn-errortype"))
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split([';', ':']).next().unwrap_or(v).to_string());
+    let text = String::from_utf8_lossy(body);
+    let (mut code, mut message) = (None, None);
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        code = v
+            .get("__type")
+            .or_else(|| v.get("code"))
+            .or_else(|| v.get("Code"))
+            .and_then(|c| c.as_str())
+            .map(|c| {
+                let c = c.rsplit('#').next().unwrap_or(c);
+                c.split(':').next().unwrap_or(c).to_string()
+            });
+        message = v
+            .get("message")
+            .or_else(|| v.get("Message"))
+            .and_then(|m| m.as_str())
+            .map(str::to_string);
+    } else if text.trim_start().starts_with('<') {
+        code = xml_element(&text, "Code");
+        message = xml_element(&text, "Message");
+    }
+    let code = header_code.or(code).unwrap_or_default();
+    (code, message.unwrap_or_default())
+}
+
+/// The trimmed text of the first `<name>` element.
+fn xml_element(text: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&close)? + start;
+    Some(text[start..end].trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn error_shapes_json_xml_and_header() {
+        let h = HeaderMap::new();
+        let (c, m) = parse_error(
+            &h,
+            br#"{"__type":"GraniteServiceVersion20100801#InvalidParameterValueException","message":"bad"}"#,
+        );
+        assert_eq!(
+            (c.as_str(), m.as_str()),
+            ("InvalidParameterValueException", "bad")
+        );
+        let (c, m) = parse_error(
+            &h,
+            b"<ErrorResponse><Errors><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match</Message></Error></Errors></ErrorResponse>",
+        );
+        assert_eq!(c, "SignatureDoesNotMatch");
+        assert!(m.starts_with("The request signature"));
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-amzn-query-error",
+            HeaderValue::from_static("InvalidParameterValue;Sender"),
+        );
+        let (c, _) = parse_error(&h, br#"{"__type":"x#InvalidParameterValueException"}"#);
+        assert_eq!(c, "InvalidParameterValue");
+        let (c, _) = parse_error(
+            &HeaderMap::new(),
+            br#"{"__type":"com.amazon.coral.service#ExpiredTokenException:http://internal"}"#,
+        );
+        assert_eq!(c, "ExpiredTokenException");
+    }
+
+    #[test]
+    fn classes() {
+        for (status, code, class) in [
+            (400, "ThrottlingException", Class::Retry),
+            (400, "Throttling", Class::Retry),
+            (503, "", Class::Retry),
+            (500, "InternalServiceError", Class::Retry),
+            (400, "ExpiredTokenException", Class::Expired),
+            (403, "ExpiredToken", Class::Expired),
+            (403, "AccessDenied", Class::AccessDenied),
+            (400, "AccessDeniedException", Class::AccessDenied),
+            (403, "SignatureDoesNotMatch", Class::Auth),
+            (400, "UnrecognizedClientException", Class::Auth),
+            (400, "InvalidParameterException", Class::Validation),
+            (400, "ResourceAlreadyExistsException", Class::AlreadyExists),
+            (200, "", Class::Ok),
+        ] {
+            assert_eq!(classify(status, code), class, "{status} {code}");
+        }
+    }
+}
