@@ -1,0 +1,510 @@
+//! The chunked reader: reads a source through one reusable buffer of [`CHUNK`] bytes plus an
+//! overlap, so memory does not grow with file size, and reports every match once with its
+//! line and column (ripgrep keeps its line buffer in a file of its own, too).
+//!
+//! Each window holds `OVERLAP` bytes of context in front of the bytes it reports and reads
+//! `OVERLAP` bytes ahead of them, so a key (and the evidence around it) straddling a chunk
+//! border is seen whole exactly once. Lines and columns are counted incrementally over the
+//! windows: newlines dropped with each window are carried over, `\r` counts as a column.
+
+use std::io::{self, Read};
+
+use super::matcher::{self, Matcher, RawMatch};
+
+/// Bytes read per chunk of a file.
+pub const CHUNK: usize = 1 << 20;
+/// Bytes kept from the previous chunk (see [`matcher::REQUIRED_OVERLAP`]).
+const OVERLAP: usize = matcher::REQUIRED_OVERLAP;
+/// How far around a finding its line is searched for the allow marker (bounds the work on
+/// very long lines).
+const CONTEXT_LINE_CAP: usize = 64 * 1024;
+/// The marker that suppresses findings on its line.
+pub const ALLOW_MARKER: &[u8] = b"credhygiene:allow";
+
+/// How [`ChunkReader::read`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReadEnd {
+    /// Read and scanned to the end (or to `max_file_size`).
+    Scanned,
+    /// A file starting with a UTF-16 BOM: nothing scanned, to be read through a decoder.
+    Utf16Bom,
+}
+
+/// Where a match lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Place {
+    /// 1-based line.
+    pub(super) line: u64,
+    /// 1-based column, in bytes.
+    pub(super) column: u64,
+    /// Whether its line carries [`ALLOW_MARKER`].
+    pub(super) marked: bool,
+}
+
+/// What receives the reader's progress and matches.
+pub(super) trait Sink {
+    /// `n` more bytes were read.
+    fn read(&mut self, n: u64);
+    /// `n` bytes read are given back: the source is read again another way.
+    fn unread(&mut self, n: u64);
+    /// A match, reported once.
+    fn found(&mut self, m: &RawMatch, at: Place);
+}
+
+/// The per-thread read buffer and match scratch.
+#[derive(Debug)]
+pub(super) struct ChunkReader {
+    /// Bytes reported per window: [`CHUNK`], smaller in tests so that they need no 1 MiB
+    /// files to cross a border.
+    chunk: usize,
+    buf: Vec<u8>,
+    matches: Vec<RawMatch>,
+}
+
+impl Default for ChunkReader {
+    fn default() -> Self {
+        ChunkReader {
+            chunk: CHUNK,
+            buf: Vec::new(),
+            matches: Vec::new(),
+        }
+    }
+}
+
+/// Where the window stands in the source.
+#[derive(Debug, Default)]
+struct Window {
+    /// Bytes in the buffer.
+    filled: usize,
+    /// Matches starting before this offset in the buffer were reported by the previous window.
+    fresh_from: usize,
+    /// Offset in the source of the buffer's first byte.
+    base: u64,
+    /// Newlines in the source before `base`.
+    lines_before: u64,
+    /// Offset in the source of the last newline before `base`.
+    last_nl_before: Option<u64>,
+    /// Bytes read from the source.
+    total: u64,
+}
+
+impl ChunkReader {
+    /// A reader reporting `chunk` bytes per window, which must exceed the overlap.
+    #[cfg(test)]
+    fn with_chunk(chunk: usize) -> Self {
+        assert!(chunk > OVERLAP, "a window must report more than it keeps");
+        ChunkReader {
+            chunk,
+            ..ChunkReader::default()
+        }
+    }
+
+    /// Reads `r` chunk by chunk, keeping `OVERLAP` bytes of the previous chunk in front, and
+    /// reports the matches of `matcher` to `sink`. Reads at most `limit` bytes.
+    ///
+    /// `file_len` is the size of a regular file from its fstat: reading stops there (no extra
+    /// read for EOF; a file growing meanwhile is scanned as it was at fstat), and a UTF-16 BOM
+    /// at its start returns [`ReadEnd::Utf16Bom`] before anything is scanned, for the caller to
+    /// read it again through a decoder. A size of 0 (procfs) reads to EOF.
+    pub(super) fn read<R: Read>(
+        &mut self,
+        mut r: R,
+        matcher: &Matcher,
+        limit: u64,
+        file_len: Option<u64>,
+        sink: &mut impl Sink,
+    ) -> io::Result<ReadEnd> {
+        let cap = self.chunk + OVERLAP;
+        if self.buf.len() != cap {
+            self.buf = vec![0; cap];
+        }
+        let mut w = Window::default();
+        loop {
+            let eof = self.fill(&mut r, &mut w, limit, file_len, sink)?;
+            if file_len.is_some()
+                && w.base == 0
+                && matches!(self.buf.get(..2), Some([0xFF, 0xFE] | [0xFE, 0xFF]))
+                && w.filled >= 2
+            {
+                sink.unread(w.total);
+                return Ok(ReadEnd::Utf16Bom);
+            }
+            let fresh_to = if eof { w.filled } else { w.filled - OVERLAP };
+            self.report(matcher, &w, fresh_to, sink);
+            if eof {
+                return Ok(ReadEnd::Scanned);
+            }
+            self.slide(&mut w, fresh_to);
+        }
+    }
+
+    /// Reads until the buffer is full; `true` at the end of the source: EOF, `limit`, the
+    /// fstat size, or a read that would block (a FIFO or a device opened non-blocking).
+    fn fill<R: Read>(
+        &mut self,
+        r: &mut R,
+        w: &mut Window,
+        limit: u64,
+        file_len: Option<u64>,
+        sink: &mut impl Sink,
+    ) -> io::Result<bool> {
+        let cap = self.buf.len();
+        while w.filled < cap {
+            if w.total >= limit {
+                return Ok(true);
+            }
+            let want = (cap - w.filled).min((limit - w.total) as usize);
+            match r.read(&mut self.buf[w.filled..w.filled + want]) {
+                Ok(0) => return Ok(true),
+                Ok(n) => {
+                    w.filled += n;
+                    w.total += n as u64;
+                    sink.read(n as u64);
+                    if file_len.is_some_and(|l| l > 0 && w.total >= l) {
+                        return Ok(true);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+
+    /// Reports the matches of the window that start in `fresh_from..fresh_to`.
+    fn report(&mut self, matcher: &Matcher, w: &Window, fresh_to: usize, sink: &mut impl Sink) {
+        let hay = &self.buf[..w.filled];
+        self.matches.clear();
+        matcher.find(hay, &mut self.matches);
+        let mut lines = LineCounter::default();
+        for m in (self.matches.iter()).filter(|m| m.start >= w.fresh_from && m.start < fresh_to) {
+            lines.advance(hay, m.start);
+            sink.found(m, w.place(hay, m.start, &lines));
+        }
+    }
+
+    /// Keeps `OVERLAP` bytes of context in front of the first byte not yet reported
+    /// (`fresh_to`): the next window reports from there on, with its context whole.
+    fn slide(&mut self, w: &mut Window, fresh_to: usize) {
+        let discard = fresh_to - OVERLAP;
+        let dropped = &self.buf[..discard];
+        w.lines_before += bytecount::count(dropped, b'\n') as u64;
+        if let Some(p) = memchr::memrchr(b'\n', dropped) {
+            w.last_nl_before = Some(w.base + p as u64);
+        }
+        self.buf.copy_within(discard..w.filled, 0);
+        w.filled -= discard;
+        w.base += discard as u64;
+        w.fresh_from = fresh_to - discard;
+    }
+}
+
+/// Newlines of the window up to the current match. Matches come sorted by position, so lines
+/// are counted incrementally: a file full of keys costs one pass, not one pass per key.
+#[derive(Debug, Default)]
+struct LineCounter {
+    counted_to: usize,
+    lines: u64,
+    last_nl: Option<usize>,
+}
+
+impl LineCounter {
+    fn advance(&mut self, hay: &[u8], to: usize) {
+        if to > self.counted_to {
+            let part = &hay[self.counted_to..to];
+            self.lines += bytecount::count(part, b'\n') as u64;
+            if let Some(p) = memchr::memrchr(b'\n', part) {
+                self.last_nl = Some(self.counted_to + p);
+            }
+            self.counted_to = to;
+        }
+    }
+}
+
+impl Window {
+    /// The place of a match at `start` in the buffer `hay`, with `lines` counted up to it.
+    fn place(&self, hay: &[u8], start: usize, lines: &LineCounter) -> Place {
+        let line_start = lines.last_nl.map(|p| p + 1);
+        let abs = self.base + start as u64;
+        let column = match (line_start, self.last_nl_before) {
+            (Some(ls), _) => (start - ls) as u64 + 1,
+            (None, Some(nl)) => abs - nl,
+            (None, None) => abs + 1,
+        };
+        Place {
+            line: self.lines_before + lines.lines + 1,
+            column,
+            marked: marked(hay, start, line_start.unwrap_or(0)),
+        }
+    }
+}
+
+/// Whether [`ALLOW_MARKER`] is on the line of a match at `start` (whose line starts at
+/// `line_start`, or before the buffer), looking at most [`CONTEXT_LINE_CAP`] bytes either way.
+fn marked(hay: &[u8], start: usize, line_start: usize) -> bool {
+    let from = line_start.max(start.saturating_sub(CONTEXT_LINE_CAP));
+    let cap = (start + CONTEXT_LINE_CAP).min(hay.len());
+    let to = memchr::memchr(b'\n', &hay[start..cap]).map_or(cap, |p| start + p);
+    memchr::memmem::find(&hay[from..to], ALLOW_MARKER).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::finding::Source;
+    use crate::scan::scanner::tests::scanner;
+    use crate::scan::{Haystack, Plan};
+
+    const KEY: &str = "AKIASXQV3SVWMFRRRM75";
+    const SECRET: &str = "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";
+    /// A small window (it must exceed the overlap): 100 KiB cross several borders.
+    const SMALL: usize = OVERLAP + 4096;
+    const LIMIT: u64 = 1 << 30;
+
+    /// What a read reported.
+    #[derive(Debug, Default, PartialEq)]
+    struct Got {
+        bytes: u64,
+        found: Vec<(Place, String)>,
+    }
+
+    impl Sink for Got {
+        fn read(&mut self, n: u64) {
+            self.bytes += n;
+        }
+        fn unread(&mut self, n: u64) {
+            self.bytes -= n;
+        }
+        fn found(&mut self, m: &RawMatch, at: Place) {
+            let value = String::from_utf8_lossy(m.value.expose()).into_owned();
+            self.found.push((at, value));
+        }
+    }
+
+    /// Reads `bytes` with windows of `chunk` bytes.
+    fn read(bytes: &[u8], chunk: usize, file_len: Option<u64>) -> (ReadEnd, Got) {
+        read_with(ChunkReader::with_chunk(chunk), bytes, LIMIT, file_len)
+    }
+
+    fn read_with(
+        mut reader: ChunkReader,
+        bytes: &[u8],
+        limit: u64,
+        file_len: Option<u64>,
+    ) -> (ReadEnd, Got) {
+        let matcher = Matcher::builtin().unwrap();
+        let mut got = Got::default();
+        let end = (reader.read(bytes, &matcher, limit, file_len, &mut got)).unwrap();
+        (end, got)
+    }
+
+    /// Reads `bytes` with small windows, checks that one window (as large as the input) reads
+    /// the same, and returns what was found.
+    fn read_small(bytes: &[u8]) -> Vec<(Place, String)> {
+        let (end, small) = read(bytes, SMALL, Some(bytes.len() as u64));
+        let (_, whole) = read(bytes, bytes.len().max(SMALL), Some(bytes.len() as u64));
+        assert_eq!(end, ReadEnd::Scanned);
+        assert_eq!(small, whole, "small windows read what one window reads");
+        assert_eq!(small.bytes, bytes.len() as u64);
+        small.found
+    }
+
+    /// Filler lines, `len` bytes exactly, ending with a newline (`eol` ends each line).
+    fn filler(len: usize, eol: &str) -> Vec<u8> {
+        let line = format!("filler line of text, nothing here{eol}");
+        let mut out = Vec::with_capacity(len);
+        while len - out.len() >= 2 * line.len() {
+            out.extend_from_slice(line.as_bytes());
+        }
+        let rest = len - out.len() - eol.len();
+        out.extend(std::iter::repeat_n(b'.', rest));
+        out.extend_from_slice(eol.as_bytes());
+        out
+    }
+
+    fn lines_in(bytes: &[u8]) -> u64 {
+        bytes.iter().filter(|b| **b == b'\n').count() as u64
+    }
+
+    fn at(line: u64, column: u64) -> Place {
+        Place {
+            line,
+            column,
+            marked: false,
+        }
+    }
+
+    #[test]
+    fn key_straddling_the_chunk_border_is_found_once_with_its_line() {
+        let mut body = filler(SMALL - 12, "\n");
+        let lines_before = lines_in(&body);
+        body.extend_from_slice(format!("k={KEY}\n").as_bytes());
+        body.extend_from_slice(&[0u8; 100]); // a NUL after the first window: still scanned
+        body.extend_from_slice(format!("\naws_secret_access_key={SECRET}\n").as_bytes());
+        body.extend_from_slice(&filler(2 * SMALL, "\n"));
+        let found = read_small(&body);
+        assert_eq!(
+            found,
+            [
+                (at(lines_before + 1, 3), KEY.to_string()),
+                (at(lines_before + 3, 23), SECRET.to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_at_the_edges_of_the_overlap_are_found_once() {
+        // Window 1 reports 0..SMALL and reads SMALL..SMALL+OVERLAP ahead; window 2 keeps
+        // SMALL-OVERLAP..SMALL as context and reports from SMALL on.
+        for pos in [
+            SMALL - OVERLAP - 1,
+            SMALL - OVERLAP,
+            SMALL - KEY.len(),
+            SMALL - 1,
+            SMALL,
+            SMALL + 1,
+            SMALL + OVERLAP - 1,
+            SMALL + OVERLAP,
+        ] {
+            let mut body = filler(pos, "\n");
+            let line = lines_in(&body) + 1;
+            body.extend_from_slice(format!("{KEY}\n").as_bytes());
+            body.extend_from_slice(&filler(2 * SMALL, "\n"));
+            assert_eq!(
+                read_small(&body),
+                [(at(line, 1), KEY.to_string())],
+                "at {pos}"
+            );
+        }
+    }
+
+    #[test]
+    fn crlf_lines_are_counted_across_the_border() {
+        let mut body = filler(SMALL - 7, "\r\n");
+        let first = lines_in(&body) + 1;
+        body.extend_from_slice(format!("  k = {KEY}\r\n").as_bytes());
+        body.extend_from_slice(&filler(SMALL, "\r\n"));
+        let second = lines_in(&body) + 1;
+        body.extend_from_slice(format!("k={KEY}\r\n").as_bytes());
+        assert_eq!(
+            read_small(&body),
+            [
+                (at(first, 7), KEY.to_string()),
+                (at(second, 3), KEY.to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_line_begun_in_an_earlier_window_keeps_its_columns() {
+        // Line 1 fills the first window: no newline before the key at all.
+        let mut body = vec![b' '; SMALL + 100];
+        body.extend_from_slice(format!("{KEY}\n").as_bytes());
+        // A line that starts before the window reporting its key: the column counts from the
+        // newline that window dropped.
+        let nl = body.len() - 1;
+        body.extend_from_slice(&[b' '; 2 * SMALL]);
+        let second = body.len();
+        body.extend_from_slice(format!("{KEY} credhygiene:allow\n").as_bytes());
+        body.extend_from_slice(&filler(2 * SMALL, "\n"));
+        let found = read_small(&body);
+        let marked = Place {
+            marked: true,
+            ..at(2, (second - nl) as u64)
+        };
+        assert_eq!(
+            found,
+            [
+                (at(1, SMALL as u64 + 101), KEY.to_string()),
+                (marked, KEY.to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_exactly_one_chunk_or_one_buffer_long_is_read_to_its_end() {
+        for len in [SMALL, SMALL + OVERLAP] {
+            let mut body = filler(len - KEY.len() - 1, "\n");
+            let line = lines_in(&body) + 1;
+            body.extend_from_slice(format!("{KEY}\n").as_bytes());
+            assert_eq!(body.len(), len);
+            for file_len in [Some(len as u64), None] {
+                let (end, got) = read(&body, SMALL, file_len);
+                assert_eq!(end, ReadEnd::Scanned);
+                assert_eq!(got.bytes, len as u64);
+                assert_eq!(got.found, [(at(line, 1), KEY.to_string())], "{file_len:?}");
+            }
+        }
+        // The production chunk, with its key in the last bytes.
+        let mut body = filler(CHUNK - KEY.len(), "\n");
+        body.extend_from_slice(KEY.as_bytes());
+        let (end, got) = read_with(ChunkReader::default(), &body, LIMIT, Some(CHUNK as u64));
+        assert_eq!(
+            (end, got.bytes, got.found.len()),
+            (ReadEnd::Scanned, CHUNK as u64, 1)
+        );
+    }
+
+    #[test]
+    fn a_file_smaller_than_the_overlap_is_read_in_one_window() {
+        let body = format!("# config\nid = {KEY}\n");
+        assert!(body.len() < OVERLAP);
+        assert_eq!(read_small(body.as_bytes()), [(at(2, 6), KEY.to_string())]);
+        // A UTF-16 BOM of a file: nothing scanned, nothing counted, to be decoded.
+        let utf16 = [0xFF, 0xFE, b'k', 0, b'=', 0];
+        let (end, got) = read(&utf16, SMALL, Some(utf16.len() as u64));
+        assert_eq!((end, got), (ReadEnd::Utf16Bom, Got::default()));
+        // Memory sources are not sniffed.
+        assert_eq!(read(&utf16, SMALL, None).0, ReadEnd::Scanned);
+    }
+
+    #[test]
+    fn reading_stops_at_the_limit() {
+        let mut body = filler(SMALL, "\n");
+        body.extend_from_slice(format!("{KEY}\n").as_bytes());
+        let limit = (SMALL + 10) as u64;
+        let (_, got) = read_with(ChunkReader::with_chunk(SMALL), &body, limit, None);
+        assert_eq!((got.bytes, got.found.len()), (limit, 0));
+    }
+
+    #[test]
+    fn many_keys_across_windows_get_their_own_lines_and_columns() {
+        let mut bytes = Vec::new();
+        for i in 0..3000 {
+            bytes.extend_from_slice(format!("{:>width$}{KEY}\n", "", width = i % 7).as_bytes());
+        }
+        let found = read_small(&bytes);
+        assert_eq!(found.len(), 3000);
+        for (i, (place, _)) in found.iter().enumerate() {
+            assert_eq!(*place, at(i as u64 + 1, (i % 7) as u64 + 1));
+        }
+    }
+
+    #[test]
+    fn many_keys_get_their_own_lines_and_columns() {
+        let s = scanner();
+        let mut bytes = Vec::new();
+        for i in 0..3000 {
+            bytes.extend_from_slice(
+                format!("{:>width$}AKIASXQV3SVWMFRRRM75\n", "", width = i % 7).as_bytes(),
+            );
+        }
+        let plan = Plan {
+            memory: vec![Haystack {
+                source: Source::File,
+                path: "many".into(),
+                bytes,
+                process: None,
+            }],
+            ..Plan::default()
+        };
+        let (out, _) = s.run(&plan, &AtomicBool::new(false), None);
+        assert_eq!(out.findings.len(), 3000);
+        for (i, f) in out.findings.iter().enumerate() {
+            assert_eq!((f.line, f.column), (i as u64 + 1, (i % 7) as u64 + 1));
+        }
+    }
+}

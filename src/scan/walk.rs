@@ -1,0 +1,328 @@
+//! The full walk: env files, the trees (walked in parallel by `ignore`, one [`Worker`] per
+//! thread), process environments and in-memory haystacks. An indexing walk also adds an
+//! inotify watch on every directory before the walker reads it, and returns a [`TreeIndex`]
+//! for later updates (`update.rs`).
+
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
+use inotify::{WatchDescriptor, Watches};
+
+use super::cache::ScanCache;
+use super::index::{self, FileFindings, TreeIndex};
+use super::outcome::{self, ScanOutcome};
+use super::plan::{Plan, WatchSet};
+use super::scanner::{env_set, excluded, source_of, Scanner};
+use super::worker::{Merged, Worker};
+
+impl Scanner {
+    /// The full walk: env files, the trees (each file read unless `prior` holds it unchanged),
+    /// process environments and in-memory haystacks. With `watch`, every directory gets an
+    /// inotify watch before it is read, and the trees are indexed for
+    /// [`Reuse::Update`](super::Reuse::Update).
+    pub(super) fn walk(
+        &self,
+        plan: &Plan,
+        cancel: &AtomicBool,
+        prior: Option<&ScanCache>,
+        watch: Option<WatchSet>,
+    ) -> (ScanOutcome, ScanCache, Option<TreeIndex>) {
+        let started = Instant::now();
+        let version = self.rules_version();
+        let prior = prior.filter(|c| c.rules_version == version);
+        let shared = Mutex::new(Merged::default());
+        let watching = watch.map(|w| Watching::new(w, plan, self.opts.same_file_system));
+
+        self.scan_env_files(plan, cancel, &shared, prior);
+        if !plan.trees.is_empty() && !cancel.load(Ordering::Relaxed) {
+            self.walk_trees(plan, cancel, &shared, prior, watching.as_ref());
+        }
+        self.scan_volatile(plan, cancel, &shared);
+
+        let merged = shared.into_inner().unwrap_or_else(|e| e.into_inner());
+        let full_scan_at = prior.map_or_else(|| epoch_secs(started), |p| p.full_scan_at);
+        let index = match watching {
+            Some(watching) if !cancel.load(Ordering::Relaxed) => {
+                watching.index(plan, &merged, full_scan_at)
+            }
+            _ => None,
+        };
+        let cancelled = cancel.load(Ordering::Relaxed);
+        let (outcome, cache) =
+            outcome::finish(plan, merged, started, cancelled, version, full_scan_at);
+        (outcome, cache, index)
+    }
+
+    /// Walks the trees in parallel, each thread with its own [`Visitor`].
+    fn walk_trees(
+        &self,
+        plan: &Plan,
+        cancel: &AtomicBool,
+        shared: &Mutex<Merged>,
+        prior: Option<&ScanCache>,
+        watching: Option<&Watching>,
+    ) {
+        let env_set = env_set(plan);
+        let mut visitors = Visitors {
+            scanner: self,
+            shared,
+            prior,
+            rate: self.rate_per_thread(),
+            cancel,
+            env_set: &env_set,
+            watching,
+        };
+        self.walk_builder(&plan.trees)
+            .build_parallel()
+            .visit(&mut visitors);
+    }
+
+    /// The walker over `trees` (not empty): no ignore files, the exclude globs as a filter.
+    fn walk_builder(&self, trees: &[PathBuf]) -> WalkBuilder {
+        let mut builder = WalkBuilder::new(&trees[0]);
+        for t in &trees[1..] {
+            builder.add(t);
+        }
+        builder
+            .standard_filters(false)
+            .follow_links(self.opts.follow_symlinks)
+            .same_file_system(self.opts.same_file_system)
+            .threads(self.threads());
+        if let Some(gi) = self.excludes.clone() {
+            builder.filter_entry(move |e| {
+                !excluded(&gi, e.path(), e.file_type().is_some_and(|t| t.is_dir()))
+            });
+        }
+        builder
+    }
+}
+
+/// Makes one [`Visitor`] per walker thread.
+struct Visitors<'s> {
+    scanner: &'s Scanner,
+    shared: &'s Mutex<Merged>,
+    prior: Option<&'s ScanCache>,
+    rate: u64,
+    cancel: &'s AtomicBool,
+    env_set: &'s HashSet<&'s Path>,
+    watching: Option<&'s Watching>,
+}
+
+impl<'s> ParallelVisitorBuilder<'s> for Visitors<'s> {
+    fn build(&mut self) -> Box<dyn ParallelVisitor + 's> {
+        let mut worker = Worker::new(self.scanner, self.shared, self.prior, self.rate);
+        if self.watching.is_some() {
+            worker.index_files();
+        }
+        Box::new(Visitor {
+            worker,
+            cancel: self.cancel,
+            env_set: self.env_set,
+            watch: (self.watching).map(|w| (w, w.set.watches.clone())),
+        })
+    }
+}
+
+/// One walker thread: its worker, and while indexing its handle to add watches with.
+struct Visitor<'s> {
+    worker: Worker<'s>,
+    cancel: &'s AtomicBool,
+    env_set: &'s HashSet<&'s Path>,
+    watch: Option<(&'s Watching, Watches)>,
+}
+
+impl ParallelVisitor for Visitor<'_> {
+    fn visit(&mut self, entry: Result<DirEntry, ignore::Error>) -> WalkState {
+        if self.cancel.load(Ordering::Relaxed) {
+            return WalkState::Quit;
+        }
+        match entry {
+            Ok(entry) => self.visit_entry(&entry),
+            Err(e) => self.worker.walk_error(&e),
+        }
+        WalkState::Continue
+    }
+}
+
+impl Visitor<'_> {
+    fn visit_entry(&mut self, entry: &DirEntry) {
+        let Some(ft) = entry.file_type() else {
+            return;
+        };
+        let path = entry.path();
+        if ft.is_dir() {
+            // The walker has opened the directory but reads it only after this returns: a
+            // change from here on is reported by the new watch.
+            self.watch_dir(entry);
+        } else if ft.is_symlink() {
+            // Not followed (follow_symlinks = false): the target is scanned where it lies, if
+            // it lies in a scanned tree.
+        } else if !ft.is_file() {
+            self.worker.skip_special(path);
+        } else if !self.env_set.contains(path) {
+            self.worker.scan_path(path, source_of(path));
+        }
+    }
+
+    /// Watches a directory of the trees, while indexing.
+    fn watch_dir(&mut self, entry: &DirEntry) {
+        let Some((watching, watches)) = self.watch.as_mut() else {
+            return;
+        };
+        if watching.is_foreign(entry) {
+            return;
+        }
+        if let Some(wd) = watching.add(watches, entry.path()) {
+            self.worker.note_watched(wd, entry.path());
+        }
+    }
+}
+
+/// The watching side of an indexing walk, shared by the walker threads.
+struct Watching {
+    set: WatchSet,
+    added: AtomicUsize,
+    exhausted: AtomicBool,
+    /// The device of each tree root: with `same_file_system`, a directory on another device is
+    /// a mount point that the walk does not enter, and gets no watch.
+    root_devs: Option<Vec<(PathBuf, u64)>>,
+}
+
+impl Watching {
+    fn new(set: WatchSet, plan: &Plan, same_file_system: bool) -> Watching {
+        let root_devs = same_file_system.then(|| {
+            (plan.trees.iter())
+                .filter_map(|t| Some((t.clone(), std::fs::metadata(t).ok()?.dev())))
+                .collect()
+        });
+        Watching {
+            set,
+            added: AtomicUsize::new(0),
+            exhausted: AtomicBool::new(false),
+            root_devs,
+        }
+    }
+
+    /// Whether a directory of the walk lies on another file system than its tree's root.
+    fn is_foreign(&self, entry: &DirEntry) -> bool {
+        let Some(roots) = &self.root_devs else {
+            return false;
+        };
+        let root = (roots.iter())
+            .filter(|(r, _)| entry.path().starts_with(r))
+            .max_by_key(|(r, _)| r.as_os_str().len());
+        match (root, entry.metadata()) {
+            (Some((_, dev)), Ok(m)) => m.dev() != *dev,
+            _ => true,
+        }
+    }
+
+    /// Adds an inotify watch on a directory of the trees through this thread's `watches`
+    /// (within the budget).
+    fn add(&self, watches: &mut Watches, dir: &Path) -> Option<WatchDescriptor> {
+        if self.added.fetch_add(1, Ordering::Relaxed) >= self.set.budget {
+            self.exhausted.store(true, Ordering::Relaxed);
+            return None;
+        }
+        match watches.add(dir, index::WATCH_MASK) {
+            Ok(wd) => Some(wd),
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                log::warn!(path:% = dir.display(); "the kernel's inotify watch limit is reached (fs.inotify.max_user_watches)");
+                self.exhausted.store(true, Ordering::Relaxed);
+                None
+            }
+            // Gone or unreadable: the walk counts it, and the watch on its parent reports
+            // when that changes.
+            Err(e) => {
+                log::debug!(path:% = dir.display(), error:% = e; "cannot watch");
+                None
+            }
+        }
+    }
+
+    /// The index of a completed walk, or `None` when some directory could not be watched (the
+    /// watches this walk added are then removed: they would serve nothing).
+    fn index(&self, plan: &Plan, merged: &Merged, full_scan_at: u64) -> Option<TreeIndex> {
+        if self.exhausted.load(Ordering::Relaxed) {
+            log::warn!(directories = self.added.load(Ordering::Relaxed), budget = self.set.budget;
+                "too many directories to watch; each cycle checks every file of the trees (one stat each)");
+            let mut watches = self.set.watches.clone();
+            for (wd, _) in &merged.watched {
+                let _ = watches.remove(wd.clone());
+            }
+            return None;
+        }
+        let mut index = TreeIndex {
+            roots: plan.trees.clone(),
+            root_ids: root_ids(&plan.trees),
+            env_files: plan.env_files.clone(),
+            loose_files: plan.trees.iter().filter(|t| !t.is_dir()).cloned().collect(),
+            walk_errors: merged.walk_errors,
+            // Env files are read at every cycle, so their errors are not kept.
+            unreadable: (merged.unreadable.iter())
+                .filter(|u| !plan.env_files.iter().any(|e| e.to_string_lossy() == u.path))
+                .cloned()
+                .collect(),
+            failed: merged.failed.clone(),
+            linked: merged.links.iter().cloned().collect(),
+            full_scan_at,
+            ..TreeIndex::default()
+        };
+        add_dirs(&mut index, &merged.watched);
+        for &(key, state) in &merged.indexed {
+            index.set(key, state, cached_findings(merged, key));
+        }
+        Some(index)
+    }
+}
+
+/// Enters the watched directories in the index.
+fn add_dirs(index: &mut TreeIndex, watched: &[(WatchDescriptor, PathBuf)]) {
+    for (wd, dir) in watched {
+        // The same directory at two paths (a bind mount) has one watch: both are kept.
+        match index.dirs.get(wd) {
+            Some(first) if first != dir => {
+                index
+                    .aliases
+                    .entry(wd.clone())
+                    .or_default()
+                    .push(dir.clone());
+            }
+            Some(_) => {}
+            None => {
+                index.dirs.insert(wd.clone(), dir.clone());
+            }
+        }
+    }
+}
+
+/// The findings a scan made in the file with cache key `key`, as the index keeps them.
+pub(super) fn cached_findings(merged: &Merged, key: u64) -> Option<FileFindings> {
+    merged.cache.get(&key).map(|e| FileFindings {
+        findings: e.findings.clone(),
+        suppressed: e.suppressed,
+    })
+}
+
+/// The identity (device, inode) of each tree root as its path resolves now: a root reached
+/// through a symlink that was switched (`current -> releases/N`) is another directory, which
+/// no watch reports.
+pub(super) fn root_ids(trees: &[PathBuf]) -> Vec<Option<(u64, u64)>> {
+    trees
+        .iter()
+        .map(|t| std::fs::metadata(t).ok().map(|m| (m.dev(), m.ino())))
+        .collect()
+}
+
+/// When a scan that started at `started` started, in seconds since the epoch.
+fn epoch_secs(started: Instant) -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .saturating_sub(started.elapsed().as_secs())
+}

@@ -1,0 +1,378 @@
+//! The per-thread worker: one reusable read buffer, its findings and counters, merged into the
+//! shared [`Merged`] result when it is dropped (ripgrep's and noseyparker's per-thread state).
+
+use std::collections::HashMap;
+use std::fs::{File, Metadata};
+use std::io::{self, Read, Seek};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use inotify::WatchDescriptor;
+
+use super::cache::{path_key, stamp_of, CacheEntry, ScanCache};
+use super::emit::{self, group_credentials, Ctx};
+use super::index::FileState;
+use super::matcher::RawMatch;
+use super::outcome::Stats;
+use super::plan::Haystack;
+use super::reader::{self, ChunkReader, Place, ReadEnd};
+use super::scanner::Scanner;
+use super::unreadable::Unreadable;
+use crate::finding::{Finding, Source};
+
+/// What the workers of one scan found together.
+#[derive(Default)]
+pub(super) struct Merged {
+    pub(super) findings: Vec<Finding>,
+    pub(super) stats: Stats,
+    /// Cache entries of the files read (or taken from the prior cache).
+    pub(super) cache: HashMap<u64, CacheEntry>,
+    pub(super) unreadable: Vec<Unreadable>,
+    /// While indexing: what became of each file, by path key.
+    pub(super) indexed: Vec<(u64, FileState)>,
+    /// While indexing: the directory watches added.
+    pub(super) watched: Vec<(WatchDescriptor, PathBuf)>,
+    /// Entries the walk could not read.
+    pub(super) walk_errors: u64,
+    /// While indexing: files that could not be read.
+    pub(super) failed: Vec<PathBuf>,
+    /// While indexing: files with other names (hard links), and their stamps.
+    pub(super) links: Vec<(PathBuf, [i64; 5])>,
+}
+
+/// Per-thread state: buffer, match scratch, counters; merged into the shared result on drop.
+pub(super) struct Worker<'a> {
+    scanner: &'a Scanner,
+    shared: &'a Mutex<Merged>,
+    prior: Option<&'a ScanCache>,
+    reader: ChunkReader,
+    findings: Vec<Finding>,
+    stats: Stats,
+    cache: HashMap<u64, CacheEntry>,
+    rate: u64,
+    rate_window: (Instant, u64),
+    /// While indexing: what became of each file.
+    indexed: Option<Vec<(u64, FileState)>>,
+    /// While indexing: the directory watches added.
+    watched: Vec<(WatchDescriptor, PathBuf)>,
+    walk_errors: u64,
+    /// While indexing: files that could not be read, and files with other names (hard links).
+    failed: Vec<PathBuf>,
+    links: Vec<(PathBuf, [i64; 5])>,
+}
+
+impl<'a> Worker<'a> {
+    /// A worker that takes unchanged files from `prior` and reads at most `rate` bytes per
+    /// second (0 = unlimited).
+    pub(super) fn new(
+        scanner: &'a Scanner,
+        shared: &'a Mutex<Merged>,
+        prior: Option<&'a ScanCache>,
+        rate: u64,
+    ) -> Self {
+        Worker {
+            scanner,
+            shared,
+            prior,
+            reader: ChunkReader::default(),
+            findings: Vec::new(),
+            stats: Stats::default(),
+            cache: HashMap::new(),
+            rate,
+            rate_window: (Instant::now(), 0),
+            indexed: None,
+            watched: Vec::new(),
+            walk_errors: 0,
+            failed: Vec::new(),
+            links: Vec::new(),
+        }
+    }
+
+    /// Records what becomes of each file (and its findings apart), for a [`TreeIndex`](super::index::TreeIndex).
+    pub(super) fn index_files(&mut self) {
+        self.indexed = Some(Vec::new());
+    }
+
+    /// Notes a directory watch added by the walk.
+    pub(super) fn note_watched(&mut self, wd: WatchDescriptor, dir: &Path) {
+        self.watched.push((wd, dir.to_path_buf()));
+    }
+
+    /// Counts an entry the walk could not read.
+    pub(super) fn walk_error(&mut self, e: &ignore::Error) {
+        log::debug!(error:% = e; "walk error");
+        self.stats.errors += 1;
+        self.walk_errors += 1;
+        self.note_unreadable(Unreadable::from_walk(e));
+    }
+
+    /// Skips a file of the trees that is not a regular file (FIFO, socket, device node).
+    pub(super) fn skip_special(&mut self, path: &Path) {
+        log::debug!(path:% = path.display(); "skipped: not a regular file");
+        self.count_skipped(1);
+        self.record(path, FileState::Skipped);
+    }
+
+    /// Counts sources skipped on purpose.
+    pub(super) fn count_skipped(&mut self, n: u64) {
+        self.stats.skipped += n;
+    }
+
+    /// Notes a changed path that could not be looked at, for the update to try it again.
+    pub(super) fn stat_failed(&mut self, path: &Path, e: &io::Error) -> FileState {
+        self.note_unreadable(Unreadable::from_io(&path.to_string_lossy(), e));
+        self.failed.push(path.to_path_buf());
+        FileState::Failed
+    }
+
+    /// Notes what became of a file of the trees, while indexing.
+    fn record(&mut self, path: &Path, state: FileState) {
+        if let Some(ix) = self.indexed.as_mut() {
+            ix.push((path_key(&path.to_string_lossy()), state));
+            if state == FileState::Failed {
+                self.failed.push(path.to_path_buf());
+            }
+        }
+    }
+
+    /// Notes a file that has other names, while indexing: a write through one of those sends
+    /// no event to this name's directory, so updates compare its stamp instead.
+    fn note_link(&mut self, path: &Path, meta: &Metadata) {
+        if self.indexed.is_some() && meta.nlink() > 1 {
+            self.links.push((path.to_path_buf(), stamp_of(meta)));
+        }
+    }
+
+    /// Scans one file (unless the stat cache holds it unchanged) and says what became of it.
+    pub(super) fn scan_path(&mut self, path: &Path, source: Source) -> FileState {
+        let state = self.scan_file(path, source);
+        self.record(path, state);
+        state
+    }
+
+    fn scan_file(&mut self, path: &Path, source: Source) -> FileState {
+        let display = path.to_string_lossy().into_owned();
+        if let Some(state) = self.take_cached(path, &display) {
+            return state;
+        }
+        let (mut file, meta) = match self.open(path, &display) {
+            Ok(opened) => opened,
+            Err(state) => return state,
+        };
+        if let Some(state) = self.skip(&display, &meta) {
+            return state;
+        }
+        self.stats.files += 1;
+        let first = self.findings.len();
+        let suppressed_before = self.stats.suppressed;
+        let ctx = Ctx {
+            source,
+            path: &display,
+            process: None,
+        };
+        if let Err(e) = self.read_file(&mut file, &ctx, meta.len()) {
+            return self.failed(&display, "read error", &e);
+        }
+        group_credentials(&mut self.findings[first..]);
+        if self.scanner.opts.build_cache || self.indexed.is_some() {
+            let entry = CacheEntry {
+                stamp: stamp_of(&meta),
+                findings: self.findings[first..].to_vec(),
+                suppressed: self.stats.suppressed - suppressed_before,
+            };
+            self.cache.insert(path_key(&display), entry);
+        }
+        FileState::Read
+    }
+
+    /// Takes a file from the stat cache when its entry's stamp still matches: one stat and no
+    /// open.
+    fn take_cached(&mut self, path: &Path, display: &str) -> Option<FileState> {
+        let prior = self.prior?;
+        let meta = std::fs::metadata(path).ok()?;
+        let key = path_key(display);
+        let entry =
+            (prior.entries.get(&key)).filter(|e| meta.is_file() && e.stamp == stamp_of(&meta))?;
+        self.stats.files += 1;
+        self.stats.cached += 1;
+        self.stats.suppressed += entry.suppressed;
+        self.findings.extend(entry.findings.iter().cloned());
+        self.cache.insert(key, entry.clone());
+        self.note_link(path, &meta);
+        Some(FileState::Read)
+    }
+
+    /// Opens a file without blocking on a FIFO or taking a terminal, and fstats it.
+    fn open(&mut self, path: &Path, display: &str) -> Result<(File, Metadata), FileState> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+            .map_err(|e| self.failed(display, "cannot open", &e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| self.failed(display, "cannot stat", &e))?;
+        self.note_link(path, &meta);
+        Ok((file, meta))
+    }
+
+    /// Skips what is not a regular file or is larger than `max_file_size`.
+    fn skip(&mut self, display: &str, meta: &Metadata) -> Option<FileState> {
+        if !meta.is_file() {
+            self.stats.skipped += 1;
+            return Some(FileState::Skipped);
+        }
+        if meta.len() > self.scanner.opts.max_file_size {
+            log::debug!(path:% = display, size = meta.len(); "skipped: larger than max_file_size");
+            self.stats.skipped += 1;
+            return Some(FileState::Skipped);
+        }
+        None
+    }
+
+    /// Counts a file that could not be read.
+    fn failed(&mut self, display: &str, what: &str, e: &io::Error) -> FileState {
+        log::debug!(path:% = display, error:% = e; "{what}");
+        self.stats.errors += 1;
+        self.note_unreadable(Unreadable::from_io(display, e));
+        FileState::Failed
+    }
+
+    /// One open, one fstat and (for a small file) one read: the UTF-16 BOM is sniffed in the
+    /// first chunk, and the file is read again through a decoder only if it has one.
+    fn read_file(&mut self, file: &mut File, ctx: &Ctx<'_>, len: u64) -> io::Result<()> {
+        match self.read(&mut *file, ctx, Some(len))? {
+            ReadEnd::Scanned => Ok(()),
+            ReadEnd::Utf16Bom => {
+                file.rewind()?;
+                let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
+                    .bom_sniffing(true)
+                    .build(file);
+                self.read(decoder, ctx, None).map(drop)
+            }
+        }
+    }
+
+    /// Records a source that could not be read (errors are rare: straight to the shared list).
+    fn note_unreadable(&self, source: Option<Unreadable>) {
+        if let Some(u) = source {
+            let mut m = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+            m.unreadable.push(u);
+        }
+    }
+
+    /// Scans an in-memory haystack.
+    pub(super) fn scan_memory(&mut self, h: &Haystack) {
+        self.stats.files += 1;
+        let first = self.findings.len();
+        let ctx = Ctx {
+            source: h.source,
+            path: &h.path,
+            process: h.process.as_ref(),
+        };
+        let bytes: &[u8] = &h.bytes;
+        if let Err(e) = self.read(bytes, &ctx, None) {
+            log::debug!(path:% = h.path, error:% = e; "read error");
+            self.stats.errors += 1;
+        }
+        group_credentials(&mut self.findings[first..]);
+    }
+
+    /// Reads `r` through this thread's [`ChunkReader`] (see [`ChunkReader::read`]).
+    fn read<R: Read>(&mut self, r: R, ctx: &Ctx<'_>, file_len: Option<u64>) -> io::Result<ReadEnd> {
+        let scanner = self.scanner;
+        let limit = scanner.opts.max_file_size;
+        let mut chunks = std::mem::take(&mut self.reader);
+        let mut sink = WorkerSink { worker: self, ctx };
+        let end = chunks.read(r, &scanner.matcher, limit, file_len, &mut sink);
+        self.reader = chunks;
+        end
+    }
+
+    /// Sleeps as needed to keep this thread under its share of `read_rate_limit`.
+    fn throttle(&mut self, n: u64) {
+        if self.rate == 0 {
+            return;
+        }
+        self.rate_window.1 += n;
+        let due = Duration::from_secs_f64(self.rate_window.1 as f64 / self.rate as f64);
+        let spent = self.rate_window.0.elapsed();
+        if due > spent {
+            std::thread::sleep(due - spent);
+        }
+        if spent > Duration::from_secs(10) {
+            self.rate_window = (Instant::now(), 0);
+        }
+    }
+}
+
+/// A worker receiving what the reader reads and finds in one source.
+struct WorkerSink<'w, 'a, 'c> {
+    worker: &'w mut Worker<'a>,
+    ctx: &'c Ctx<'c>,
+}
+
+impl reader::Sink for WorkerSink<'_, '_, '_> {
+    fn read(&mut self, n: u64) {
+        self.worker.stats.bytes += n;
+        self.worker.throttle(n);
+    }
+
+    fn unread(&mut self, n: u64) {
+        self.worker.stats.bytes -= n;
+    }
+
+    fn found(&mut self, m: &RawMatch, at: Place) {
+        let w = &mut *self.worker;
+        match emit::finding(w.scanner, m, self.ctx, at) {
+            Some(f) => w.findings.push(f),
+            None => w.stats.suppressed += 1,
+        }
+    }
+}
+
+impl Drop for Worker<'_> {
+    fn drop(&mut self) {
+        let mut m = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        m.findings.append(&mut self.findings);
+        m.stats.add(&self.stats);
+        m.cache.extend(self.cache.drain());
+        if let Some(ix) = self.indexed.as_mut() {
+            m.indexed.append(ix);
+        }
+        m.watched.append(&mut self.watched);
+        m.walk_errors += self.walk_errors;
+        m.failed.append(&mut self.failed);
+        m.links.append(&mut self.links);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use crate::scan::scanner::tests::scanner;
+    use crate::scan::Plan;
+
+    use super::*;
+
+    #[test]
+    fn read_rate_limit_slows_reading_down() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("big"), vec![b'x'; 1 << 20]).unwrap();
+        let mut s = scanner();
+        s.opts.read_rate_limit = 512 << 10;
+        let plan = Plan::from_paths(&[dir.path().to_path_buf()]);
+        let started = Instant::now();
+        let (out, _) = s.run(&plan, &AtomicBool::new(false), None);
+        assert_eq!(out.stats.bytes, 1 << 20);
+        // 1 MiB at 512 KiB/s: about 2 s (a lower bound: the limiter may only slow down).
+        assert!(
+            started.elapsed() >= Duration::from_millis(1500),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
