@@ -1,4 +1,4 @@
-//! The command line (clap derive types only; `main.rs` dispatches them).
+//! The command line: clap derive types only; `app::run` dispatches them.
 
 use std::path::PathBuf;
 
@@ -12,7 +12,7 @@ pub struct Cli {
     /// when it exists, else built-in defaults).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// More log output on stderr (repeat for more).
+    /// More log output (repeat for more): on stderr, or in the journal under systemd.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// What to do.
@@ -87,9 +87,11 @@ pub struct RunArgs {
 /// `credhygiene config …`.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Validate a config file and print the effective configuration as TOML.
+    /// Validate the configuration (file, then environment overrides) and print the
+    /// effective configuration as TOML.
     Check {
-        /// The file (default: the one `--config` or the environment chooses).
+        /// The file (default: `--config`, else $CREDHYGIENE_CONFIG, else
+        /// /etc/credhygiene/credhygiene.toml when it exists, else built-in defaults).
         file: Option<PathBuf>,
         /// Only validate: print nothing when the configuration is valid (for systemd's
         /// `ExecStartPre=`, so that every start does not copy the whole config to the journal).

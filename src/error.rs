@@ -1,17 +1,31 @@
-//! The crate's error type: one variant per module's error, mapped once to DESIGN.md exit codes.
+//! The crate's error type: one variant per module's error, mapped once to the exit codes of
+//! DESIGN.md ([`Exit`]).
+
+use std::process::ExitCode;
 
 use crate::config::ConfigError;
 use crate::imds::ImdsError;
 use crate::scan::ScanError;
 
-/// Exit code: clean scan, passed check.
-pub const EXIT_OK: u8 = 0;
-/// Exit code: findings (`scan`) or a failed check (`role`).
-pub const EXIT_FINDINGS: u8 = 1;
-/// Exit code: usage or configuration error.
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code: runtime error (e.g. IMDS unreachable for `role`).
-pub const EXIT_RUNTIME: u8 = 3;
+/// The exit codes of DESIGN.md, the same for every command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// A clean scan, a passed check, a cycle that delivered or spooled everything.
+    Ok = 0,
+    /// Findings (`scan`) or a failed check (`role`).
+    Findings = 1,
+    /// A usage or configuration error.
+    Usage = 2,
+    /// A runtime error (e.g. IMDS unreachable for `role`, a state that cannot be saved).
+    Runtime = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit as u8)
+    }
+}
 
 /// Anything that stops a command.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +36,15 @@ pub enum Error {
     /// The command line was wrong in a way clap could not see.
     #[error("{0}")]
     Usage(String),
+    /// The process could not set itself up (the async runtime, the signal handlers).
+    #[error("cannot {what}")]
+    Setup {
+        /// What could not be done, e.g. "start the async runtime".
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The scan could not run at all (soft failures are counted, not raised).
     #[error(transparent)]
     Scan(#[from] ScanError),
@@ -40,15 +63,40 @@ pub enum Error {
 }
 
 impl Error {
-    /// The exit code of DESIGN.md for this error.
-    pub fn exit_code(&self) -> u8 {
+    /// The exit code of DESIGN.md for this error: configuration and usage errors are the
+    /// operator's to fix before a retry ([`Exit::Usage`]); everything else happened while
+    /// running ([`Exit::Runtime`]).
+    pub fn exit_code(&self) -> Exit {
         match self {
-            Error::Config(_) | Error::Usage(_) => EXIT_USAGE,
-            Error::Scan(_)
+            Error::Config(_) | Error::Usage(_) => Exit::Usage,
+            Error::Setup { .. }
+            | Error::Scan(_)
             | Error::Imds(_)
             | Error::Report(_)
             | Error::State(_)
-            | Error::Output(_) => EXIT_RUNTIME,
+            | Error::Output(_) => Exit::Runtime,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setup_failures_are_runtime_errors() {
+        let e = Error::Setup {
+            what: "start the async runtime",
+            source: std::io::Error::other("no threads"),
+        };
+        assert_eq!(e.exit_code(), Exit::Runtime);
+        assert_eq!(e.to_string(), "cannot start the async runtime");
+        assert_eq!(Error::Usage("x".into()).exit_code(), Exit::Usage);
+    }
+
+    #[test]
+    fn exit_codes_are_the_design_numbers() {
+        let codes = [Exit::Ok, Exit::Findings, Exit::Usage, Exit::Runtime].map(|e| e as u8);
+        assert_eq!(codes, [0, 1, 2, 3]);
     }
 }

@@ -1,27 +1,22 @@
-//! The `credhygiene` binary: parse the command line, run, map the result to an exit code.
+//! The `credhygiene` binary: parse the command line, set the process up, run, map the result
+//! to an exit code.
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use credhygiene::error_chain;
 
 fn main() -> ExitCode {
     let cli = credhygiene::cli::Cli::parse();
     credhygiene::logging::init(cli.verbose);
+    // reqwest is built without a TLS provider of its own (`rustls-no-provider`) and needs one
+    // for every client, even for plain http. An Err only says that one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match credhygiene::app::run(cli) {
-        Ok(code) => ExitCode::from(code),
+        Ok(exit) => exit.into(),
         Err(e) => {
-            let mut msg = format!("credhygiene: error: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                let s_text = s.to_string();
-                if !msg.contains(&s_text) {
-                    msg.push_str(": ");
-                    msg.push_str(&s_text);
-                }
-                source = s.source();
-            }
-            eprintln!("{msg}");
-            ExitCode::from(e.exit_code())
+            eprintln!("credhygiene: error: {}", error_chain::one_line(&e));
+            e.exit_code().into()
         }
     }
 }

@@ -1,0 +1,283 @@
+//! One cycle, as named steps: role check, scan, carry, diff, report, commit, flush. The scan
+//! reads only what changed (see [`super::track`]) unless the last full scan is older than
+//! `agent.full_rescan_interval`.
+//!
+//! The changes are spooled durably before the finding state moves on, and the sink does not
+//! queue a change it already holds or already delivered from this generation: a crash
+//! anywhere in between, a flush before the next cycle, or a state that cannot be written
+//! neither loses nor repeats one. (A batch CloudWatch accepted is sent again only if the
+//! process dies, or the answer is lost, before the outbox is trimmed: see
+//! `report::cloudwatch`.)
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::config::Config;
+use crate::finding::Finding;
+use crate::report::cloudwatch::Delivery;
+use crate::report::cycle::{CycleReport, RoleStatus, RoleSummary};
+use crate::role::{self, RoleReport, Status};
+use crate::scan::unreadable::{Coverage, Unreadable};
+use crate::scan::{CacheFile, Reuse, ScanCache, ScanOutcome};
+use crate::sources;
+use crate::state::FindingState;
+
+use super::commit::{self, Next, SinkState, StateFacts};
+use super::outcome::CycleOutcome;
+use super::parts::Parts;
+
+/// The scan cache file in `agent.state_dir`.
+const SCAN_CACHE_FILE: &str = "scan-cache.json";
+/// How long one flush may keep the daemon from its signals and watchdog (the outbox keeps
+/// whatever it did not send).
+pub(super) const FLUSH_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Runs one cycle. A cancelled scan ends the cycle before the diff: a partial scan would
+/// report everything it did not reach as resolved.
+pub(super) async fn run(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOutcome {
+    let started = Instant::now();
+    let cfg = parts.config.clone();
+    let mut role = check_role(parts).await;
+    let (mut scanned, cache) = scan(parts, &cfg, cancel).await;
+    let mut out = CycleOutcome {
+        findings: scanned.findings.len(),
+        credentials: scanned.distinct_credentials(),
+        stats: scanned.stats,
+        cancelled: scanned.cancelled,
+        ..CycleOutcome::default()
+    };
+    if !scanned.cancelled {
+        save_cache(&cfg.agent.state_dir, cache);
+        let (state, in_memory) = load_state(parts, &cfg.agent.state_dir);
+        carry(&state, &mut scanned, &mut out);
+        if let Some(r) = role.as_mut() {
+            r.add_static_keys_check(out.credentials);
+        }
+        let report = diff(&state, &scanned, role.as_ref(), &mut out);
+        if cfg.journald.enabled {
+            out.journal_entries = crate::report::journald::emit(&report);
+        }
+        let generation = state.generation();
+        let (sink, delivery) = spool(parts, &report, &generation).await;
+        let facts = StateFacts {
+            changed: !report.changes.is_empty(),
+            in_memory,
+            holds: state.holds(&scanned.findings),
+        };
+        drop(report);
+        let next = commit::next(sink, facts);
+        apply(parts, next, state, in_memory, &scanned.findings, &mut out);
+        if next == Next::Hold && facts.changed {
+            log::warn!("finding changes not spooled for CloudWatch this cycle; they are computed again next cycle");
+            out.not_spooled = true;
+        }
+        drop(scanned);
+        out.delivery = flush(parts, delivery).await;
+        out.cloudwatch_off = parts.sink.as_ref().err().cloned();
+    }
+    out.role = role;
+    out.elapsed = started.elapsed();
+    out
+}
+
+/// The role check (None when IMDS is disabled); an unreachable IMDS is a report, not an error.
+pub(super) async fn check_role(parts: &Parts) -> Option<RoleReport> {
+    let client = parts.imds.as_ref()?;
+    Some(match role::check(client).await {
+        Ok(r) => r,
+        Err(e) => RoleReport::unreachable(client.endpoint(), &e),
+    })
+}
+
+/// Scans the configured sources. With change tracking only the files inotify named are read;
+/// otherwise (and whenever the tracker cannot vouch for the trees) every file costs a stat
+/// against the scan cache.
+async fn scan(
+    parts: &mut Parts,
+    cfg: &Config,
+    cancel: &Arc<AtomicBool>,
+) -> (ScanOutcome, Option<ScanCache>) {
+    let now = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let cache = CacheFile {
+        path: cfg.agent.state_dir.join(SCAN_CACHE_FILE),
+        rescan_before: now.saturating_sub(cfg.agent.full_rescan_interval.as_secs()),
+    };
+    let reuse = match parts.tracker.as_mut() {
+        Some(t) => t.reuse(Some(cache)).await,
+        None => Reuse::Cache(cache),
+    };
+    let scanned = sources::scan(Arc::clone(&parts.scanner), cfg, Arc::clone(cancel), reuse).await;
+    if let Some(t) = parts.tracker.as_mut() {
+        t.finish(scanned.index);
+    }
+    (scanned.outcome, scanned.cache)
+}
+
+/// Writes the cache of a full walk. An update has none and leaves the file as it was:
+/// entries of files changed since no longer match their stamps, so after a restart those
+/// files are read again.
+fn save_cache(state_dir: &Path, cache: Option<ScanCache>) {
+    let Some(cache) = cache else { return };
+    let path = state_dir.join(SCAN_CACHE_FILE);
+    if let Err(e) = cache.save(&path) {
+        log::warn!(path:% = path.display(), error:% = e; "cannot write the scan cache; the next cycle reads every file");
+    }
+}
+
+/// The state to diff against: the one the last cycle could not write (`true`), else the
+/// file.
+fn load_state(parts: &mut Parts, state_dir: &Path) -> (FindingState, bool) {
+    match parts.uncommitted.take() {
+        Some(s) => (s, true),
+        None => {
+            let state = FindingState::load(state_dir).unwrap_or_else(|e| {
+                log::warn!(error:% = e; "finding state unreadable; starting from an empty state");
+                FindingState::default()
+            });
+            (state, false)
+        }
+    }
+}
+
+/// What the scan could not read keeps its previous findings: they are neither resolved now
+/// nor new once the source is readable again.
+fn carry(state: &FindingState, scanned: &mut ScanOutcome, out: &mut CycleOutcome) {
+    let carried = state.carried(&scanned.findings, &scanned.unreadable);
+    out.carried = carried.len();
+    out.carried_sources = log_carried(&scanned.unreadable, &carried);
+    if !carried.is_empty() {
+        scanned.findings.extend(carried);
+        out.findings = scanned.findings.len();
+        out.credentials = scanned.distinct_credentials();
+    }
+}
+
+/// Logs the sources the scan could not read: a warning, every cycle, for each one whose
+/// previous findings are carried forward and one for the total; the others (e.g. a configured
+/// tree that never existed) only at debug. Returns how many sources carried findings.
+fn log_carried(unreadable: &[Unreadable], carried: &[Finding]) -> usize {
+    let coverage = Coverage::new(unreadable);
+    let mut per_source: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
+    for f in carried {
+        if let Some(u) = coverage.source_of(&f.path) {
+            per_source.entry(&u.path).or_insert((0, &u.reason)).0 += 1;
+        }
+    }
+    for u in unreadable {
+        match per_source.get(u.path.as_str()) {
+            Some((n, reason)) => log::warn!(path = u.path, findings = n, reason = reason;
+                "source could not be read; its previous findings are carried forward as still present"),
+            None => log::debug!(path = u.path, reason = u.reason;
+                "source could not be read; no previous findings to carry"),
+        }
+    }
+    if !carried.is_empty() {
+        log::warn!(carried = carried.len(), sources = per_source.len();
+            "carried {} finding(s) of {} unreadable source(s)", carried.len(), per_source.len());
+    }
+    per_source.len()
+}
+
+/// The changes since the state, as the report every sink consumes.
+fn diff(
+    state: &FindingState,
+    scanned: &ScanOutcome,
+    role: Option<&RoleReport>,
+    out: &mut CycleOutcome,
+) -> CycleReport {
+    let changes = state.diff(&scanned.findings);
+    out.new = changes.new.len();
+    out.resolved = changes.resolved.len();
+    let identity = role.and_then(|r| r.instance.clone());
+    let mut report = CycleReport::new(
+        SystemTime::now(),
+        identity,
+        role_summary(role),
+        scanned,
+        changes,
+    );
+    report.summary.carried = out.carried as u64;
+    report
+}
+
+fn role_summary(role: Option<&RoleReport>) -> RoleSummary {
+    role.map_or_else(RoleSummary::default, |r| RoleSummary {
+        status: match r.status {
+            Status::Pass => RoleStatus::Pass,
+            Status::Fail => RoleStatus::Fail,
+            Status::Unknown => RoleStatus::Unknown,
+        },
+        instance_profile_missing: r.profile_missing_metric().map(|v| v == 1),
+        imdsv1_open: r.imdsv1_open_metric().map(|v| v == 1),
+    })
+}
+
+/// Queues the changes in the CloudWatch outbox (all or nothing), and says what that means
+/// for the finding state.
+async fn spool(
+    parts: &mut Parts,
+    report: &CycleReport,
+    generation: &str,
+) -> (SinkState, Option<Delivery>) {
+    parts.retry_locked_sink();
+    let history = parts.sink_has_history();
+    let delivery = match parts.sink_mut() {
+        Some(sink) => Some(sink.enqueue(report, generation).await),
+        None => None,
+    };
+    let sink = SinkState::of(
+        delivery.as_ref(),
+        parts.sink_locked,
+        parts.sink_was_active || history,
+    );
+    if delivery.as_ref().is_some_and(|d| d.active) {
+        parts.sink_was_active = true;
+    }
+    (sink, delivery)
+}
+
+/// Carries out the rule's decision. A state that cannot be written, or one held back while
+/// it exists only in memory, is kept for the next cycle to diff against.
+fn apply(
+    parts: &mut Parts,
+    next: Next,
+    mut state: FindingState,
+    in_memory: bool,
+    findings: &[Finding],
+    out: &mut CycleOutcome,
+) {
+    let keep = match next {
+        Next::Commit => match state.commit(&parts.config.agent.state_dir, findings) {
+            Ok(()) => false,
+            Err(e) => {
+                log::error!(error:% = e; "cannot write the finding state");
+                out.state_error = Some(e.to_string());
+                true
+            }
+        },
+        Next::Keep => false,
+        Next::Hold => in_memory,
+    };
+    if keep {
+        parts.uncommitted = Some(state);
+    }
+}
+
+/// Sends what the outbox holds, within [`FLUSH_DEADLINE`] (an inactive sink sends nothing).
+async fn flush(parts: &mut Parts, delivery: Option<Delivery>) -> Option<Delivery> {
+    let mut d = delivery?;
+    if let (Some(sink), true) = (parts.sink_mut(), d.active) {
+        match tokio::time::timeout(FLUSH_DEADLINE, sink.flush()).await {
+            Ok(flushed) => d.absorb(flushed),
+            Err(_) => log::warn!(
+                "CloudWatch flush took too long; the outbox keeps the rest for the next try"
+            ),
+        }
+    }
+    Some(d)
+}

@@ -1,0 +1,318 @@
+//! The daemon loop: one `select!` over the schedule (cycle, role check, outbox retry), file
+//! changes, signals and the systemd watchdog.
+//!
+//! Cycles start on a jittered interval (`agent.splay`, so that a fleet booted together does not
+//! call CloudWatch in the same second), soon after a watched file changes, and at once when
+//! the role check between cycles sees the role change. A stop during a cycle cancels its scan;
+//! a reload during a cycle waits for its end. At shutdown the outbox is flushed within
+//! [`SHUTDOWN_FLUSH_DEADLINE`]; what is left is delivered after the next start.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant, Interval};
+
+use crate::config::{self, AgentConfig, Config, Env};
+use crate::error::{Error, Exit};
+use crate::role::{RoleReport, Status};
+
+use super::cycle::{self, FLUSH_DEADLINE};
+use super::outcome::CycleOutcome;
+use super::parts::Parts;
+use super::signals::{Signal, Signals};
+use super::{systemd, track, watch};
+
+/// How long shutdown may spend flushing the outbox.
+const SHUTDOWN_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
+/// How long to wait after a watched file changes before scanning (editors write in bursts).
+const WATCH_DEBOUNCE: Duration = Duration::from_secs(1);
+/// The least time between the end of a cycle and a cycle triggered by a watched file.
+const WATCH_MIN_GAP: Duration = Duration::from_secs(5);
+/// How often a pending outbox is retried between cycles.
+const OUTBOX_RETRY: Duration = Duration::from_secs(60);
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub(super) async fn run(
+    mut parts: Parts,
+    config_path: Option<PathBuf>,
+    env: Env,
+) -> Result<Exit, Error> {
+    parts.track();
+    let mut signals = Signals::install()?;
+    systemd::ready();
+    systemd::status("waiting for the first cycle");
+    log::info!(version = env!("CARGO_PKG_VERSION"); "credhygiene agent started");
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut watcher = start_watcher(&parts.config, tx.clone());
+    let mut watchdog = Watchdog::from_env();
+    let mut schedule = Schedule::new(&parts.config.agent);
+    let cancel = Arc::new(AtomicBool::new(false));
+
+    loop {
+        tokio::select! {
+            _ = sleep_until(schedule.next_cycle) => {
+                let out = run_cycle(&mut parts, &cancel, &mut signals, &mut watchdog).await;
+                if cancel.load(Ordering::Relaxed) {
+                    break;
+                }
+                schedule.cycle_done(&parts.config.agent, &out);
+                systemd::status(&out.status_line());
+                out.log();
+                drop(out);
+                release_freed_memory();
+            }
+            _ = sleep_until(schedule.next_role) => recheck_role(&parts, &mut schedule).await,
+            Some(path) = rx.recv() => schedule.file_changed(&path),
+            () = next_change(&mut parts.tracker) => {}
+            _ = sleep_until(schedule.next_retry) => {
+                schedule.next_retry = Instant::now() + OUTBOX_RETRY;
+                retry_outbox(&mut parts).await;
+            }
+            signal = signals.recv() => match signal {
+                Signal::Reload => {
+                    systemd::reloading();
+                    if reload(&mut parts, config_path.as_deref(), &env) {
+                        watcher = start_watcher(&parts.config, tx.clone());
+                    }
+                    systemd::ready();
+                }
+                Signal::Stop => break,
+            },
+            () = watchdog.tick() => systemd::watchdog(),
+        }
+    }
+
+    systemd::stopping();
+    drop(watcher);
+    flush_at_shutdown(&mut parts).await;
+    log::info!("credhygiene agent stopped");
+    Ok(Exit::Ok)
+}
+
+/// What the loop waits for, and what it remembers of the last cycle.
+#[derive(Debug)]
+struct Schedule {
+    next_cycle: Instant,
+    next_role: Instant,
+    next_retry: Instant,
+    last_cycle_end: Instant,
+    /// The role check of the last cycle, to notice a change between cycles.
+    last_role: Option<RoleKey>,
+}
+
+impl Schedule {
+    /// The first cycle within `splay` of the start.
+    fn new(cfg: &AgentConfig) -> Schedule {
+        let now = Instant::now();
+        let next_cycle = now + random_up_to(cfg.splay);
+        Schedule {
+            next_cycle,
+            next_role: next_cycle + cfg.role_check_interval,
+            next_retry: now + OUTBOX_RETRY,
+            last_cycle_end: now,
+            last_role: None,
+        }
+    }
+
+    /// The next cycle one interval (plus jitter of at most a tenth of it) after this one.
+    fn cycle_done(&mut self, cfg: &AgentConfig, out: &CycleOutcome) {
+        let now = Instant::now();
+        self.last_role = out.role.as_ref().map(RoleKey::of);
+        self.last_cycle_end = now;
+        self.next_cycle = now + cfg.interval + random_up_to(cfg.splay.min(cfg.interval / 10));
+        self.next_role = now + cfg.role_check_interval;
+    }
+
+    /// A cycle soon after a watched file changed: debounced, and not more often than
+    /// [`WATCH_MIN_GAP`] after the last cycle, so that a file rewritten all the time does not
+    /// turn the agent into a busy loop.
+    fn file_changed(&mut self, path: &Path) {
+        log::info!(path:% = path.display(); "watched file changed; scanning soon");
+        let soon = (Instant::now() + WATCH_DEBOUNCE).max(self.last_cycle_end + WATCH_MIN_GAP);
+        if soon < self.next_cycle {
+            self.next_cycle = soon;
+        }
+    }
+}
+
+/// What a role check between cycles compares with the last cycle's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RoleKey(Status, Option<u8>, Option<u8>);
+
+impl RoleKey {
+    fn of(r: &RoleReport) -> RoleKey {
+        RoleKey(r.status, r.profile_missing_metric(), r.imdsv1_open_metric())
+    }
+}
+
+/// The systemd watchdog's keep-alive timer (never ticks when `WATCHDOG_USEC` is not set).
+#[derive(Debug)]
+struct Watchdog(Option<Interval>);
+
+impl Watchdog {
+    fn from_env() -> Watchdog {
+        Watchdog(systemd::watchdog_interval().map(tokio::time::interval))
+    }
+
+    /// Cancel safe, like [`Interval::tick`].
+    async fn tick(&mut self) {
+        match &mut self.0 {
+            Some(interval) => {
+                interval.tick().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// One cycle, while a stop cancels its scan, a reload waits for its end and the watchdog is
+/// kept alive.
+async fn run_cycle(
+    parts: &mut Parts,
+    cancel: &Arc<AtomicBool>,
+    signals: &mut Signals,
+    watchdog: &mut Watchdog,
+) -> CycleOutcome {
+    let cycle = cycle::run(parts, cancel);
+    tokio::pin!(cycle);
+    loop {
+        tokio::select! {
+            out = &mut cycle => return out,
+            signal = signals.recv() => match signal {
+                Signal::Stop => cancel.store(true, Ordering::Relaxed),
+                Signal::Reload => signals.postpone_reload(),
+            },
+            () = watchdog.tick() => systemd::watchdog(),
+        }
+    }
+}
+
+/// The role check between cycles: a cycle now when the role changed since the last one.
+async fn recheck_role(parts: &Parts, schedule: &mut Schedule) {
+    schedule.next_role = Instant::now() + parts.config.agent.role_check_interval;
+    let Some(report) = cycle::check_role(parts).await else {
+        return;
+    };
+    let now = RoleKey::of(&report);
+    if schedule.last_role.is_some_and(|last| last != now) {
+        log::warn!(status = now.0.as_str(); "the role check changed since the last cycle; running a cycle now");
+        schedule.next_cycle = Instant::now();
+    }
+}
+
+/// Sends what the outbox holds between cycles (and reopens a sink another process held).
+async fn retry_outbox(parts: &mut Parts) {
+    parts.retry_locked_sink();
+    if let Some(sink) = parts.sink_mut() {
+        if sink.pending() > 0 {
+            let _ = tokio::time::timeout(FLUSH_DEADLINE, sink.flush()).await;
+        }
+    }
+}
+
+/// Loads and applies the configuration again; on any error the running one is kept.
+/// Returns whether it changed.
+fn reload(parts: &mut Parts, config_path: Option<&Path>, env: &Env) -> bool {
+    let applied = config::load(config_path, env)
+        .map_err(Error::from)
+        .and_then(|loaded| parts.reload(loaded.config));
+    match applied {
+        Ok(()) => {
+            log::info!("configuration reloaded");
+            true
+        }
+        Err(e) => {
+            log::error!(error:% = e; "configuration reload failed; keeping the running configuration");
+            false
+        }
+    }
+}
+
+async fn flush_at_shutdown(parts: &mut Parts) {
+    let Some(sink) = parts.sink_mut() else { return };
+    match tokio::time::timeout(SHUTDOWN_FLUSH_DEADLINE, sink.flush()).await {
+        Ok(d) if d.pending > 0 => {
+            log::warn!(pending = d.pending; "shutting down with entries in the outbox; they are delivered after the next start")
+        }
+        Ok(_) => {}
+        Err(_) => log::warn!(
+            "outbox flush did not finish within the shutdown deadline; the outbox keeps the rest"
+        ),
+    }
+}
+
+/// Hands the memory a cycle freed back to the kernel, so that the daemon idles small. glibc's
+/// allocator keeps freed heap below live blocks for reuse (about 15 MiB after a cycle over the
+/// benchmark tree); musl's allocator, which the shipped static binaries use, returns it itself.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn release_freed_memory() {
+    // SAFETY: malloc_trim has no preconditions; it only walks glibc's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_freed_memory() {}
+
+/// The next batch of tree changes (never, without a tracker).
+async fn next_change(tracker: &mut Option<track::Tracker>) {
+    match tracker {
+        Some(t) => t.next_change().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn start_watcher(cfg: &Config, tx: mpsc::UnboundedSender<PathBuf>) -> Option<watch::ChangeWatcher> {
+    let env_files = crate::scan::envfiles::expand(&cfg.scan.env_files);
+    match watch::ChangeWatcher::start(&env_files, &cfg.scan.paths, tx) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            log::warn!(error:% = e; "cannot watch files; changes are seen at the next cycle only");
+            None
+        }
+    }
+}
+
+fn random_up_to(max: Duration) -> Duration {
+    if max.is_zero() {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(fastrand::u64(0..=max.as_millis() as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_its_bound() {
+        assert_eq!(random_up_to(Duration::ZERO), Duration::ZERO);
+        for _ in 0..100 {
+            assert!(random_up_to(Duration::from_millis(30)) <= Duration::from_millis(30));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_changed_file_brings_the_cycle_forward_but_not_closer_than_the_gap() {
+        let cfg = AgentConfig {
+            splay: Duration::ZERO,
+            ..AgentConfig::default()
+        };
+        let mut schedule = Schedule::new(&cfg);
+        schedule.cycle_done(&cfg, &CycleOutcome::default());
+        let done = schedule.last_cycle_end;
+        schedule.file_changed(Path::new("/etc/environment"));
+        assert_eq!(schedule.next_cycle, done + WATCH_MIN_GAP);
+
+        schedule.cycle_done(&cfg, &CycleOutcome::default());
+        tokio::time::advance(Duration::from_secs(60)).await;
+        schedule.file_changed(Path::new("/etc/environment"));
+        assert_eq!(schedule.next_cycle, Instant::now() + WATCH_DEBOUNCE);
+    }
+}

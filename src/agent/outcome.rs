@@ -1,0 +1,223 @@
+//! What one cycle did: the daemon's log line and `STATUS=`, the summary of `run --once` and
+//! its exit code.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::error::Exit;
+use crate::report::cloudwatch::Delivery;
+use crate::role::RoleReport;
+
+/// What one cycle did, for the summary, the status line and the exit code.
+#[derive(Debug, Default)]
+pub struct CycleOutcome {
+    /// The role check (None when IMDS is disabled).
+    pub role: Option<RoleReport>,
+    /// Findings of the scan.
+    pub findings: usize,
+    /// Distinct credentials.
+    pub credentials: usize,
+    /// New findings.
+    pub new: usize,
+    /// Resolved findings.
+    pub resolved: usize,
+    /// Findings of sources that could not be read this cycle, carried forward from the
+    /// previous state as still present (included in `findings`).
+    pub carried: usize,
+    /// Sources that could not be read this cycle (see [`crate::scan::Unreadable`]) and carried
+    /// findings.
+    pub carried_sources: usize,
+    /// Scan counters.
+    pub stats: crate::scan::Stats,
+    /// Journal entries written.
+    pub journal_entries: usize,
+    /// CloudWatch delivery (None when the sink is off).
+    pub delivery: Option<Delivery>,
+    /// Why the CloudWatch sink is off.
+    pub cloudwatch_off: Option<String>,
+    /// Whether the cycle was cancelled (shutdown) before it finished.
+    pub cancelled: bool,
+    /// Why the finding state could not be written (the same changes are computed again next
+    /// cycle; the outbox does not send them twice).
+    pub state_error: Option<String>,
+    /// Finding changes were neither delivered nor spooled (CloudWatch, which took changes
+    /// from this host before, is inactive for now): they are computed again next cycle.
+    pub not_spooled: bool,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl CycleOutcome {
+    /// The exit code of `run --once` (DESIGN.md): 0 when everything was delivered, or spooled
+    /// for a transient reason; 3 when something needs an operator or the changes are held.
+    pub fn exit_code(&self) -> Exit {
+        let delivered_or_spooled = self
+            .delivery
+            .as_ref()
+            .is_none_or(|d| d.errors.iter().all(|e| e.is_transient()));
+        let held = self.state_error.is_some() || self.not_spooled;
+        if delivered_or_spooled && !self.cancelled && !held {
+            Exit::Ok
+        } else {
+            Exit::Runtime
+        }
+    }
+
+    /// The daemon's `STATUS=` line.
+    pub(super) fn status_line(&self) -> String {
+        let role = self.role.as_ref().map_or("disabled", |r| r.status.as_str());
+        let cw = match &self.delivery {
+            None => "CloudWatch off".to_string(),
+            Some(d) if !d.active => "CloudWatch inactive".to_string(),
+            Some(d) => format!("CloudWatch pending {}", d.pending),
+        };
+        let carried = if self.carried > 0 {
+            format!(", {} carried", self.carried)
+        } else {
+            String::new()
+        };
+        format!(
+            "{} finding(s), {} credential(s), {} new, {} resolved{carried}; role {role}; {cw}",
+            self.findings, self.credentials, self.new, self.resolved
+        )
+    }
+
+    /// The daemon's structured log line at the end of a cycle.
+    pub(super) fn log(&self) {
+        log::info!(findings = self.findings, new = self.new, resolved = self.resolved,
+            carried = self.carried, files = self.stats.files, cached = self.stats.cached,
+            bytes_read = self.stats.bytes, elapsed_ms = self.elapsed.as_millis() as u64; "cycle complete");
+    }
+
+    /// A short summary for a person at a terminal (`run --once`).
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "credhygiene: cycle {} in {:.1} s",
+            if self.cancelled {
+                "cancelled"
+            } else {
+                "complete"
+            },
+            self.elapsed.as_secs_f64()
+        );
+        self.write_role(&mut s);
+        self.write_scan(&mut s);
+        let _ = writeln!(s, "  journald:   {} entr(y/ies)", self.journal_entries);
+        self.write_cloudwatch(&mut s);
+        s
+    }
+
+    fn write_role(&self, s: &mut String) {
+        match &self.role {
+            None => {
+                let _ = writeln!(s, "  role check: skipped (IMDS disabled)");
+            }
+            Some(r) => {
+                let _ = writeln!(s, "  role check: {}", r.status.as_str());
+                for c in &r.checks {
+                    let _ = writeln!(s, "    {:<28} {:<7} {}", c.id, c.status.as_str(), c.detail);
+                }
+            }
+        }
+    }
+
+    /// The scan line, carried findings and what became of the finding state.
+    fn write_scan(&self, s: &mut String) {
+        let st = &self.stats;
+        let _ = writeln!(
+            s,
+            "  scan:       {} finding(s), {} credential(s): {} new, {} resolved ({} sources, {} bytes read, {} from cache, {} skipped, {} errors)",
+            self.findings, self.credentials, self.new, self.resolved, st.files, st.bytes, st.cached, st.skipped, st.errors
+        );
+        if self.carried > 0 {
+            let _ = writeln!(
+                s,
+                "  carried:    {} finding(s) of {} unreadable source(s), as still present",
+                self.carried, self.carried_sources
+            );
+        }
+        if self.not_spooled {
+            let _ = writeln!(
+                s,
+                "  state:      changes not sent: CloudWatch is inactive for now; they are reported again next run"
+            );
+        }
+        if let Some(e) = &self.state_error {
+            let _ = writeln!(
+                s,
+                "  state:      not saved: {e} (the same changes are reported again next cycle)"
+            );
+        }
+    }
+
+    fn write_cloudwatch(&self, s: &mut String) {
+        match &self.delivery {
+            None => {
+                let _ = writeln!(
+                    s,
+                    "  CloudWatch: {}",
+                    self.cloudwatch_off.as_deref().unwrap_or("off")
+                );
+            }
+            Some(d) if !d.active => {
+                let _ = writeln!(
+                    s,
+                    "  CloudWatch: inactive: {}",
+                    d.inactive_reason.as_deref().unwrap_or("no credentials")
+                );
+            }
+            Some(d) => {
+                let _ = writeln!(
+                    s,
+                    "  CloudWatch: {} event(s) and {} metric datum(s) delivered, {} pending, {} dropped; {} call(s), {} bytes sent",
+                    d.delivered_events, d.delivered_datums, d.pending, d.dropped, d.calls.total_calls(), d.calls.total_bytes_sent()
+                );
+                for e in &d.errors {
+                    let _ = writeln!(s, "    error: {e}");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn once_exits_zero_only_when_nothing_is_held() {
+        assert_eq!(CycleOutcome::default().exit_code(), Exit::Ok);
+        let cancelled = CycleOutcome {
+            cancelled: true,
+            ..CycleOutcome::default()
+        };
+        let not_saved = CycleOutcome {
+            state_error: Some("read-only file system".into()),
+            ..CycleOutcome::default()
+        };
+        let not_spooled = CycleOutcome {
+            not_spooled: true,
+            ..CycleOutcome::default()
+        };
+        for out in [cancelled, not_saved, not_spooled] {
+            assert_eq!(out.exit_code(), Exit::Runtime, "{out:?}");
+        }
+    }
+
+    #[test]
+    fn status_line_names_role_and_cloudwatch() {
+        let out = CycleOutcome {
+            findings: 2,
+            credentials: 1,
+            new: 2,
+            carried: 1,
+            ..CycleOutcome::default()
+        };
+        assert_eq!(
+            out.status_line(),
+            "2 finding(s), 1 credential(s), 2 new, 0 resolved, 1 carried; role disabled; CloudWatch off"
+        );
+    }
+}
