@@ -3,6 +3,7 @@
 //! configuration when the new one is invalid) and SIGTERM/SIGINT (cancel the scan, flush the
 //! outbox within a deadline, exit 0). `run --once` is the same cycle, once.
 
+mod mounts;
 pub mod systemd;
 pub mod track;
 pub mod watch;
@@ -15,7 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
 use crate::app::scan_configured;
@@ -82,11 +82,9 @@ impl Parts {
         })
     }
 
-    /// Starts change tracking of the configured trees (the daemon's incremental cycles).
+    /// Starts the daemon's watches: early cycles and incremental cycles (see [`track`]).
     fn track(&mut self) {
-        let scan = &self.config.scan;
-        self.tracker =
-            track::Tracker::for_trees(&scan.paths, scan.follow_symlinks, scan.same_file_system);
+        self.tracker = track::Tracker::start(&self.config.scan);
     }
 
     /// Applies a new, already validated configuration. The scanner and IMDS client are built
@@ -349,8 +347,6 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
     systemd::status("waiting for the first cycle");
     log::info!(version = env!("CARGO_PKG_VERSION"); "credhygiene agent started");
 
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut watcher = start_watcher(&parts.config, tx.clone());
     let watchdog_every = systemd::watchdog_interval();
     let mut watchdog_tick =
         tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
@@ -405,16 +401,17 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
                     }
                 }
             }
-            Some(path) = rx.recv() => {
-                log::info!(path:% = path.display(); "watched file changed; scanning soon");
-                // Debounced, and not more often than WATCH_MIN_GAP after the last cycle: a file
-                // rewritten all the time must not turn the agent into a busy loop.
-                let soon = (tokio::time::Instant::now() + WATCH_DEBOUNCE).max(last_cycle_end + WATCH_MIN_GAP);
-                if soon < next_cycle {
-                    next_cycle = soon;
+            change = next_change(&mut parts.tracker) => {
+                if let track::Change::Watched(path) = change {
+                    log::info!(path:% = path.display(); "watched file changed; scanning soon");
+                    // Debounced, and not more often than WATCH_MIN_GAP after the last cycle: a
+                    // file rewritten all the time must not turn the agent into a busy loop.
+                    let soon = (tokio::time::Instant::now() + WATCH_DEBOUNCE).max(last_cycle_end + WATCH_MIN_GAP);
+                    if soon < next_cycle {
+                        next_cycle = soon;
+                    }
                 }
             }
-            () = next_change(&mut parts.tracker) => {}
             _ = sleep_until(next_retry) => {
                 next_retry = tokio::time::Instant::now() + OUTBOX_RETRY;
                 parts.retry_locked_sink();
@@ -428,10 +425,7 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
                 systemd::reloading();
                 match config::load(config_path.as_deref(), &env) {
                     Ok(loaded) => match parts.reload(loaded.config) {
-                        Ok(()) => {
-                            watcher = start_watcher(&parts.config, tx.clone());
-                            log::info!("configuration reloaded");
-                        }
+                        Ok(()) => log::info!("configuration reloaded"),
                         Err(e) => log::error!(error:% = e; "configuration reload failed; keeping the running configuration"),
                     },
                     Err(e) => log::error!(error:% = e; "configuration reload failed; keeping the running configuration"),
@@ -445,7 +439,6 @@ async fn daemon(mut parts: Parts, config_path: Option<PathBuf>, env: Env) -> Res
     }
 
     systemd::stopping();
-    drop(watcher);
     if let Some(sink) = parts.sink_mut() {
         match tokio::time::timeout(SHUTDOWN_FLUSH_DEADLINE, sink.flush()).await {
             Ok(d) if d.pending > 0 => log::warn!(pending = d.pending; "shutting down with entries in the outbox; they are delivered after the next start"),
@@ -472,8 +465,8 @@ fn release_freed_memory() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn release_freed_memory() {}
 
-/// The next batch of tree changes (never, without a tracker).
-async fn next_change(tracker: &mut Option<track::Tracker>) {
+/// What the next batch of inotify events calls for (never, without a tracker).
+async fn next_change(tracker: &mut Option<track::Tracker>) -> track::Change {
     match tracker {
         Some(t) => t.next_change().await,
         None => std::future::pending().await,
@@ -493,17 +486,6 @@ fn random_up_to(max: Duration) -> Duration {
         return Duration::ZERO;
     }
     Duration::from_millis(fastrand::u64(0..=max.as_millis() as u64))
-}
-
-fn start_watcher(cfg: &Config, tx: mpsc::UnboundedSender<PathBuf>) -> Option<watch::ChangeWatcher> {
-    let env_files = crate::scan::envfiles::expand(&cfg.scan.env_files);
-    match watch::ChangeWatcher::start(&env_files, &cfg.scan.paths, tx) {
-        Ok(w) => Some(w),
-        Err(e) => {
-            log::warn!(error:% = e; "cannot watch files; changes are seen at the next cycle only");
-            None
-        }
-    }
 }
 
 /// Logs the sources the scan could not read: a warning, every cycle, for each one whose
