@@ -230,18 +230,26 @@ mod tests {
         None
     }
 
+    /// The env file `env` (written) watched for early cycles, and the directory `tree`
+    /// watched as the walk does.
+    fn env_and_tree(env: &Path, tree: &Path) -> (Watches, WatchDescriptor) {
+        std::fs::create_dir_all(env.parent().unwrap()).unwrap();
+        std::fs::create_dir_all(tree).unwrap();
+        std::fs::write(env, "A=1\n").unwrap();
+        let mut w = Watches::new().unwrap();
+        w.watch_early(&[env.to_path_buf()], &[]);
+        let wd = w.handle().add(tree, WATCH_MASK).unwrap();
+        (w, wd)
+    }
+
     /// An env file's directory that is also a tree directory: one watch, which stays when the
     /// directory leaves the trees.
     #[tokio::test]
     async fn a_watch_of_both_kinds_outlives_its_tree_role() {
         let dir = tempfile::tempdir().unwrap();
         let env = dir.path().join("environment");
-        std::fs::write(&env, "A=1\n").unwrap();
-        let mut w = Watches::new().unwrap();
-        w.watch_early(std::slice::from_ref(&env), &[]);
-        let wd = w.handle().add(dir.path(), WATCH_MASK).unwrap();
-        let dirs = HashMap::from([(wd, dir.path().to_path_buf())]);
-        w.set_tree_dirs(Some(&dirs));
+        let (mut w, wd) = env_and_tree(&env, dir.path());
+        w.set_tree_dirs(Some(&HashMap::from([(wd, dir.path().to_path_buf())])));
         assert_eq!(w.table.len(), 1, "one watch for both");
         w.set_tree_dirs(None);
         std::fs::write(&env, "A=2\n").unwrap();
@@ -254,10 +262,7 @@ mod tests {
     async fn an_early_watch_removed_by_the_walk_is_put_back() {
         let dir = tempfile::tempdir().unwrap();
         let env = dir.path().join("app.env");
-        std::fs::write(&env, "A=1\n").unwrap();
-        let mut w = Watches::new().unwrap();
-        w.watch_early(std::slice::from_ref(&env), &[]);
-        let wd = w.handle().add(dir.path(), WATCH_MASK).unwrap();
+        let (mut w, wd) = env_and_tree(&env, dir.path());
         w.handle().remove(wd).unwrap();
         w.rewatch_early();
         std::fs::write(&env, "A=2\n").unwrap();
@@ -269,12 +274,7 @@ mod tests {
     async fn only_early_watches_and_writes_call_for_an_early_cycle() {
         let dir = tempfile::tempdir().unwrap();
         let (env, tree) = (dir.path().join("env/e"), dir.path().join("tree"));
-        std::fs::create_dir_all(env.parent().unwrap()).unwrap();
-        std::fs::create_dir_all(&tree).unwrap();
-        std::fs::write(&env, "A=1\n").unwrap();
-        let mut w = Watches::new().unwrap();
-        w.watch_early(std::slice::from_ref(&env), &[]);
-        let wd = w.handle().add(&tree, WATCH_MASK).unwrap();
+        let (mut w, wd) = env_and_tree(&env, &tree);
         w.set_tree_dirs(Some(&HashMap::from([(wd, tree.clone())])));
         std::fs::write(tree.join("f"), "x").unwrap();
         std::fs::remove_file(&env).unwrap();
