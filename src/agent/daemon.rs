@@ -12,10 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant, Interval};
 
-use crate::config::{self, AgentConfig, Config, Env};
+use crate::config::{self, AgentConfig, Env};
 use crate::error::{Error, Exit};
 use crate::role::{RoleReport, Status};
 
@@ -23,7 +22,7 @@ use super::cycle::{self, FLUSH_DEADLINE};
 use super::outcome::CycleOutcome;
 use super::parts::Parts;
 use super::signals::{Signal, Signals};
-use super::{systemd, track, watch};
+use super::{systemd, track};
 
 /// How long shutdown may spend flushing the outbox.
 const SHUTDOWN_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
@@ -46,8 +45,6 @@ pub(super) async fn run(
     systemd::status("waiting for the first cycle");
     log::info!(version = env!("CARGO_PKG_VERSION"); "credhygiene agent started");
 
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut watcher = start_watcher(&parts.config, tx.clone());
     let mut watchdog = Watchdog::from_env();
     let mut schedule = Schedule::new(&parts.config.agent);
     let cancel = Arc::new(AtomicBool::new(false));
@@ -66,8 +63,13 @@ pub(super) async fn run(
                 release_freed_memory();
             }
             _ = sleep_until(schedule.next_role) => recheck_role(&parts, &mut schedule).await,
-            Some(path) = rx.recv() => schedule.file_changed(&path),
-            () = next_change(&mut parts.tracker) => {}
+            // Not written as a `Change::Watched(path) = …` pattern: select! would disable the
+            // branch for this turn after a `Trees` wake-up.
+            change = next_change(&mut parts.tracker) => {
+                if let track::Change::Watched(path) = change {
+                    schedule.file_changed(&path);
+                }
+            }
             _ = sleep_until(schedule.next_retry) => {
                 schedule.next_retry = Instant::now() + OUTBOX_RETRY;
                 retry_outbox(&mut parts).await;
@@ -75,9 +77,7 @@ pub(super) async fn run(
             signal = signals.recv() => match signal {
                 Signal::Reload => {
                     systemd::reloading();
-                    if reload(&mut parts, config_path.as_deref(), &env) {
-                        watcher = start_watcher(&parts.config, tx.clone());
-                    }
+                    reload(&mut parts, config_path.as_deref(), &env);
                     systemd::ready();
                 }
                 Signal::Stop => break,
@@ -87,7 +87,6 @@ pub(super) async fn run(
     }
 
     systemd::stopping();
-    drop(watcher);
     flush_at_shutdown(&mut parts).await;
     log::info!("credhygiene agent stopped");
     Ok(Exit::Ok)
@@ -216,18 +215,14 @@ async fn retry_outbox(parts: &mut Parts) {
 
 /// Loads and applies the configuration again; on any error the running one is kept.
 /// Returns whether it changed.
-fn reload(parts: &mut Parts, config_path: Option<&Path>, env: &Env) -> bool {
+fn reload(parts: &mut Parts, config_path: Option<&Path>, env: &Env) {
     let applied = config::load(config_path, env)
         .map_err(Error::from)
         .and_then(|loaded| parts.reload(loaded.config));
     match applied {
-        Ok(()) => {
-            log::info!("configuration reloaded");
-            true
-        }
+        Ok(()) => log::info!("configuration reloaded"),
         Err(e) => {
-            log::error!(error:% = e; "configuration reload failed; keeping the running configuration");
-            false
+            log::error!(error:% = e; "configuration reload failed; keeping the running configuration")
         }
     }
 }
@@ -260,22 +255,11 @@ fn release_freed_memory() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn release_freed_memory() {}
 
-/// The next batch of tree changes (never, without a tracker).
-async fn next_change(tracker: &mut Option<track::Tracker>) {
+/// The next change the watches saw (never, without a tracker).
+async fn next_change(tracker: &mut Option<track::Tracker>) -> track::Change {
     match tracker {
         Some(t) => t.next_change().await,
         None => std::future::pending().await,
-    }
-}
-
-fn start_watcher(cfg: &Config, tx: mpsc::UnboundedSender<PathBuf>) -> Option<watch::ChangeWatcher> {
-    let env_files = crate::scan::envfiles::expand(&cfg.scan.env_files);
-    match watch::ChangeWatcher::start(&env_files, &cfg.scan.paths, tx) {
-        Ok(w) => Some(w),
-        Err(e) => {
-            log::warn!(error:% = e; "cannot watch files; changes are seen at the next cycle only");
-            None
-        }
     }
 }
 

@@ -15,6 +15,7 @@
 mod commit;
 mod cycle;
 mod daemon;
+mod mounts;
 mod outcome;
 mod parts;
 mod signals;

@@ -55,11 +55,10 @@ impl Parts {
         })
     }
 
-    /// Starts change tracking of the configured trees (the daemon's incremental cycles).
+    /// Starts the daemon's watches: early cycles for env files and trees, and incremental
+    /// cycles (see [`track`]).
     pub(super) fn track(&mut self) {
-        let scan = &self.config.scan;
-        self.tracker =
-            track::Tracker::for_trees(&scan.paths, scan.follow_symlinks, scan.same_file_system);
+        self.tracker = track::Tracker::start(&self.config.scan);
     }
 
     /// Applies a new, already validated configuration. The scanner and IMDS client are built

@@ -1,8 +1,10 @@
-//! Change tracking for the daemon's incremental cycles. One inotify instance watches every
-//! directory of the scanned trees (the indexing walk adds the watches, see
-//! [`crate::scan::index`]); between cycles the daemon drains its events into a set of changed
-//! files, and the next cycle reads only those: no stat and no directory read for the rest
-//! (hard-linked and failed files excepted, see [`crate::scan::Scanner::scan`]).
+//! Change tracking for the daemon: what wakes it between cycles, and what its incremental
+//! cycles read. One inotify instance (see [`super::watch`]) watches the env files'
+//! directories and the configured trees for early cycles, and every directory of the scanned
+//! trees (the indexing walk adds those watches, see [`crate::scan::index`]); between cycles
+//! the daemon drains its events into a set of changed files, and the next cycle reads only
+//! those: no stat and no directory read for the rest (hard-linked and failed files excepted,
+//! see [`crate::scan::Scanner::scan`]).
 //!
 //! Whatever the events cannot describe file by file makes the next cycle walk the trees
 //! again (one stat per file with the scan cache): a queue overflow, a directory created,
@@ -11,17 +13,20 @@
 //! scanner adds its own reasons (another root or env-file set, a new hard link). Changes that
 //! inotify does not see at all — writes through a shared mmap, or from another host on a
 //! network file system — are caught by the full rescan (`agent.full_rescan_interval`); trees
-//! on network file systems are not tracked.
+//! on network file systems are not tracked (see [`super::mounts`]).
 
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use futures_util::{FutureExt, StreamExt};
-use inotify::{EventMask, EventStream, Inotify, WatchDescriptor};
+use inotify::{EventMask, EventOwned, WatchDescriptor};
+use tokio::time::Instant;
 
+use super::mounts::Mounts;
+use super::watch::Watches;
+use crate::config::ScanConfig;
 use crate::scan::index::TreeIndex;
 use crate::scan::{CacheFile, Reuse, WatchSet};
 
@@ -32,93 +37,95 @@ pub const MAX_CHANGED: usize = 65_536;
 /// The least time between two wake-ups for tree changes.
 pub const CHANGE_COALESCE: Duration = Duration::from_secs(1);
 
-/// File system types where inotify does not see every change (other hosts write to them, or
-/// a user-space server does): trees on them are not tracked.
-const UNTRACKED_FS: &[&str] = &[
-    "nfs",
-    "nfs4",
-    "cifs",
-    "smb3",
-    "smbfs",
-    "ceph",
-    "glusterfs",
-    "9p",
-    "afs",
-    "lustre",
-    "gfs2",
-    "ocfs2",
-    "virtiofs",
-    "fuse",
-    "fuseblk",
-];
+/// What woke the daemon: see [`Tracker::next_change`].
+#[derive(Debug)]
+pub enum Change {
+    /// A watched env file's directory or configured tree changed (the first path seen): an
+    /// early cycle is due.
+    Watched(PathBuf),
+    /// Only changes in the trees, noted for the next cycle.
+    Trees,
+}
 
 /// The daemon's inotify instance, the index of the last cycle and what changed since.
 #[derive(Debug)]
 pub struct Tracker {
-    /// The events of the inotify instance (it wakes the daemon when there are some).
-    events: EventStream<Vec<u8>>,
+    watches: Watches,
+    /// The mount table the trees were last checked against (`None`: the trees are not
+    /// tracked, and every cycle checks every file).
+    mounts: Option<Mounts>,
     budget: usize,
     index: Option<TreeIndex>,
-    /// The watched directories of an index handed to a walk, to drop the stale ones after.
-    previous: Option<Vec<WatchDescriptor>>,
     changed: HashSet<(WatchDescriptor, OsString)>,
     /// Why the next cycle must walk the trees again.
     walk_reason: Option<&'static str>,
-    mounts: u64,
-    /// The configured trees, and whether all of them lie on file systems where inotify sees
-    /// every change (checked again when the mount table changes).
-    trees: Vec<PathBuf>,
-    local: bool,
+    /// A path whose change calls for an early cycle, seen since the daemon last woke.
+    early: Option<PathBuf>,
+    /// Tree changes wake the daemon again no sooner than this.
+    quiet_until: Instant,
 }
 
 impl Tracker {
-    /// A tracker for `trees`, or `None` (logged) when they cannot be tracked: a tree on a
-    /// network file system, symbolic links followed, or no inotify. The daemon then checks
-    /// every file at each cycle (one stat each).
-    pub fn for_trees(trees: &[PathBuf], follow_symlinks: bool, same_fs: bool) -> Option<Tracker> {
-        if follow_symlinks || !same_fs {
-            log::info!("incremental cycles check every file: scan.follow_symlinks is on or scan.same_file_system is off");
-            return None;
-        }
-        match Tracker::new(trees) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                log::warn!(error:% = e; "cannot start inotify; incremental cycles check every file");
-                None
-            }
-        }
+    /// The daemon's watches for the configuration `scan`: the env files' directories and the
+    /// configured trees for early cycles, and every directory of the trees for incremental
+    /// cycles where they can be tracked. `None` (logged) without inotify: every cycle then
+    /// checks every file, and changes are seen at the next cycle only.
+    pub fn start(scan: &ScanConfig) -> Option<Tracker> {
+        let trees = &scan.paths;
+        let mut t = Tracker::for_trees(trees, scan.follow_symlinks, scan.same_file_system)?;
+        let env_files = crate::scan::envfiles::expand(&scan.env_files);
+        t.watches.watch_early(&env_files, trees);
+        Some(t)
     }
 
-    fn new(trees: &[PathBuf]) -> io::Result<Tracker> {
-        let events = Inotify::init()?.into_event_stream(vec![0u8; 16 * 1024])?;
+    /// A tracker for `trees` with no early-cycle watch, or `None` (logged) without inotify.
+    /// The trees are not tracked (each cycle checks every file, one stat each) with symbolic
+    /// links followed, across file systems, or on a network file system.
+    fn for_trees(trees: &[PathBuf], follow_symlinks: bool, same_fs: bool) -> Option<Tracker> {
+        let tracked = !follow_symlinks && same_fs;
+        if !tracked {
+            log::info!("incremental cycles check every file: scan.follow_symlinks is on or scan.same_file_system is off");
+        }
+        let watches = match Watches::new() {
+            Ok(w) => w,
+            Err(e) => {
+                log::warn!(error:% = e; "cannot start inotify; incremental cycles check every file");
+                log::warn!(error:% = e; "cannot watch files; changes are seen at the next cycle only");
+                return None;
+            }
+        };
         let limit = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches")
             .ok()
             .and_then(|s| s.trim().parse::<usize>().ok())
             .unwrap_or(8192);
-        Ok(Tracker {
-            events,
+        Some(Tracker {
+            watches,
+            mounts: tracked.then(|| Mounts::new(trees)),
             // Half of the per-user limit: the rest is left to other programs.
             budget: (limit / 2).min(MAX_TREE_WATCHES),
             index: None,
-            previous: None,
             changed: HashSet::new(),
             walk_reason: Some("first cycle"),
-            mounts: mount_table_hash(),
-            trees: trees.to_vec(),
-            local: all_local(trees),
+            early: None,
+            quiet_until: Instant::now(),
         })
     }
 
     /// Waits for the next inotify event and notes it with all others queued (cancel-safe).
-    pub async fn next_change(&mut self) {
-        match self.events.next().await {
-            Some(event) => self.take(event),
-            None => std::future::pending().await,
+    /// A file written all the time wakes the daemon for its trees at most once per
+    /// [`CHANGE_COALESCE`]; the kernel queues the events meanwhile (an overflow makes the next
+    /// cycle walk).
+    pub async fn next_change(&mut self) -> Change {
+        if self.early.is_none() {
+            tokio::time::sleep_until(self.quiet_until).await;
+            match self.watches.next().await {
+                Some(event) => self.take(event),
+                None => std::future::pending().await,
+            }
+            self.drain().await;
+            self.quiet_until = Instant::now() + CHANGE_COALESCE;
         }
-        self.drain().await;
-        // A file written all the time wakes the daemon at most this often; the kernel queues
-        // the events meanwhile (an overflow makes the next cycle walk).
-        tokio::time::sleep(CHANGE_COALESCE).await;
+        self.early.take().map_or(Change::Trees, Change::Watched)
     }
 
     /// Notes every queued event without waiting. The stream reads only when the runtime has
@@ -129,16 +136,16 @@ impl Tracker {
         // Unconstrained: tokio's cooperative budget (128 reads a poll) would end the loop
         // early, leaving events of changes made before the cycle to the cycle after.
         tokio::task::unconstrained(async {
-            while let Some(Some(event)) = self.events.next().now_or_never() {
+            while let Some(event) = self.watches.next_now() {
                 self.take(event);
             }
         })
         .await;
     }
 
-    fn take(&mut self, event: io::Result<inotify::EventOwned>) {
+    fn take(&mut self, event: io::Result<EventOwned>) {
         match event {
-            Ok(e) => self.note(e.wd, e.mask, e.name),
+            Ok(e) => self.note(e),
             Err(e) => {
                 log::warn!(error:% = e; "cannot read inotify events");
                 self.must_walk("inotify events could not be read");
@@ -146,15 +153,17 @@ impl Tracker {
         }
     }
 
-    fn note(&mut self, wd: WatchDescriptor, mask: EventMask, name: Option<OsString>) {
+    fn note(&mut self, event: EventOwned) {
+        let mask = event.mask;
         if mask.contains(EventMask::Q_OVERFLOW) {
             return self.must_walk("the inotify queue overflowed");
         }
-        let Some(index) = &self.index else {
-            return; // the next cycle walks anyway
-        };
-        if !index.dirs.contains_key(&wd) {
-            return; // a watch no longer part of the trees
+        let seen = self.watches.classify(&event);
+        if let Some(path) = seen.early {
+            self.early.get_or_insert(path);
+        }
+        if !seen.tree || self.index.is_none() {
+            return; // not a directory of the trees, or the next cycle walks anyway
         }
         if mask.intersects(
             EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::UNMOUNT | EventMask::IGNORED,
@@ -162,8 +171,8 @@ impl Tracker {
             self.must_walk("a watched directory was removed, renamed or unmounted");
         } else if mask.contains(EventMask::ISDIR) {
             self.must_walk("a directory was created, removed, renamed or changed in the trees");
-        } else if let Some(name) = name {
-            self.changed.insert((wd, name));
+        } else if let Some(name) = event.name {
+            self.changed.insert((event.wd, name));
             if self.changed.len() > MAX_CHANGED {
                 self.must_walk("too many files changed since the last cycle");
             }
@@ -180,45 +189,33 @@ impl Tracker {
 
     /// What the next cycle's scan may reuse: the changed files when the index is good,
     /// otherwise a walk that indexes the trees again with the stat cache `cache`, which also
-    /// says when a full rescan is due (`None`: now).
+    /// says when a full rescan is due (`None`: now). Untracked trees: the stat cache only.
     pub async fn reuse(&mut self, cache: Option<CacheFile>) -> Reuse {
         self.drain().await;
-        let mounts = mount_table_hash();
-        if mounts != self.mounts {
-            self.mounts = mounts;
+        // The cycle reads every change made so far.
+        self.early = None;
+        let Some(mounts) = self.mounts.as_mut() else {
+            return cache.map_or(Reuse::Nothing, Reuse::Cache);
+        };
+        let (changed, local) = (mounts.changed(), mounts.local());
+        if changed {
             self.must_walk("the mount table changed");
-            let local = all_local(&self.trees);
-            if local != self.local {
-                log::info!(tracked = local; "a tree moved to or from a network file system");
-                self.local = local;
-            }
         }
-        if !self.local {
-            if let Some(index) = self.index.take() {
-                let mut watches = self.events.watches();
-                for wd in index.dirs.into_keys() {
-                    let _ = watches.remove(wd);
-                }
-            }
+        if !local {
+            self.index = None;
+            self.watches.set_tree_dirs(None);
             self.must_walk("a tree is on a network file system");
             return cache.map_or(Reuse::Nothing, Reuse::Cache);
         }
         let watch = WatchSet {
-            watches: self.events.watches(),
+            watches: self.watches.handle(),
             budget: self.budget,
         };
         let due = |at: u64| cache.as_ref().is_none_or(|c| at <= c.rescan_before);
         let index = self.index.take();
         match (index, self.walk_reason.take()) {
             (Some(index), None) if !due(index.full_scan_at) => {
-                let mut changed = Vec::with_capacity(self.changed.len());
-                for (wd, name) in self.changed.drain() {
-                    let dirs = index.dirs.get(&wd).into_iter();
-                    changed.extend(
-                        dirs.chain(index.aliases.get(&wd).into_iter().flatten())
-                            .map(|d| d.join(&name)),
-                    );
-                }
+                let changed = self.changed_paths(&index);
                 Reuse::Update {
                     index: Box::new(index),
                     changed,
@@ -226,28 +223,39 @@ impl Tracker {
                     cache,
                 }
             }
-            (index, reason) => {
+            (_, reason) => {
                 log::info!(reason = reason.unwrap_or("full rescan due"); "walking the scanned trees");
                 self.changed.clear();
-                self.previous = index.map(|i| i.dirs.into_keys().collect());
                 Reuse::Index { cache, watch }
             }
         }
     }
 
+    /// The paths of the changed files (a directory bind-mounted at two paths: both).
+    fn changed_paths(&mut self, index: &TreeIndex) -> Vec<PathBuf> {
+        let mut changed = Vec::with_capacity(self.changed.len());
+        for (wd, name) in self.changed.drain() {
+            let dirs = index.dirs.get(&wd).into_iter();
+            changed.extend(
+                dirs.chain(index.aliases.get(&wd).into_iter().flatten())
+                    .map(|d| d.join(&name)),
+            );
+        }
+        changed
+    }
+
     /// Takes back the index after a cycle (`None`: not indexed or not to be trusted, and the
-    /// next cycle walks). Watches of directories that left the trees are removed.
+    /// next cycle walks). Watches of directories that are no longer in the trees are removed,
+    /// and early-cycle watches put back where the walk removed them.
     pub fn finish(&mut self, index: Option<TreeIndex>) {
-        if let (Some(previous), Some(new)) = (self.previous.take(), index.as_ref()) {
-            let mut watches = self.events.watches();
-            for wd in previous.into_iter().filter(|wd| !new.dirs.contains_key(wd)) {
-                let _ = watches.remove(wd);
+        if self.mounts.is_some() {
+            self.watches.set_tree_dirs(index.as_ref().map(|i| &i.dirs));
+            if index.is_none() {
+                self.must_walk("the last cycle did not index the trees");
             }
+            self.index = index;
         }
-        if index.is_none() {
-            self.must_walk("the last cycle did not index the trees");
-        }
-        self.index = index;
+        self.watches.rewatch_early();
     }
 
     /// Directories watched for the trees (tests look at it).
@@ -255,80 +263,6 @@ impl Tracker {
     fn watched(&self) -> usize {
         self.index.as_ref().map_or(0, |i| i.dirs.len())
     }
-}
-
-/// Whether every tree lies on a file system where inotify sees every change (logged if not).
-fn all_local(trees: &[PathBuf]) -> bool {
-    match trees.iter().find(|t| !on_local_fs(t)) {
-        None => true,
-        Some(t) => {
-            log::info!(path:% = t.display(); "a tree is not on a local file system: every cycle checks each of its files");
-            false
-        }
-    }
-}
-
-/// Whether `path` lies on a file system where inotify sees every change: the type of the
-/// longest mount point of `/proc/self/mountinfo` that contains it.
-fn on_local_fs(path: &Path) -> bool {
-    let Ok(path) = path.canonicalize() else {
-        return true; // missing: the walk reports it, and nothing there is indexed
-    };
-    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    fs_type_of(&table, &path).is_none_or(|t| {
-        !UNTRACKED_FS
-            .iter()
-            .any(|u| t == *u || t.strip_prefix(*u).is_some_and(|r| r.starts_with('.')))
-    })
-}
-
-/// The file system type of the mount that holds `path`, from a mountinfo table
-/// (`id parent dev root mountpoint options [optional…] - type source superoptions`).
-fn fs_type_of<'a>(table: &'a str, path: &Path) -> Option<&'a str> {
-    table
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split(' ');
-            let mount = fields.nth(4)?;
-            let fs_type = line.split(" - ").nth(1)?.split(' ').next()?;
-            Some((unescape_mount(mount), fs_type))
-        })
-        .filter(|(mount, _)| path.starts_with(mount))
-        .max_by_key(|(mount, _)| mount.as_os_str().len())
-        .map(|(_, t)| t)
-}
-
-/// Mount points escape space, tab, newline and backslash as octal (`\040`).
-fn unescape_mount(s: &str) -> PathBuf {
-    use std::os::unix::ffi::OsStringExt;
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let octal = b
-            .get(i + 1..i + 4)
-            .filter(|o| o.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match (b[i], octal) {
-            (b'\\', Some(o)) => {
-                out.push(o.iter().fold(0u8, |n, c| n.wrapping_mul(8) + (c - b'0')));
-                i += 4;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    PathBuf::from(OsString::from_vec(out))
-}
-
-/// A hash of the mount table: a file system mounted or unmounted inside a tree sends no
-/// inotify event, so a change of the table makes the next cycle walk.
-fn mount_table_hash() -> u64 {
-    std::fs::read("/proc/self/mountinfo")
-        .map_or(0, |b| crate::scan::path_key(&String::from_utf8_lossy(&b)))
 }
 
 /// A cache file that is not there, with no full rescan due: tracked cycles as the daemon runs
@@ -344,8 +278,8 @@ fn test_cache() -> Option<CacheFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ScanConfig;
     use crate::scan::{Options, Plan, ScanOutcome, Scanner};
+    use std::path::Path;
     use std::sync::atomic::AtomicBool;
 
     const KEY_ID: &str = "AKIASXQV3SVWMFRRRM75";
@@ -512,23 +446,6 @@ mod tests {
         );
     }
 
-    const TABLE: &str = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n\
-        40 22 0:40 / /home rw shared:9 - nfs4 srv:/home rw\n\
-        41 22 0:41 / /mnt/my\\040disk rw - fuse.sshfs host: rw\n\
-        42 40 0:42 / /home/local rw - tmpfs tmpfs rw\n";
-
-    #[test]
-    fn the_longest_mount_point_decides_the_file_system() {
-        assert_eq!(fs_type_of(TABLE, Path::new("/etc/x")), Some("ext4"));
-        assert_eq!(fs_type_of(TABLE, Path::new("/home/ann")), Some("nfs4"));
-        assert_eq!(fs_type_of(TABLE, Path::new("/home/local/a")), Some("tmpfs"));
-        assert_eq!(fs_type_of(TABLE, Path::new("/homework")), Some("ext4"));
-        assert_eq!(
-            fs_type_of(TABLE, Path::new("/mnt/my disk/f")),
-            Some("fuse.sshfs")
-        );
-    }
-
     // ---- edge cases found by review: each one compares an update with a full scan ----
 
     fn paths(o: &ScanOutcome) -> Vec<(String, String)> {
@@ -560,6 +477,34 @@ mod tests {
     async fn assert_cycle_matches(t: &mut Tracker, s: &Scanner, plan: &Plan) {
         let (update, got, want) = cycle(t, s, plan).await;
         assert_eq!(paths(&got), paths(&want), "update: {update}");
+    }
+
+    /// A write deep in a tree is noted for the next cycle; a write to an env file calls for
+    /// an early one, named.
+    #[tokio::test]
+    async fn an_env_file_change_calls_for_an_early_cycle() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, env) = (dir.path().join("tree"), dir.path().join("etc/environment"));
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        std::fs::write(&env, "PATH=/usr/bin\n").unwrap();
+        let cfg = ScanConfig {
+            paths: vec![root.clone()],
+            env_files: vec![env.display().to_string()],
+            processes: false,
+            ..ScanConfig::default()
+        };
+        let mut t = Tracker::start(&cfg).unwrap();
+        let _ = cycle(&mut t, &scanner(vec![]), &Plan::from_config(&cfg)).await;
+        let wait = Duration::from_secs(3);
+        std::fs::write(root.join("a/f"), "nothing\n").unwrap();
+        let change = tokio::time::timeout(wait, t.next_change()).await;
+        assert!(matches!(change, Ok(Change::Trees)), "{change:?}");
+        std::fs::write(&env, format!("AWS_ACCESS_KEY_ID={KEY_ID}\n")).unwrap();
+        match tokio::time::timeout(wait, t.next_change()).await {
+            Ok(Change::Watched(path)) => assert_eq!(path, env),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]

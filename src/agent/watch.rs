@@ -1,65 +1,130 @@
-//! Watching beyond the timer: env files and the top level of the configured directories are
-//! watched with inotify, so that a key written to `/etc/environment`, a systemd unit or an
-//! `.env` file is reported within seconds. Watches are bounded; when the kernel's limit is
-//! reached the agent says so and relies on its timer for the rest.
+//! The daemon's one inotify instance and its watch table. Two kinds of watch share it:
+//!
+//! - early-cycle watches, added here: the directories of the env files and the configured
+//!   trees themselves, so that a key written to `/etc/environment`, a systemd unit or an
+//!   `.env` file is reported within seconds. They are bounded ([`MAX_WATCHES`]); when the
+//!   kernel's limit is reached the agent says so and relies on its timer for the rest.
+//! - tree watches: every directory of the scanned trees, added by the indexing walk (see
+//!   [`crate::scan::index`]), whose events feed the incremental cycles of [`super::track`].
+//!
+//! The kernel gives an inode one watch per instance, so a directory of both kinds has one
+//! watch descriptor: the table says what each descriptor stands for, and [`Watches::unwatch`]
+//! removes a kernel watch only once nothing needs it. A reload closes the whole instance.
+//!
+//! The walk itself removes the watches it added when the budget runs out or a directory left
+//! the trees, without this table: [`Watches::rewatch_early`], after each cycle, puts back an
+//! early-cycle watch that went with one. In between (the end of that cycle's walk), a change
+//! in that directory is seen at the next cycle only.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::io;
 use std::path::{Path, PathBuf};
 
-use notify::{EventKind, RecursiveMode, Watcher};
-use tokio::sync::mpsc;
+use futures_util::{FutureExt, StreamExt};
+use inotify::{EventMask, EventOwned, EventStream, Inotify, WatchDescriptor, WatchMask};
 
-/// At most this many watches (the kernel default limit is 8192 per user on many distributions;
-/// the agent leaves most of them to other programs).
+use crate::scan::index::WATCH_MASK;
+
+/// At most this many early-cycle watches (the kernel default limit is 8192 per user on many
+/// distributions; the agent leaves most of them to other programs).
 pub const MAX_WATCHES: usize = 1024;
 
-/// An inotify watcher feeding changed paths into a channel.
-#[derive(Debug)]
-pub struct ChangeWatcher {
-    _watcher: notify::RecommendedWatcher,
-    /// Paths watched.
-    pub watched: usize,
-    /// Paths that could not be watched (limit reached or error).
-    pub unwatched: usize,
+/// The mask of early-cycle watches: a tree directory's events, so that a watch of both kinds
+/// reports the same whichever was added last (an add replaces the mask), on the path as it
+/// resolves (a symbolic link is followed) and on files too (a configured tree may be a file).
+const EARLY_MASK: WatchMask =
+    WATCH_MASK.difference(WatchMask::ONLYDIR.union(WatchMask::DONT_FOLLOW));
+
+/// The events that call for an early cycle: something created, written, re-permissioned or
+/// renamed (not removed: a removed key leaves nothing to report early).
+const EARLY_EVENTS: EventMask = EventMask::CREATE
+    .union(EventMask::MODIFY)
+    .union(EventMask::ATTRIB)
+    .union(EventMask::MOVED_FROM)
+    .union(EventMask::MOVED_TO)
+    .union(EventMask::MOVE_SELF);
+
+/// What one watch descriptor stands for.
+#[derive(Debug, Default)]
+struct Watched {
+    /// A directory of the indexed trees.
+    tree: bool,
+    /// The path watched for early cycles (an env file's directory or a configured tree).
+    early: Option<PathBuf>,
 }
 
-impl ChangeWatcher {
-    /// Watches `files` (their directories, so that editors replacing a file are seen) and
-    /// `dirs` (top level only). Changed paths are sent to `tx`.
-    pub fn start(
-        files: &[PathBuf],
-        dirs: &[PathBuf],
-        tx: mpsc::UnboundedSender<PathBuf>,
-    ) -> notify::Result<ChangeWatcher> {
-        let mut watcher =
-            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-                if let Ok(ev) = res {
-                    if matches!(
-                        ev.kind,
-                        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Any
-                    ) {
-                        for p in ev.paths {
-                            let _ = tx.send(p);
-                        }
-                    }
-                }
-            })?;
+/// A role of a watch, as [`Watches::unwatch`] drops it.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Tree,
+    Early,
+}
+
+/// What one event is about, by the table.
+#[derive(Debug)]
+pub(crate) struct Seen {
+    /// The watch is a tree directory's.
+    pub(crate) tree: bool,
+    /// The path that changed, when the change calls for an early cycle.
+    pub(crate) early: Option<PathBuf>,
+}
+
+/// The inotify instance, its events and the watch table.
+#[derive(Debug)]
+pub(crate) struct Watches {
+    /// The events of the instance (it wakes the daemon when there are some).
+    events: EventStream<Vec<u8>>,
+    table: HashMap<WatchDescriptor, Watched>,
+}
+
+impl Watches {
+    /// A new inotify instance with no watch.
+    pub(crate) fn new() -> io::Result<Watches> {
+        Ok(Watches {
+            events: Inotify::init()?.into_event_stream(vec![0u8; 16 * 1024])?,
+            table: HashMap::new(),
+        })
+    }
+
+    /// The handle the indexing walk adds tree watches with.
+    pub(crate) fn handle(&self) -> inotify::Watches {
+        self.events.watches()
+    }
+
+    /// The next event (cancel-safe).
+    pub(crate) async fn next(&mut self) -> Option<io::Result<EventOwned>> {
+        self.events.next().await
+    }
+
+    /// The next event already read from the kernel, without waiting.
+    pub(crate) fn next_now(&mut self) -> Option<io::Result<EventOwned>> {
+        self.events.next().now_or_never().flatten()
+    }
+
+    /// Watches the directories of `files` (so that editors replacing a file are seen) and
+    /// `dirs` (top level only) for early cycles.
+    pub(crate) fn watch_early(&mut self, files: &[PathBuf], dirs: &[PathBuf]) {
         let targets: BTreeSet<&Path> = files
             .iter()
             .filter_map(|f| f.parent())
             .chain(dirs.iter().map(PathBuf::as_path))
             .collect();
+        let mut handle = self.handle();
         let (mut watched, mut unwatched) = (0, 0);
         for t in targets {
             if watched >= MAX_WATCHES {
                 unwatched += 1;
                 continue;
             }
-            match watcher.watch(t, RecursiveMode::NonRecursive) {
-                Ok(()) => watched += 1,
+            match handle.add(t, EARLY_MASK) {
+                Ok(wd) => {
+                    watched += 1;
+                    let entry = self.table.entry(wd).or_default();
+                    entry.early.get_or_insert_with(|| t.to_path_buf());
+                }
                 Err(e) => {
                     unwatched += 1;
-                    if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
+                    if e.raw_os_error() == Some(libc::ENOSPC) {
                         log::warn!(path:% = t.display(); "inotify watch limit reached; the rest is covered by the timer only");
                         break;
                     }
@@ -70,10 +135,149 @@ impl ChangeWatcher {
         if unwatched > 0 {
             log::warn!(watched, unwatched; "not every env file directory is watched; changes there are seen at the next cycle");
         }
-        Ok(ChangeWatcher {
-            _watcher: watcher,
-            watched,
-            unwatched,
-        })
+    }
+
+    /// Puts every early-cycle watch back on what its path names now: the walk may have
+    /// removed a watch that a tree directory shared, or the directory was replaced.
+    pub(crate) fn rewatch_early(&mut self) {
+        let early: Vec<(WatchDescriptor, PathBuf)> = (self.table.iter())
+            .filter_map(|(wd, w)| Some((wd.clone(), w.early.clone()?)))
+            .collect();
+        let mut handle = self.handle();
+        for (wd, path) in early {
+            match handle.add(&path, EARLY_MASK) {
+                Ok(now) if now == wd => {}
+                Ok(now) => {
+                    self.unwatch(&wd, Role::Early);
+                    self.table.entry(now).or_default().early.get_or_insert(path);
+                }
+                Err(e) => {
+                    log::debug!(path:% = path.display(), error:% = e; "cannot watch");
+                    self.unwatch(&wd, Role::Early);
+                }
+            }
+        }
+    }
+
+    /// Makes the watches of `dirs` (`None`: none) the tree watches; the watches of directories
+    /// no longer among them are removed.
+    pub(crate) fn set_tree_dirs(&mut self, dirs: Option<&HashMap<WatchDescriptor, PathBuf>>) {
+        let gone: Vec<WatchDescriptor> = (self.table.iter())
+            .filter(|(wd, w)| w.tree && !dirs.is_some_and(|d| d.contains_key(*wd)))
+            .map(|(wd, _)| wd.clone())
+            .collect();
+        for wd in gone {
+            self.unwatch(&wd, Role::Tree);
+        }
+        for wd in dirs.into_iter().flat_map(HashMap::keys) {
+            self.table.entry(wd.clone()).or_default().tree = true;
+        }
+    }
+
+    /// What `event` is about. A watch the kernel dropped (its directory removed or unmounted)
+    /// leaves the table.
+    pub(crate) fn classify(&mut self, event: &EventOwned) -> Seen {
+        let Some(w) = self.table.get(&event.wd) else {
+            return Seen {
+                tree: false,
+                early: None,
+            };
+        };
+        let early = (w.early.as_ref())
+            .filter(|_| event.mask.intersects(EARLY_EVENTS))
+            .map(|p| event.name.as_ref().map_or_else(|| p.clone(), |n| p.join(n)));
+        let seen = Seen {
+            tree: w.tree,
+            early,
+        };
+        if event.mask.contains(EventMask::IGNORED) {
+            self.table.remove(&event.wd);
+        }
+        seen
+    }
+
+    /// Drops `role` from the watch `wd`, and removes the kernel watch once it has no role
+    /// left: the one place where the agent removes watches.
+    fn unwatch(&mut self, wd: &WatchDescriptor, role: Role) {
+        let Some(w) = self.table.get_mut(wd) else {
+            return;
+        };
+        match role {
+            Role::Tree => w.tree = false,
+            Role::Early => w.early = None,
+        }
+        if !w.tree && w.early.is_none() {
+            self.table.remove(wd);
+            // An error means the kernel dropped it already (its directory is gone).
+            let _ = self.handle().remove(wd.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// The next event that calls for an early cycle, within a second.
+    async fn next_early(w: &mut Watches) -> Option<PathBuf> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        while let Ok(Some(Ok(e))) = tokio::time::timeout_at(deadline, w.next()).await {
+            if let Some(p) = w.classify(&e).early {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// The env file `env` (written) watched for early cycles, and the directory `tree`
+    /// watched as the walk does.
+    fn env_and_tree(env: &Path, tree: &Path) -> (Watches, WatchDescriptor) {
+        std::fs::create_dir_all(env.parent().unwrap()).unwrap();
+        std::fs::create_dir_all(tree).unwrap();
+        std::fs::write(env, "A=1\n").unwrap();
+        let mut w = Watches::new().unwrap();
+        w.watch_early(&[env.to_path_buf()], &[]);
+        let wd = w.handle().add(tree, WATCH_MASK).unwrap();
+        (w, wd)
+    }
+
+    /// An env file's directory that is also a tree directory: one watch, which stays when the
+    /// directory leaves the trees.
+    #[tokio::test]
+    async fn a_watch_of_both_kinds_outlives_its_tree_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = dir.path().join("environment");
+        let (mut w, wd) = env_and_tree(&env, dir.path());
+        w.set_tree_dirs(Some(&HashMap::from([(wd, dir.path().to_path_buf())])));
+        assert_eq!(w.table.len(), 1, "one watch for both");
+        w.set_tree_dirs(None);
+        std::fs::write(&env, "A=2\n").unwrap();
+        assert_eq!(next_early(&mut w).await, Some(env));
+    }
+
+    /// The walk removes a watch it added (budget exhausted) that an env file's directory
+    /// shared: the watch is put back after the cycle.
+    #[tokio::test]
+    async fn an_early_watch_removed_by_the_walk_is_put_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = dir.path().join("app.env");
+        let (mut w, wd) = env_and_tree(&env, dir.path());
+        w.handle().remove(wd).unwrap();
+        w.rewatch_early();
+        std::fs::write(&env, "A=2\n").unwrap();
+        assert_eq!(next_early(&mut w).await, Some(env));
+    }
+
+    /// Neither a removed file nor a tree-only watch calls for an early cycle.
+    #[tokio::test]
+    async fn only_early_watches_and_writes_call_for_an_early_cycle() {
+        let dir = tempfile::tempdir().unwrap();
+        let (env, tree) = (dir.path().join("env/e"), dir.path().join("tree"));
+        let (mut w, wd) = env_and_tree(&env, &tree);
+        w.set_tree_dirs(Some(&HashMap::from([(wd, tree.clone())])));
+        std::fs::write(tree.join("f"), "x").unwrap();
+        std::fs::remove_file(&env).unwrap();
+        assert_eq!(next_early(&mut w).await, None);
     }
 }
