@@ -31,9 +31,9 @@ pub mod imds;
 pub mod role;
 pub mod rules;
 pub mod scan;
-pub(crate) mod sources;
 // What they find and what is remembered of it.
 pub mod finding;
+pub(crate) mod sources;
 pub mod state;
 // Who is told.
 pub mod report;

@@ -2,8 +2,12 @@
 //! to the journal, else a small stderr logger (stdout is reserved for reports).
 
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
+
+/// Whether [`init`] installed the journald logger.
+static TO_JOURNAL: AtomicBool = AtomicBool::new(false);
 
 /// Installs the logger. `verbosity` raises the level from the default (warnings on a
 /// terminal, info under journald).
@@ -31,7 +35,20 @@ pub fn init(verbosity: u8) {
     if !installed {
         let _ = log::set_boxed_logger(Box::new(StderrLogger));
     }
+    TO_JOURNAL.store(installed, Ordering::Relaxed);
     log::set_max_level(level);
+}
+
+/// Reports the error that ends the process: under systemd to the journal at priority err (so
+/// `journalctl -p err` shows why a start or a reload failed, not only systemd's "Failed to
+/// start"), elsewhere as one `credhygiene: error: …` line on stderr.
+pub fn fatal(message: &str) {
+    if TO_JOURNAL.load(Ordering::Relaxed) {
+        log::error!("{message}");
+        log::logger().flush();
+    } else {
+        eprintln!("credhygiene: error: {message}");
+    }
 }
 
 /// One line per record on stderr: `credhygiene: level: message key=value …`.

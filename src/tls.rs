@@ -62,12 +62,6 @@ pub fn client_config() -> Result<rustls::ClientConfig, TlsError> {
     Ok(CONFIG.get_or_init(|| config).clone())
 }
 
-/// Installs ring as the process-wide default crypto provider (aws-sigv4 and any TLS set up
-/// without [`client_config`] look it up). Called once at start; a second call changes nothing.
-pub fn install_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// The root store from the host's certificates, else (when no bundle was named explicitly) the
 /// compiled-in Mozilla roots.
 fn roots(

@@ -122,6 +122,11 @@ impl Watches {
                     let entry = self.table.entry(wd).or_default();
                     entry.early.get_or_insert_with(|| t.to_path_buf());
                 }
+                // An absent directory (a default tree such as /var/www on a host without one)
+                // has nothing to watch and nothing to miss: not worth a warning.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    log::debug!(path:% = t.display(); "absent; not watched");
+                }
                 Err(e) => {
                     unwatched += 1;
                     if e.raw_os_error() == Some(libc::ENOSPC) {

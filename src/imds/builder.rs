@@ -106,9 +106,10 @@ impl ImdsClientBuilder {
                 message: format!("token TTL must be 1 to 21600 s, not {ttl}"),
             });
         }
-        // reqwest needs a rustls provider even for plain http; ignore "already installed".
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // IMDS is plain HTTP, but the client needs a TLS configuration: the shared one never
+        // fails for lack of CA certificates (src/tls.rs).
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(crate::tls::client_config()?)
             // `system-proxy` would send 169.254.169.254 through HTTP_PROXY.
             .no_proxy()
             .connect_timeout(self.timeout)

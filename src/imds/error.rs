@@ -25,9 +25,9 @@ pub enum ImdsError {
         /// Why.
         message: String,
     },
-    /// The async runtime for IMDS calls could not be started.
-    #[error("cannot start the async runtime for IMDS calls: {0}")]
-    Runtime(#[source] std::io::Error),
+    /// The TLS configuration the HTTP client needs could not be built.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client for IMDS: {0}")]
     Client(#[source] reqwest::Error),

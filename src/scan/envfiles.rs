@@ -2,12 +2,21 @@
 //! units name in `EnvironmentFile=`, and files recognised by name while walking (`.env`,
 //! docker-compose files, `~/.aws/credentials`).
 
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
 use globset::GlobBuilder;
 
 /// Expands the configured env-file entries: plain paths that exist, and globs (`*`, `?`, `[..]`
 /// in any component), plus the `EnvironmentFile=` targets of every systemd unit among them.
+///
+/// One file is one source, whatever the number of paths to it: every path is resolved to its
+/// canonical form (no symlink in it) and files are kept once by identity (device and inode).
+/// On merged-`/usr` systems (`/lib -> usr/lib`) the default globs name every unit twice, and
+/// alias symlinks in `/etc/systemd/system` name it again; all of them are
+/// `/usr/lib/systemd/system/NAME`. An env file that is a symlink into a scanned tree is thus
+/// read once, under the path the walk skips.
 pub fn expand(patterns: &[String]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for pattern in patterns {
@@ -28,10 +37,24 @@ pub fn expand(patterns: &[String]) -> Vec<PathBuf> {
             }
         }
     }
-    out.extend(referenced.into_iter().filter(|p| p.is_file()));
-    out.sort();
-    out.dedup();
-    out
+    out.extend(referenced);
+    one_path_per_file(out)
+}
+
+/// Canonical paths of the regular files among `paths`, each file once (the first by path
+/// order wins among hard links), sorted.
+fn one_path_per_file(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut canonical: Vec<PathBuf> = paths
+        .into_iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    canonical.sort();
+    canonical.dedup();
+    let mut seen = HashSet::new();
+    canonical.retain(|p| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && seen.insert((m.dev(), m.ino())))
+    });
+    canonical
 }
 
 fn expand_glob(pattern: &Path, out: &mut Vec<PathBuf>) {
@@ -147,6 +170,29 @@ mod tests {
         for p in ["/srv/app/env.rs", "/etc/config", "/home/u/credentials"] {
             assert!(!is_env_file_name(Path::new(p)), "{p}");
         }
+    }
+
+    #[test]
+    fn one_file_is_one_source_on_a_merged_usr_system() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::create_dir_all(d.join("usr/lib/systemd/system")).unwrap();
+        std::fs::create_dir_all(d.join("etc/systemd/system")).unwrap();
+        let unit = d.join("usr/lib/systemd/system/app.service");
+        std::fs::write(&unit, "[Service]\nEnvironment=A=1\n").unwrap();
+        std::os::unix::fs::symlink("usr/lib", d.join("lib")).unwrap();
+        std::os::unix::fs::symlink(&unit, d.join("etc/systemd/system/alias.service")).unwrap();
+        // A hard link is the same file too.
+        std::fs::hard_link(&unit, d.join("usr/lib/systemd/system/zz-linked.service")).unwrap();
+        let patterns: Vec<String> = [
+            "lib/systemd/system/*.service",
+            "usr/lib/systemd/system/*.service",
+            "etc/systemd/system/*.service",
+        ]
+        .iter()
+        .map(|p| d.join(p).display().to_string())
+        .collect();
+        assert_eq!(expand(&patterns), vec![unit]);
     }
 
     #[test]

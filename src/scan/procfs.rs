@@ -1,5 +1,7 @@
 //! Running processes: `/proc/PID/environ` (NUL-separated), the executable, and the systemd
-//! unit from `/proc/PID/cgroup`. A process that exits mid-read or denies access is counted.
+//! unit from `/proc/PID/cgroup`. A process that exits mid-read is gone, not an error; one that
+//! denies access is counted and named in one warning per scan (the agent lacks
+//! `CAP_SYS_PTRACE`, or a security module refuses it), since its keys go unseen.
 
 use std::io::Read;
 use std::path::Path;
@@ -12,6 +14,7 @@ use crate::scan::Haystack;
 pub fn environments(proc_root: &Path, max_size: u64) -> (Vec<Haystack>, u64) {
     let mut out = Vec::new();
     let mut unreadable = 0;
+    let mut first_denied: Option<(u32, std::io::Error)> = None;
     let me = std::process::id();
     let Ok(rd) = std::fs::read_dir(proc_root) else {
         return (out, 1);
@@ -30,9 +33,17 @@ pub fn environments(proc_root: &Path, max_size: u64) -> (Vec<Haystack>, u64) {
         match read {
             Ok(0) => continue, // kernel threads and zombies have no environment
             Ok(_) => {}
+            // ESRCH: the process exited between the listing and the read.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::ESRCH) =>
+            {
+                continue
+            }
             Err(e) => {
                 log::debug!(pid, error:% = e; "cannot read process environment");
                 unreadable += 1;
+                first_denied.get_or_insert((pid, e));
                 continue;
             }
         }
@@ -54,6 +65,10 @@ pub fn environments(proc_root: &Path, max_size: u64) -> (Vec<Haystack>, u64) {
             bytes,
             process: Some(ProcessInfo { pid, exe, unit }),
         });
+    }
+    if let Some((pid, e)) = first_denied {
+        log::warn!(unreadable, first_pid = pid, error:% = e;
+            "cannot read {unreadable} process environment(s) (the first: /proc/{pid}/environ: {e}); keys in them are not seen");
     }
     (out, unreadable)
 }

@@ -103,8 +103,13 @@ struct Answer {
 impl<C: CredentialSource> Service<C> {
     /// Builds the HTTP client (rustls, the timeouts above).
     pub(crate) fn new(source: C, retry: RetryPolicy) -> Result<Service<C>, CloudWatchError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        let tls = crate::tls::client_config().map_err(|e| CloudWatchError::Network {
+            api: "client",
+            endpoint: String::new(),
+            message: e.to_string(),
+        })?;
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("credhygiene/", env!("CARGO_PKG_VERSION")))

@@ -197,11 +197,11 @@ impl<C: CredentialSource> CloudWatchSink<C> {
     }
 
     fn inactive(&mut self, reason: String) -> Delivery {
-        if !self.inactive_logged {
+        if !self.inactive_logged && said_first_time(&reason) {
             log::warn!(reason:% = reason;
                 "CloudWatch reporting is inactive: {reason}; nothing is queued for CloudWatch");
-            self.inactive_logged = true;
         }
+        self.inactive_logged = true;
         self.with_outbox_counts(Delivery {
             active: false,
             inactive_reason: Some(reason),
@@ -651,4 +651,18 @@ impl<C: CredentialSource> CloudWatchSink<C> {
     fn target(&self, api: Api, region: &str) -> Target {
         Target::new(&self.cfg, self.account.as_deref(), api, region)
     }
+}
+
+/// Whether this process has not yet said that CloudWatch is inactive for `reason`: the warning
+/// is said once per reason and process, across the sinks that reloads build anew.
+fn said_first_time(reason: &str) -> bool {
+    static SAID: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    let mut said = SAID
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if said.as_deref() == Some(reason) {
+        return false;
+    }
+    *said = Some(reason.to_string());
+    true
 }
