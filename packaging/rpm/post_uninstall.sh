@@ -8,6 +8,7 @@ if [ -d /run/systemd/system ]; then
     fi
 fi
 if [ "$1" -eq 0 ]; then
-    rm -rf /var/lib/credhygiene
+    # DynamicUser=: the state is in /var/lib/private/credhygiene, /var/lib/credhygiene links to it.
+    rm -rf /var/lib/credhygiene /var/lib/private/credhygiene
 fi
 exit 0
