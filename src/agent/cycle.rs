@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::finding::Finding;
 use crate::report::cloudwatch::Delivery;
 use crate::report::cycle::{CycleReport, RoleStatus, RoleSummary};
-use crate::role::{self, RoleReport, Status};
+use crate::role::{self, RoleReport, Status, V1Probe};
 use crate::scan::unreadable::{Coverage, Unreadable};
 use crate::scan::{CacheFile, Reuse, ScanCache, ScanOutcome};
 use crate::sources;
@@ -84,12 +84,19 @@ pub(super) async fn run(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOut
 }
 
 /// The role check (None when IMDS is disabled); an unreachable IMDS is a report, not an error.
-pub(super) async fn check_role(parts: &Parts) -> Option<RoleReport> {
-    let client = parts.imds.as_ref()?;
-    Some(match role::check(client).await {
+/// The token-less IMDSv1 probe runs only when [`super::probe`] says so.
+pub(super) async fn check_role(parts: &mut Parts) -> Option<RoleReport> {
+    let client = parts.imds.clone()?;
+    let now = tokio::time::Instant::now();
+    let probe = parts.v1.choose(parts.config.imds.v1_probe_interval, now);
+    let report = match role::check_with(&client, probe, SystemTime::now()).await {
         Ok(r) => r,
         Err(e) => RoleReport::unreachable(client.endpoint(), &e),
-    })
+    };
+    if probe == V1Probe::Now {
+        parts.v1.probed(now, report.v1_status);
+    }
+    Some(report)
 }
 
 /// Scans the configured sources. With change tracking only the files inotify named are read;
@@ -269,8 +276,15 @@ fn apply(
 }
 
 /// Sends what the outbox holds, within [`FLUSH_DEADLINE`] (an inactive sink sends nothing).
+/// Before the daemon's first contact the entries stay spooled; the daemon flushes them then.
 async fn flush(parts: &mut Parts, delivery: Option<Delivery>) -> Option<Delivery> {
     let mut d = delivery?;
+    if parts
+        .first_contact
+        .is_some_and(|t| tokio::time::Instant::now() < t)
+    {
+        return Some(d);
+    }
     if let (Some(sink), true) = (parts.sink_mut(), d.active) {
         match tokio::time::timeout(FLUSH_DEADLINE, sink.flush()).await {
             Ok(flushed) => d.absorb(flushed),

@@ -47,6 +47,9 @@ pub(super) async fn run(
 
     let mut watchdog = Watchdog::from_env();
     let mut schedule = Schedule::new(&parts.config.agent);
+    let first_contact = Instant::now() + random_up_to(parts.config.agent.first_contact_splay);
+    parts.first_contact = Some(first_contact);
+    schedule.next_retry = schedule.next_retry.min(first_contact);
     let cancel = Arc::new(AtomicBool::new(false));
 
     loop {
@@ -56,13 +59,13 @@ pub(super) async fn run(
                 if cancel.load(Ordering::Relaxed) {
                     break;
                 }
-                schedule.cycle_done(&parts.config.agent, &out);
+                schedule.cycle_done(&parts.config.agent, &out, parts.first_contact);
                 systemd::status(&out.status_line());
                 out.log();
                 drop(out);
                 release_freed_memory();
             }
-            _ = sleep_until(schedule.next_role) => recheck_role(&parts, &mut schedule).await,
+            _ = sleep_until(schedule.next_role) => recheck_role(&mut parts, &mut schedule).await,
             // Not written as a `Change::Watched(path) = …` pattern: select! would disable the
             // branch for this turn after a `Trees` wake-up.
             change = next_change(&mut parts.tracker) => {
@@ -117,12 +120,20 @@ impl Schedule {
         }
     }
 
-    /// The next cycle one interval (plus jitter of at most a tenth of it) after this one.
-    fn cycle_done(&mut self, cfg: &AgentConfig, out: &CycleOutcome) {
+    /// The next cycle one interval (plus jitter of at most a tenth of it) after this one, or
+    /// after the first contact when that is still to come: the cycles keep its phase, so a
+    /// fleet started together stays spread over `first_contact_splay`.
+    fn cycle_done(
+        &mut self,
+        cfg: &AgentConfig,
+        out: &CycleOutcome,
+        first_contact: Option<Instant>,
+    ) {
         let now = Instant::now();
         self.last_role = out.role.as_ref().map(RoleKey::of);
         self.last_cycle_end = now;
-        self.next_cycle = now + cfg.interval + random_up_to(cfg.splay.min(cfg.interval / 10));
+        let base = first_contact.map_or(now, |t| t.max(now));
+        self.next_cycle = base + cfg.interval + random_up_to(cfg.splay.min(cfg.interval / 10));
         self.next_role = now + cfg.role_check_interval;
     }
 
@@ -191,7 +202,7 @@ async fn run_cycle(
 }
 
 /// The role check between cycles: a cycle now when the role changed since the last one.
-async fn recheck_role(parts: &Parts, schedule: &mut Schedule) {
+async fn recheck_role(parts: &mut Parts, schedule: &mut Schedule) {
     schedule.next_role = Instant::now() + parts.config.agent.role_check_interval;
     let Some(report) = cycle::check_role(parts).await else {
         return;
@@ -205,6 +216,10 @@ async fn recheck_role(parts: &Parts, schedule: &mut Schedule) {
 
 /// Sends what the outbox holds between cycles (and reopens a sink another process held).
 async fn retry_outbox(parts: &mut Parts) {
+    if parts.first_contact.is_some_and(|t| Instant::now() < t) {
+        return;
+    }
+    parts.first_contact = None;
     parts.retry_locked_sink();
     if let Some(sink) = parts.sink_mut() {
         if sink.pending() > 0 {
@@ -289,14 +304,34 @@ mod tests {
             ..AgentConfig::default()
         };
         let mut schedule = Schedule::new(&cfg);
-        schedule.cycle_done(&cfg, &CycleOutcome::default());
+        schedule.cycle_done(&cfg, &CycleOutcome::default(), None);
         let done = schedule.last_cycle_end;
         schedule.file_changed(Path::new("/etc/environment"));
         assert_eq!(schedule.next_cycle, done + WATCH_MIN_GAP);
 
-        schedule.cycle_done(&cfg, &CycleOutcome::default());
+        schedule.cycle_done(&cfg, &CycleOutcome::default(), None);
         tokio::time::advance(Duration::from_secs(60)).await;
         schedule.file_changed(Path::new("/etc/environment"));
         assert_eq!(schedule.next_cycle, Instant::now() + WATCH_DEBOUNCE);
+    }
+
+    /// Before the first contact the next cycle is an interval after it, not after the first
+    /// cycle: the fleet keeps the spread of its first contacts.
+    #[tokio::test(start_paused = true)]
+    async fn cycles_keep_the_phase_of_the_first_contact() {
+        let cfg = AgentConfig {
+            splay: Duration::ZERO,
+            interval: Duration::from_secs(3600),
+            ..AgentConfig::default()
+        };
+        let mut schedule = Schedule::new(&cfg);
+        let contact = Instant::now() + Duration::from_secs(420);
+        schedule.cycle_done(&cfg, &CycleOutcome::default(), Some(contact));
+        let jitter = schedule.next_cycle - (contact + cfg.interval);
+        assert!(jitter <= cfg.interval / 10, "{jitter:?}");
+        // A first contact already past: one interval after this cycle.
+        tokio::time::advance(Duration::from_secs(600)).await;
+        schedule.cycle_done(&cfg, &CycleOutcome::default(), Some(contact));
+        assert!(schedule.next_cycle >= Instant::now() + cfg.interval);
     }
 }

@@ -18,6 +18,7 @@ mod daemon;
 mod mounts;
 mod outcome;
 mod parts;
+mod probe;
 mod signals;
 pub mod systemd;
 pub mod track;

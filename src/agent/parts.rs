@@ -37,6 +37,11 @@ pub(super) struct Parts {
     /// against it rather than against the older file, so that what was spooled from it is not
     /// contradicted (a finding that comes and goes is reported new, then resolved).
     pub(super) uncommitted: Option<FindingState>,
+    /// The last IMDSv1 probe: kept across reloads, so a reload does not probe again.
+    pub(super) v1: super::probe::V1Memory,
+    /// The daemon's first CloudWatch call waits until then ([`crate::config::AgentConfig::first_contact_splay`]);
+    /// `None` for `run --once` and once it has passed.
+    pub(super) first_contact: Option<tokio::time::Instant>,
 }
 
 impl Parts {
@@ -52,6 +57,8 @@ impl Parts {
             sink_was_active: false,
             tracker: None,
             uncommitted: None,
+            v1: Default::default(),
+            first_contact: None,
         })
     }
 

@@ -87,6 +87,13 @@ pub struct AgentConfig {
     /// each interval, so that a fleet booted together does not act in the same second.
     #[serde(with = "humantime_serde")]
     pub splay: Duration,
+    /// Upper bound of the random delay before the daemon's first AWS call (CloudWatch) after
+    /// it starts; later cycles keep that phase. The first cycle's results reach the journal at
+    /// once and wait in the outbox. A fleet booted or restarted together then stays within
+    /// the per-account API quotas (`CreateLogStream` is 50 per second; docs/fleet.md,
+    /// `scripts/fleet-sim`). `run --once` does not wait.
+    #[serde(with = "humantime_serde")]
+    pub first_contact_splay: Duration,
     /// Scan cache and delivery outbox (mode 0700).
     pub state_dir: PathBuf,
     /// Scan threads in the daemon (kept low: the agent must be quiet on the host).
@@ -102,6 +109,7 @@ impl Default for AgentConfig {
             role_check_interval: Duration::from_secs(300),
             full_rescan_interval: Duration::from_secs(24 * 3600),
             splay: Duration::from_secs(60),
+            first_contact_splay: Duration::from_secs(600),
             state_dir: PathBuf::from("/var/lib/credhygiene"),
             scan_threads: 1,
             read_rate_limit: ByteSize::b(0),

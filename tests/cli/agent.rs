@@ -17,7 +17,7 @@ fn write_config(dir: &Path, scan_root: &Path, extra: &str) -> std::path::PathBuf
     fs::write(
         &cfg,
         format!(
-            "[agent]\ninterval = \"2s\"\nsplay = \"0s\"\nrole_check_interval = \"1h\"\nstate_dir = \"{}\"\n\n[imds]\ndisabled = true\n\n[scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\nuser_data = false\n\n[cloudwatch]\nenabled = false\n{extra}",
+            "[agent]\ninterval = \"2s\"\nsplay = \"0s\"\nfirst_contact_splay = \"0s\"\nrole_check_interval = \"1h\"\nstate_dir = \"{}\"\n\n[imds]\ndisabled = true\n\n[scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\nuser_data = false\n\n[cloudwatch]\nenabled = false\n{extra}",
             dir.join("state").display(),
             scan_root.display()
         ),
@@ -617,4 +617,60 @@ fn user_data_imds_does_not_hand_out_keeps_its_findings() {
     emu.control(serde_json::json!({"throttle": 0, "user_data": null}));
     let text = run(&live, &["0 finding(s), 0 credential(s): 0 new, 2 resolved"]);
     assert!(!text.contains("carried"), "{text}");
+}
+
+// ---- the IMDSv1 probe and EC2's MetadataNoToken metric ---------------------------------------
+
+/// The daemon sends its token-less IMDSv1 probe once at start and then at most once per
+/// `imds.v1_probe_interval`: many role checks, one token-less request (each one counts in the
+/// instance's `MetadataNoToken` metric). With `v1_probe_interval = "0s"`, none at all.
+#[test]
+fn the_daemon_probes_imdsv1_once_not_at_every_role_check() {
+    use crate::imds_emulator::Emulator;
+    for (probe_interval, expected) in [("24h", 1), ("0s", 0)] {
+        let emu = Emulator::start(serde_json::json!({"v1_open": true}));
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("srv");
+        fs::create_dir_all(&root).unwrap();
+        let cfg = write_config(dir.path(), &root, "");
+        let text = fs::read_to_string(&cfg)
+            .unwrap()
+            .replace(
+                "role_check_interval = \"1h\"",
+                "role_check_interval = \"300ms\"",
+            )
+            .replace(
+                "disabled = true",
+                &format!(
+                    "endpoint = {:?}\nv1_probe_interval = {probe_interval:?}",
+                    emu.endpoint()
+                ),
+            );
+        fs::write(&cfg, text).unwrap();
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("credhygiene"))
+            .args(["--config", cfg.to_str().unwrap(), "run"])
+            .env_remove("CREDHYGIENE_CONFIG")
+            .env("AWS_EC2_METADATA_DISABLED", "false")
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", emu.endpoint())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Enough role checks (each reads iam/info) and at least two cycles.
+        let end = Instant::now() + Duration::from_secs(30);
+        let checks = || emu.requests("GET", "/latest/meta-data/iam/info").len();
+        while checks() < 8 && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        send_signal(child.id(), "TERM");
+        child.wait().unwrap();
+        assert!(checks() >= 8, "only {} role checks", checks());
+        let tokenless = emu
+            .log()
+            .iter()
+            .filter(|r| r["method"] == "GET")
+            .filter(|r| r["headers"].get("x-aws-ec2-metadata-token").is_none())
+            .count();
+        assert_eq!(tokenless, expected, "v1_probe_interval = {probe_interval}");
+    }
 }

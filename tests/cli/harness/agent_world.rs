@@ -76,7 +76,7 @@ fn agent_config(dir: &Path, tree: &Path, interval: &str) -> PathBuf {
     std::fs::write(
         &cfg,
         format!(
-            "[agent]\ninterval = \"{interval}\"\nsplay = \"0s\"\nstate_dir = \"{}\"\n[scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\n",
+            "[agent]\ninterval = \"{interval}\"\nsplay = \"0s\"\nfirst_contact_splay = \"0s\"\nstate_dir = \"{}\"\n[scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\n",
             dir.join("state").display(),
             tree.display()
         ),
