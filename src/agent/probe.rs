@@ -15,10 +15,13 @@ use tokio::time::Instant;
 use crate::imds::V1Status;
 use crate::role::V1Probe;
 
-/// The last probe and its answer (`None`: it failed or IMDS was not reached).
+/// When the last probe ran, and its answer (`None`: it failed or IMDS was not reached).
+type LastProbe = Option<(Instant, Option<V1Status>)>;
+
+/// The last probe and its answer.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct V1Memory {
-    last: Option<(Instant, Option<V1Status>)>,
+    last: LastProbe,
 }
 
 impl V1Memory {
@@ -36,7 +39,7 @@ impl V1Memory {
 /// The rule: never with a zero interval; at the first check, after a probe without an answer
 /// (an unreachable IMDS counts nowhere) and once the interval has passed; else the remembered
 /// answer.
-fn choose(last: Option<(Instant, Option<V1Status>)>, interval: Duration, now: Instant) -> V1Probe {
+fn choose(last: LastProbe, interval: Duration, now: Instant) -> V1Probe {
     if interval.is_zero() {
         return V1Probe::Off;
     }
@@ -59,7 +62,7 @@ mod tests {
         let min = Duration::from_secs(60);
         let open = Some(V1Status::Open);
         #[rustfmt::skip]
-        let rows: [(Option<(Instant, Option<V1Status>)>, Duration, Instant, V1Probe); 8] = [
+        let rows: [(LastProbe, Duration, Instant, V1Probe); 8] = [
             // never probed: probe now
             (None, day, t0, V1Probe::Now),
             // probed a minute ago: the remembered answer, no request
