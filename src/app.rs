@@ -35,6 +35,13 @@ fn scan(config_path: Option<&Path>, env: &Env, args: ScanArgs) -> Result<Exit, E
     let cfg = &loaded.config;
     let opts = Options::from_config(&cfg.scan, args.threads)?;
     let scanner = Arc::new(Scanner::new(opts)?);
+    // A typo in a bake gate's PATH must not pass it: a PATH that does not exist is a usage
+    // error (a dangling symlink exists and is reported as unreadable).
+    for p in &args.paths {
+        if let Err(e) = std::fs::symlink_metadata(p) {
+            return Err(Error::Usage(format!("{}: {e}", p.display())));
+        }
+    }
     let outcome = if args.paths.is_empty() {
         let rt = runtime(None)?;
         rt.block_on(sources::scan(
@@ -61,11 +68,37 @@ fn scan(config_path: Option<&Path>, env: &Env, args: ScanArgs) -> Result<Exit, E
         }
     };
     write_stdout(&text)?;
-    Ok(if outcome.findings.is_empty() {
-        Exit::Ok
-    } else {
-        Exit::Findings
-    })
+    let refused: Vec<&crate::scan::Unreadable> =
+        outcome.unreadable.iter().filter(|u| !u.absent).collect();
+    name_unreadable(&refused);
+    Ok(scan_exit(outcome.findings.len(), refused.len()))
+}
+
+/// How many unreadable sources are named one by one on stderr; the rest are counted.
+const NAMED_UNREADABLE: usize = 20;
+
+/// Names the sources the scan could not read on stderr, as ripgrep does: `credhygiene: PATH:
+/// reason`, the first [`NAMED_UNREADABLE`] and a count of the rest.
+fn name_unreadable(unreadable: &[&crate::scan::Unreadable]) {
+    for u in unreadable.iter().take(NAMED_UNREADABLE) {
+        eprintln!("credhygiene: {}: {}", u.path, u.reason);
+    }
+    if unreadable.len() > NAMED_UNREADABLE {
+        eprintln!(
+            "credhygiene: … and {} more sources that could not be read",
+            unreadable.len() - NAMED_UNREADABLE
+        );
+    }
+}
+
+/// `scan`'s exit code (DESIGN.md): findings beat errors (1); no findings but sources that
+/// could not be read is "not proven clean" (3); otherwise clean (0).
+fn scan_exit(findings: usize, unreadable: usize) -> Exit {
+    match (findings, unreadable) {
+        (0, 0) => Exit::Ok,
+        (0, _) => Exit::Runtime,
+        _ => Exit::Findings,
+    }
 }
 
 /// The async runtime of a command: one thread, and at most `max_blocking` threads for
@@ -146,5 +179,18 @@ fn write_stdout(text: &str) -> Result<(), Error> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Output(e)),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_beat_unreadable_sources_which_beat_clean() {
+        assert_eq!(scan_exit(0, 0), Exit::Ok);
+        assert_eq!(scan_exit(0, 1), Exit::Runtime);
+        assert_eq!(scan_exit(2, 0), Exit::Findings);
+        assert_eq!(scan_exit(2, 5), Exit::Findings);
     }
 }

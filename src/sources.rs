@@ -65,9 +65,12 @@ async fn add_user_data(
         }
         Ok(None) => log::debug!("the instance has no user-data"),
         Err(e) => {
-            outcome
-                .unreadable
-                .push(Unreadable::new(user_data_path(), &e));
+            let unreadable = Unreadable::new(user_data_path(), &e);
+            outcome.unreadable.push(if e.is_unreachable() {
+                unreadable.absent()
+            } else {
+                unreadable
+            });
             match e {
                 e if e.is_unreachable() => {
                     log::info!(error:% = e; "user-data not scanned: IMDS is not reachable");

@@ -26,6 +26,10 @@ pub struct Unreadable {
     pub path: String,
     /// Why, for the log: an I/O or IMDS error message (never content).
     pub reason: String,
+    /// Nothing is there to read right now: a configured tree whose root does not exist, or
+    /// user-data when IMDS is out of reach (off EC2). The agent still carries the source's
+    /// findings; `scan` does not call the host "not proven clean" for it.
+    pub absent: bool,
 }
 
 impl Unreadable {
@@ -34,16 +38,36 @@ impl Unreadable {
         Unreadable {
             path: path.into(),
             reason: reason.to_string(),
+            absent: false,
+        }
+    }
+
+    /// The same source, marked as absent rather than refused (see [`Unreadable::absent`]).
+    pub fn absent(self) -> Unreadable {
+        Unreadable {
+            absent: true,
+            ..self
         }
     }
 
     /// A configured tree whose root does not exist (or cannot be looked at) this time.
     pub fn missing_root(root: &Path) -> Unreadable {
-        let reason = match std::fs::metadata(root) {
-            Ok(_) => "configured tree was missing when the scan was planned".to_string(),
-            Err(e) => format!("configured tree is missing: {e}"),
-        };
-        Unreadable::new(root.to_string_lossy(), reason)
+        match std::fs::metadata(root) {
+            Ok(_) => Unreadable::new(
+                root.to_string_lossy(),
+                "configured tree was missing when the scan was planned",
+            )
+            .absent(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Unreadable::new(
+                root.to_string_lossy(),
+                format!("configured tree is missing: {e}"),
+            )
+            .absent(),
+            Err(e) => Unreadable::new(
+                root.to_string_lossy(),
+                format!("configured tree is missing: {e}"),
+            ),
+        }
     }
 
     /// The source behind an I/O error on `path`, or `None` when the path was not found: a file

@@ -483,3 +483,56 @@ fn utf16_with_bom_is_decoded() {
     assert_eq!(doc["findings"].as_array().unwrap().len(), 2, "{doc:#}");
     assert_eq!(doc["findings"][1]["line"], 2);
 }
+
+/// As an AMI bake gate: a PATH typo is a usage error, and a scan that could not read everything
+/// and found nothing is "not proven clean" (exit 3), with each unreadable path named on stderr.
+#[test]
+fn a_missing_path_is_a_usage_error_and_unreadable_sources_are_not_clean() {
+    let out = crate::common::credhygiene()
+        .args(["scan", "/nonexistent/credhygiene-test"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/credhygiene-test: No such file or directory"),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let locked = dir.path().join("locked.cfg");
+    fs::write(&locked, format!("{KEY_ID}\n")).unwrap();
+    fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    fs::write(dir.path().join("clean.cfg"), "nothing here\n").unwrap();
+    fs::set_permissions(
+        dir.path().join("clean.cfg"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("credhygiene");
+    let mut cmd = if nix_is_root() {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
+        c
+    } else {
+        std::process::Command::new(&bin)
+    };
+    let out = cmd
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["scan", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!("credhygiene: {}: ", locked.display()))
+            && err.contains("Permission denied"),
+        "{err}"
+    );
+}
