@@ -416,17 +416,9 @@ pub fn apply_env(config: &mut Config, env: &Env) -> Result<(), ConfigError> {
         config.imds.endpoint = Some(ep.to_string());
     }
     if let Some(v) = env.get(IMDS_DISABLED_VAR) {
-        config.imds.disabled = match v.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => true,
-            "false" | "0" | "no" => false,
-            _ => {
-                return Err(ConfigError::Invalid {
-                    origin: format!("environment variable {IMDS_DISABLED_VAR}"),
-                    key: "imds.disabled".into(),
-                    message: format!("expected true or false, found {v:?}"),
-                })
-            }
-        };
+        // As the AWS SDKs read it: only `true` (any case) disables; any other value enables.
+        // A stray value must not stop the service from starting.
+        config.imds.disabled = v.trim().eq_ignore_ascii_case("true");
     }
     if let Some(r) = env.get(REGION_VAR) {
         config.cloudwatch.region = Some(r.to_string());
@@ -641,6 +633,19 @@ mod tests {
         .unwrap();
         assert!(c.imds.disabled);
         assert_eq!(c.cloudwatch.region.as_deref(), Some("eu-west-1"));
+        for (value, disabled) in [
+            ("TRUE", true),
+            ("True", true),
+            ("false", false),
+            ("1", false),
+            ("yes", false),
+            ("", false),
+        ] {
+            let mut c = Config::default();
+            c.imds.disabled = !disabled;
+            apply_env(&mut c, &Env::from_pairs(&[(IMDS_DISABLED_VAR, value)])).unwrap();
+            assert_eq!(c.imds.disabled, disabled, "{IMDS_DISABLED_VAR}={value:?}");
+        }
         assert_eq!(c.cloudwatch.endpoint.as_deref(), Some("http://127.0.0.1:1"));
         assert_eq!(
             c.cloudwatch.logs_endpoint.as_deref(),
