@@ -639,7 +639,6 @@ mod tests {
             ("false", false),
             ("1", false),
             ("yes", false),
-            ("", false),
         ] {
             let mut c = Config::default();
             c.imds.disabled = !disabled;
