@@ -650,8 +650,9 @@ mod tests {
             c.cloudwatch.logs_endpoint.as_deref(),
             Some("http://127.0.0.1:2")
         );
-        let err = apply_env(&mut c, &Env::from_pairs(&[(IMDS_DISABLED_VAR, "maybe")]));
-        assert!(err.unwrap_err().to_string().contains(IMDS_DISABLED_VAR));
+        // An unexpected value enables IMDS, as in the SDKs (issue 11: it used to stop the start).
+        apply_env(&mut c, &Env::from_pairs(&[(IMDS_DISABLED_VAR, "maybe")])).unwrap();
+        assert!(!c.imds.disabled);
     }
 
     #[test]
