@@ -1,6 +1,11 @@
 //! The pivot type: a [`Finding`] is what the scanner hands to every reporter. It holds a
 //! fingerprint and a redacted prefix of a secret, never the secret itself, so no `Debug`,
 //! log line or serialisation of a finding can leak a key.
+//!
+//! `Finding`'s serde derive is the internal on-disk form of the finding state
+//! (`findings.json`) and the scan cache (`scan-cache.json`). The DESIGN.md finding JSON, a
+//! contract, has its own type, [`crate::report::json`]'s `FindingJson`, built from the wire
+//! names (`as_str`) of the enums here.
 
 use std::fmt;
 
@@ -74,6 +79,15 @@ pub enum KeyType {
 }
 
 impl KeyType {
+    /// The wire name (`long_term`, `temporary`, `other`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::LongTerm => "long_term",
+            KeyType::Temporary => "temporary",
+            KeyType::Other => "other",
+        }
+    }
+
     /// Classifies a 20-character access key id by its prefix.
     pub fn of(key_id: &str) -> KeyType {
         match key_id.get(..4) {
@@ -95,7 +109,7 @@ pub struct ProcessInfo {
     pub unit: Option<String>,
 }
 
-/// One part of a credential found in one place. Serialises to the DESIGN.md `findings[]` shape.
+/// One part of a credential found in one place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable id: the same finding has the same id across runs and hosts.

@@ -22,15 +22,17 @@ pub const CHECK_STATIC_KEYS: &str = "no_static_keys_with_role";
 /// Placeholder for the instance id in remediation commands when it is unknown.
 const INSTANCE_ID_PLACEHOLDER: &str = "<instance-id>";
 
-/// A check's or the report's result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A check's or the report's result; the cycle report and the CloudWatch summary carry the
+/// report's (`role_status`), unknown when IMDS could not be asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Passed.
     Pass,
     /// Failed (exit 1).
     Fail,
-    /// Could not be decided.
+    /// Could not be decided (off EC2, IMDS disabled or unreachable).
+    #[default]
     Unknown,
 }
 

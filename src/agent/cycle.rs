@@ -18,8 +18,8 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::config::Config;
 use crate::finding::Finding;
 use crate::report::cloudwatch::Delivery;
-use crate::report::cycle::{CycleReport, RoleStatus, RoleSummary};
-use crate::role::{self, RoleReport, Status, V1Probe};
+use crate::report::cycle::{CycleReport, RoleSummary};
+use crate::role::{self, RoleReport, V1Probe};
 use crate::scan::unreadable::{Coverage, Unreadable};
 use crate::scan::{CacheFile, Reuse, ScanCache, ScanOutcome};
 use crate::sources;
@@ -214,11 +214,7 @@ fn diff(
 
 fn role_summary(role: Option<&RoleReport>) -> RoleSummary {
     role.map_or_else(RoleSummary::default, |r| RoleSummary {
-        status: match r.status {
-            Status::Pass => RoleStatus::Pass,
-            Status::Fail => RoleStatus::Fail,
-            Status::Unknown => RoleStatus::Unknown,
-        },
+        status: r.status,
         instance_profile_missing: r.profile_missing_metric().map(|v| v == 1),
         imdsv1_open: r.imdsv1_open_metric().map(|v| v == 1),
     })

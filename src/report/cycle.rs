@@ -6,28 +6,38 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::finding::Finding;
 use crate::imds::model::IdentityDocument;
+use crate::role::Status;
 use crate::scan::{ScanOutcome, Stats};
 use crate::state::FindingChanges;
 
-/// Outcome of the role check, as far as the sinks need it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum RoleStatus {
-    /// Every check passed.
-    Pass,
-    /// At least one check failed.
-    Fail,
-    /// IMDS could not be asked (off EC2, disabled, unreachable).
-    #[default]
-    Unknown,
+/// Whether a finding appeared or went away: the `change` of a journal record and of a
+/// CloudWatch finding event, part of the outbox dedupe key, and the names of the summary's
+/// counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Not seen in the previous complete scan.
+    New,
+    /// Seen before, gone now.
+    Resolved,
+}
+
+impl Change {
+    /// The wire name: `new` or `resolved`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::New => "new",
+            Change::Resolved => "resolved",
+        }
+    }
 }
 
 /// What the role check found (the inputs of two metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RoleSummary {
     /// `pass`, `fail` or `unknown`.
-    pub status: RoleStatus,
+    pub status: Status,
     /// `Some(true)` when no instance profile is attached; `None` when unknown.
     pub instance_profile_missing: Option<bool>,
     /// `Some(true)` when IMDSv1 requests are answered; `None` when unknown.
@@ -62,7 +72,7 @@ pub struct CycleSummary {
     /// Scan counters.
     pub stats: Stats,
     /// Role check outcome.
-    pub role_status: RoleStatus,
+    pub role_status: Status,
 }
 
 /// Everything one cycle hands to the sinks.
@@ -110,5 +120,12 @@ impl CycleReport {
             },
             changes,
         }
+    }
+
+    /// Every finding change, new ones first, each in finding id order.
+    pub fn each_change(&self) -> impl Iterator<Item = (&Finding, Change)> {
+        let new = self.changes.new.iter().map(|f| (f, Change::New));
+        let resolved = self.changes.resolved.iter().map(|f| (f, Change::Resolved));
+        new.chain(resolved)
     }
 }

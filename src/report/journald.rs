@@ -4,40 +4,22 @@
 //! is not under journald, [`crate::logging`] installs a stderr logger and the same records
 //! appear as `key=value` lines.
 //!
-//! Priority by severity (the journal's `PRIORITY` follows the `log` level):
-//! a new long-term key (`AKIA…`) or a new secret of one is `error` (3); any other new finding
-//! is `warning` (4); a resolved finding is `info` (6). `log` has no `notice` level.
+//! Priority by severity: a new long-term key (`AKIA…`) or a new secret of one is logged at
+//! `error`, any other new finding at `warn`, a resolved finding at `info`. Under journald,
+//! `systemd-journal-logger` maps these levels to the journal's `PRIORITY` as `error` → 3
+//! (err), `warn` → 4 (warning) and `info` → 5 (notice): a resolved finding is a notice.
 
 use log::kv::{ToValue, Value};
 use log::{Level, Log, Metadata, Record};
 
 use crate::finding::{Finding, KeyType};
 use crate::imds::model::IdentityDocument;
-use crate::report::cycle::CycleReport;
+use crate::report::cycle::{Change, CycleReport};
 
 /// The `log` target of finding records (journal field `TARGET`).
 pub const TARGET: &str = "credhygiene::finding";
 
-/// Whether a finding appeared or went away.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    /// Not seen in the previous complete scan.
-    New,
-    /// Seen before, gone now.
-    Resolved,
-}
-
-impl Change {
-    /// `new` or `resolved` (the `CHANGE` field).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Change::New => "new",
-            Change::Resolved => "resolved",
-        }
-    }
-}
-
-/// The level (journal priority) of one change.
+/// The `log` level of one change (its journal priority: see the module docs).
 pub fn level(finding: &Finding, change: Change) -> Level {
     match change {
         Change::Resolved => Level::Info,
@@ -53,19 +35,10 @@ pub fn emit(report: &CycleReport) -> usize {
 
 /// Logs every change of a cycle through `logger` (a test passes a capturing logger).
 pub fn emit_to(logger: &dyn Log, report: &CycleReport) -> usize {
-    let mut n = 0;
-    for f in &report.changes.new {
-        n += usize::from(record(logger, f, Change::New, report.instance.as_ref()));
-    }
-    for f in &report.changes.resolved {
-        n += usize::from(record(
-            logger,
-            f,
-            Change::Resolved,
-            report.instance.as_ref(),
-        ));
-    }
-    n
+    report
+        .each_change()
+        .filter(|&(f, change)| record(logger, f, change, report.instance.as_ref()))
+        .count()
 }
 
 fn record(

@@ -1,8 +1,10 @@
-//! The DESIGN.md `scan --format json` document (version 1).
+//! The DESIGN.md `scan --format json` document (version 1), and [`FindingJson`], the one
+//! finding shape of that contract: stdout and the CloudWatch finding events serialise it; the
+//! state and the scan cache keep their own internal form ([`Finding`]'s derive).
 
 use serde::Serialize;
 
-use crate::finding::Finding;
+use crate::finding::{Finding, KeyType, ProcessInfo};
 use crate::scan::{ScanOutcome, Stats};
 
 /// Version of the JSON document; bumped only on incompatible changes.
@@ -10,24 +12,127 @@ pub const VERSION: u32 = 1;
 
 /// The document `scan --format json` prints.
 #[derive(Debug, Serialize)]
-pub struct ScanDocument<'a> {
+struct ScanDocument<'a> {
     /// Always [`VERSION`].
-    pub version: u32,
+    version: u32,
     /// One entry per part of a credential found.
-    pub findings: &'a [Finding],
+    findings: Vec<FindingJson<'a>>,
     /// Counters.
-    pub stats: &'a Stats,
+    stats: &'a Stats,
+}
+
+/// One DESIGN.md `findings[]` entry. Field order and names are the contract: a change here
+/// is a new document [`VERSION`].
+#[derive(Debug, Serialize)]
+pub(crate) struct FindingJson<'a> {
+    id: &'a str,
+    rule: &'a str,
+    kind: &'static str,
+    source: &'static str,
+    path: &'a str,
+    line: u64,
+    column: u64,
+    key_id: Option<&'a str>,
+    key_type: Option<&'static str>,
+    account_id: Option<&'a str>,
+    credential: &'a str,
+    redacted: &'a str,
+    fingerprint: &'a str,
+    /// Only on `process` findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    process: Option<ProcessJson<'a>>,
+}
+
+/// The `process` object of a finding.
+#[derive(Debug, Serialize)]
+struct ProcessJson<'a> {
+    pid: u32,
+    exe: Option<&'a str>,
+    unit: Option<&'a str>,
+}
+
+impl<'a> From<&'a Finding> for FindingJson<'a> {
+    fn from(f: &'a Finding) -> FindingJson<'a> {
+        FindingJson {
+            id: &f.id,
+            rule: &f.rule,
+            kind: f.kind.as_str(),
+            source: f.source.as_str(),
+            path: &f.path,
+            line: f.line,
+            column: f.column,
+            key_id: f.key_id.as_deref(),
+            key_type: f.key_type.map(KeyType::as_str),
+            account_id: f.account_id.as_deref(),
+            credential: &f.credential,
+            redacted: &f.redacted,
+            fingerprint: &f.fingerprint,
+            process: f.process.as_ref().map(ProcessJson::from),
+        }
+    }
+}
+
+impl<'a> From<&'a ProcessInfo> for ProcessJson<'a> {
+    fn from(p: &'a ProcessInfo) -> ProcessJson<'a> {
+        ProcessJson {
+            pid: p.pid,
+            exe: p.exe.as_deref(),
+            unit: p.unit.as_deref(),
+        }
+    }
 }
 
 /// Renders a scan as the DESIGN.md JSON document (one line, newline-terminated).
 pub fn render(outcome: &ScanOutcome) -> String {
     let doc = ScanDocument {
         version: VERSION,
-        findings: &outcome.findings,
+        findings: outcome.findings.iter().map(FindingJson::from).collect(),
         stats: &outcome.stats,
     };
     let mut s = serde_json::to_string(&doc)
         .unwrap_or_else(|e| format!("{{\"version\":{VERSION},\"error\":\"cannot render: {e}\"}}"));
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{Kind, Source};
+
+    fn finding(process: Option<ProcessInfo>) -> Finding {
+        Finding {
+            id: "f1".into(),
+            rule: "aws-secret-access-key".into(),
+            kind: Kind::SecretAccessKey,
+            source: Source::Process,
+            path: "/proc/42/environ".into(),
+            line: 1,
+            column: 23,
+            key_id: Some("AKIASXQV3SVWMFRRRM75".into()),
+            key_type: Some(KeyType::LongTerm),
+            account_id: None,
+            credential: "c1".into(),
+            redacted: "V+Hg…".into(),
+            fingerprint: "sha256:abcd".into(),
+            process,
+        }
+    }
+
+    /// The contract's bytes, field by field and in order.
+    #[test]
+    fn finding_json_is_the_design_shape() {
+        let process = ProcessInfo {
+            pid: 42,
+            exe: Some("/usr/bin/app".into()),
+            unit: None,
+        };
+        let json = |f: &Finding| serde_json::to_string(&FindingJson::from(f)).unwrap();
+        let head = r#"{"id":"f1","rule":"aws-secret-access-key","kind":"secret_access_key","source":"process","path":"/proc/42/environ","line":1,"column":23,"key_id":"AKIASXQV3SVWMFRRRM75","key_type":"long_term","account_id":null,"credential":"c1","redacted":"V+Hg…","fingerprint":"sha256:abcd""#;
+        assert_eq!(json(&finding(None)), format!("{head}}}"));
+        assert_eq!(
+            json(&finding(Some(process))),
+            format!(r#"{head},"process":{{"pid":42,"exe":"/usr/bin/app","unit":null}}}}"#)
+        );
+    }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::finding::Finding;
+use crate::finding::{Finding, KeyType};
 use crate::rules::RuleSet;
 use crate::scan::ScanOutcome;
 
@@ -70,7 +70,8 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
         }}],
         "partialFingerprints": { "credhygiene/v1": f.id, "secretFingerprint/v1": f.fingerprint },
         "properties": {
-            "kind": f.kind, "source": f.source, "key_id": f.key_id, "key_type": f.key_type,
+            "kind": f.kind.as_str(), "source": f.source.as_str(), "key_id": f.key_id,
+            "key_type": f.key_type.map(KeyType::as_str),
             "account_id": f.account_id, "credential": f.credential, "redacted": f.redacted,
             "fingerprint": f.fingerprint,
         }

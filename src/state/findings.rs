@@ -16,7 +16,7 @@ use crate::scan::unreadable::{Coverage, Unreadable};
 pub const FINDINGS_FILE: &str = "findings.json";
 
 /// What changed between the last complete scan and this one, by finding id.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FindingChanges {
     /// Findings not seen in the previous scan.
     pub new: Vec<Finding>,
@@ -33,6 +33,8 @@ impl FindingChanges {
     }
 }
 
+/// `findings.json`: an internal format (the findings in [`Finding`]'s own serde form, not the
+/// DESIGN.md finding JSON).
 #[derive(Serialize, Deserialize)]
 struct FindingsFile {
     version: u32,

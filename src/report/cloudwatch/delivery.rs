@@ -9,6 +9,7 @@ use super::metrics::Datum;
 use super::retry::CloudWatchError;
 #[cfg(doc)]
 use super::sink::CloudWatchSink;
+use crate::report::cycle::Change;
 #[cfg(doc)]
 use crate::state::DeliveredKeys;
 
@@ -47,8 +48,8 @@ pub enum Item {
 
 /// The dedupe key of a finding change: `finding id:change:generation` (a short hex id, `new`
 /// or `resolved`, and [`crate::state::FindingState::generation`], a short hex digest).
-pub fn change_key(finding_id: &str, change: &str, generation: &str) -> String {
-    format!("{finding_id}:{change}:{generation}")
+pub fn change_key(finding_id: &str, change: Change, generation: &str) -> String {
+    format!("{finding_id}:{}:{generation}", change.as_str())
 }
 
 /// The generation part of a [`change_key`].

@@ -8,7 +8,8 @@ use serde_json::json;
 
 use crate::finding::Finding;
 use crate::imds::model::IdentityDocument;
-use crate::report::cycle::CycleReport;
+use crate::report::cycle::{Change, CycleReport};
+use crate::report::json::FindingJson;
 
 /// `X-Amz-Target` prefix of CloudWatch Logs operations.
 pub const TARGET_PREFIX: &str = "Logs_20140328";
@@ -64,15 +65,16 @@ fn instance_fields(i: Option<&IdentityDocument>) -> serde_json::Map<String, serd
     m
 }
 
-/// The event of one finding change: the DESIGN.md finding fields, plus `event`, `change`,
-/// `time` and the instance (`instance_id`, `instance_account_id`, `region`, `image_id`).
-pub fn finding_event(f: &Finding, change: &str, report: &CycleReport) -> LogEvent {
-    let mut m = match serde_json::to_value(f) {
+/// The event of one finding change: the fields of the scan JSON ([`FindingJson`]), plus
+/// `event`, `change`, `time` and the instance (`instance_id`, `instance_account_id`, `region`,
+/// `availability_zone`, `image_id`).
+pub fn finding_event(f: &Finding, change: Change, report: &CycleReport) -> LogEvent {
+    let mut m = match serde_json::to_value(FindingJson::from(f)) {
         Ok(serde_json::Value::Object(m)) => m,
         _ => serde_json::Map::new(),
     };
     m.insert("event".into(), json!("finding"));
-    m.insert("change".into(), json!(change));
+    m.insert("change".into(), json!(change.as_str()));
     m.insert(
         "time".into(),
         json!(humantime::format_rfc3339_seconds(report.time).to_string()),
@@ -98,8 +100,11 @@ pub fn summary_event(report: &CycleReport, pending: usize, dropped: u64) -> LogE
     m.insert("role_status".into(), json!(s.role_status));
     m.insert("findings".into(), json!(s.findings));
     m.insert("credentials".into(), json!(s.credentials));
-    m.insert("new".into(), json!(report.changes.new.len()));
-    m.insert("resolved".into(), json!(report.changes.resolved.len()));
+    m.insert(Change::New.as_str().into(), json!(report.changes.new.len()));
+    m.insert(
+        Change::Resolved.as_str().into(),
+        json!(report.changes.resolved.len()),
+    );
     m.insert("still_present".into(), json!(s.still_present));
     if s.carried > 0 {
         m.insert("carried".into(), json!(s.carried));

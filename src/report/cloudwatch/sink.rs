@@ -312,13 +312,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
             key,
         };
         let mut items = Vec::new();
-        let changes = cycle
-            .changes
-            .new
-            .iter()
-            .map(|f| (f, "new"))
-            .chain(cycle.changes.resolved.iter().map(|f| (f, "resolved")));
-        for (f, change) in changes {
+        for (f, change) in cycle.each_change() {
             let key = change_key(&f.id, change, generation);
             if queued.contains(&key) || self.delivered.contains(&key) {
                 continue;

@@ -10,7 +10,8 @@ use std::time::SystemTime;
 use credhygiene::config::CloudWatchConfig;
 use credhygiene::finding::{Finding, KeyType, Kind, Source};
 use credhygiene::imds::model::IdentityDocument;
-use credhygiene::report::cycle::{CycleReport, RoleStatus, RoleSummary};
+use credhygiene::report::cycle::{CycleReport, RoleSummary};
+use credhygiene::role::Status;
 use credhygiene::scan::{Options, Plan, ScanOutcome, Scanner};
 use credhygiene::state::FindingState;
 use serde_json::Value;
@@ -38,7 +39,7 @@ pub fn identity() -> IdentityDocument {
 /// A failing role check: an instance profile, and IMDSv1 open.
 pub fn role() -> RoleSummary {
     RoleSummary {
-        status: RoleStatus::Fail,
+        status: Status::Fail,
         instance_profile_missing: Some(false),
         imdsv1_open: Some(true),
     }
