@@ -257,9 +257,10 @@ async fn outage_mid_delivery_then_recovery_delivers_everything_exactly_once() {
             .build()
             .unwrap();
 
-    // Requests: PutMetricData, CreateLogStream (group missing), CreateLogGroup,
-    // CreateLogStream, then PutLogEvents batches of 2. Cut after the first batch.
-    proxy.stop_after(5);
+    // Requests: PutMetricData, PutLogEvents (stream missing), CreateLogStream (group
+    // missing), CreateLogGroup, PutRetentionPolicy, CreateLogStream, then PutLogEvents
+    // batches of 2. Cut after the first batch.
+    proxy.stop_after(7);
     let ids: Vec<Finding> = (0..9).map(|i| synthetic(&format!("f{i}"))).collect();
     let c1 = cycle_of(&w.state, ids.clone());
     let d1 = sink.report(&c1).await;
