@@ -20,7 +20,14 @@ import zipfile
 METRICS = ["HardcodedCredentials", "InstanceProfileMissing", "IMDSv1Open", "ScanErrors"]
 NAMESPACE = "CredHygiene"
 LOG_GROUP = "/credhygiene/findings"
-LOG_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+# Writing to an existing group, and creating the group (the agent sets its retention at once).
+WRITE_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+CREATE_ACTIONS = {"logs:CreateLogGroup", "logs:PutRetentionPolicy"}
+# CloudWatch Logs' retentionInDays values (= LOG_RETENTION_DAYS in src/config/mod.rs) and the
+# agent's default cloudwatch.log_retention_days.
+RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                  2192, 2557, 2922, 3288, 3653]
+DEFAULT_RETENTION = 90
 
 
 class Fail(Exception):
@@ -39,10 +46,13 @@ def as_list(v):
 # --- IAM policy ---------------------------------------------------------------------------------
 
 
-def check_policy_statements(where, statements, log_resource_ok):
-    """The least-privilege contract: exactly PutMetricData limited to the namespace, and the three
-    Logs actions on the log group; nothing else, no Deny-less wildcards."""
-    need(len(statements) == 2, f"{where}: expected 2 statements, found {len(statements)}")
+def check_policy_statements(where, statements, log_resource_ok, creates_group):
+    """The least-privilege contract: exactly PutMetricData limited to the namespace, the Logs
+    write actions on the log group and, when the agent may create the group, CreateLogGroup and
+    PutRetentionPolicy on it; nothing else, no wildcard actions."""
+    want = {"cloudwatch:PutMetricData"} | WRITE_ACTIONS | (CREATE_ACTIONS if creates_group else set())
+    need(len(statements) == 2 + creates_group,
+         f"{where}: expected {2 + creates_group} statements, found {len(statements)}")
     actions = set()
     for st in statements:
         need(st.get("Effect") == "Allow", f"{where}: statement {st.get('Sid')} is not Allow")
@@ -56,15 +66,58 @@ def check_policy_statements(where, statements, log_resource_ok):
             ns = cond["cloudwatch:namespace"]
             need(ns == NAMESPACE or (isinstance(ns, dict) and ns.get("Ref") == "MetricNamespace"),
                  f"{where}: namespace condition is {ns!r}, not {NAMESPACE}")
-        elif acts == LOG_ACTIONS:
+        elif acts in (WRITE_ACTIONS, CREATE_ACTIONS):
             res = as_list(st["Resource"])
             need(all(log_resource_ok(r) for r in res),
-                 f"{where}: Logs actions on resources other than the agent's log group: {res}")
+                 f"{where}: Logs actions on resources other than the agent's log group "
+                 f"in every partition: {res}")
             need(len(res) == 2, f"{where}: expected the log group ARN and its :* form: {res}")
         else:
             raise Fail(f"{where}: unexpected actions {sorted(acts)}")
-    need(actions == LOG_ACTIONS | {"cloudwatch:PutMetricData"},
-         f"{where}: actions are {sorted(actions)}")
+    need(actions == want, f"{where}: actions are {sorted(actions)}, not {sorted(want)}")
+
+
+def resolve_if(statements, conditions):
+    """The statement list with each `Fn::If` resolved for the given condition values, and the
+    `AWS::NoValue` branches left out."""
+    out = []
+    for st in statements:
+        if isinstance(st, dict) and "Fn::If" in st:
+            cond, yes, no = st["Fn::If"]
+            st = yes if conditions[cond] else no
+        if st != {"Ref": "AWS::NoValue"}:
+            out.append(st)
+    return out
+
+
+def check_log_group(path, tpl, res, by_type):
+    """Who creates the log group: the stack when CreateLogGroup is "true" (the group resource
+    exists under that condition, is retained, has the retention parameter), else the agents."""
+    params = tpl["Parameters"]
+    need(params["CreateLogGroup"]["Default"] == "true"
+         and set(params["CreateLogGroup"]["AllowedValues"]) == {"true", "false"},
+         f"{path}: CreateLogGroup must be a \"true\"/\"false\" parameter, default \"true\"")
+    need(tpl["Conditions"].get("StackOwnsLogGroup") == {
+        "Fn::Equals": [{"Ref": "CreateLogGroup"}, "true"]},
+        f"{path}: StackOwnsLogGroup must be CreateLogGroup == \"true\"")
+    days = params["LogRetentionInDays"]
+    need(days["Default"] == DEFAULT_RETENTION and days["AllowedValues"] == RETENTION_DAYS,
+         f"{path}: LogRetentionInDays must offer CloudWatch's values, default {DEFAULT_RETENTION}")
+    group = res[by_type["AWS::Logs::LogGroup"][0]]
+    need(group.get("Condition") == "StackOwnsLogGroup",
+         f"{path}: the log group must be created only when the stack owns it")
+    need(group.get("DeletionPolicy") == "Retain" and group.get("UpdateReplacePolicy") == "Retain",
+         f"{path}: the log group must be retained (findings outlive the stack)")
+    need(group["Properties"] == {"LogGroupName": {"Ref": "LogGroupName"},
+                                 "RetentionInDays": {"Ref": "LogRetentionInDays"}},
+         f"{path}: log group properties {group['Properties']}")
+    # Nothing else may depend on the conditional resource.
+    text = json.dumps({k: v for k, v in tpl.items() if k != "Resources"}) + json.dumps(
+        {k: v for k, v in res.items() if k != by_type["AWS::Logs::LogGroup"][0]})
+    name = by_type["AWS::Logs::LogGroup"][0]
+    refs = [f'"Ref": "{name}"', f'"Fn::GetAtt": ["{name}"', f'"{name}.', "${" + name + "}"]
+    need(not any(r in text for r in refs),
+         f"{path}: refers to the conditional {name}; use the LogGroupName parameter")
 
 
 def check_aws(d):
@@ -72,9 +125,12 @@ def check_aws(d):
     with open(path) as f:
         policy = json.load(f)
     need(policy.get("Version") == "2012-10-17", f"{path}: Version must be 2012-10-17")
-    pat = re.compile(r"arn:aws:logs:\*:\*:log-group:" + re.escape(LOG_GROUP) + r"(:\*)?")
-    check_policy_statements(path, policy["Statement"], lambda r: bool(pat.fullmatch(r)))
-    print(f"ok: {path}: valid JSON, PutMetricData limited to {NAMESPACE}, Logs on {LOG_GROUP}")
+    # Partition "*": the policy works in aws, aws-cn, aws-us-gov, aws-iso*, aws-eusc (IAM allows
+    # wildcards in every ARN segment but the service's).
+    pat = re.compile(r"arn:\*:logs:\*:\*:log-group:" + re.escape(LOG_GROUP) + r"(:\*)?")
+    check_policy_statements(path, policy["Statement"], lambda r: bool(pat.fullmatch(r)), True)
+    print(f"ok: {path}: valid JSON, PutMetricData limited to {NAMESPACE}, Logs on {LOG_GROUP} "
+          f"in every partition, the agent may create the group and set its retention")
 
     from cfnlint.decode import decode  # the CloudFormation YAML loader (!Ref, !Sub, ...)
 
@@ -103,8 +159,13 @@ def check_aws(d):
             "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LogGroupName}:*",
         )
 
-    check_policy_statements(path + " (InstanceRole)", pols[0]["PolicyDocument"]["Statement"],
-                            cfn_log_arn)
+    statements = pols[0]["PolicyDocument"]["Statement"]
+    for stack_owns in (True, False):
+        check_policy_statements(
+            f"{path} (InstanceRole, CreateLogGroup={str(stack_owns).lower()})",
+            resolve_if(statements, {"StackOwnsLogGroup": stack_owns}), cfn_log_arn,
+            creates_group=not stack_owns)
+    check_log_group(path, tpl, res, by_type)
     need(tpl["Parameters"]["MetricNamespace"]["Default"] == NAMESPACE, f"{path}: namespace default")
     need(tpl["Parameters"]["LogGroupName"]["Default"] == LOG_GROUP, f"{path}: log group default")
 
@@ -153,7 +214,8 @@ def check_aws(d):
     need(any("by instance_id" in q and "sort credentials desc" in q and "limit 10" in q
              for q in queries), f"{path}: no worst-instances table")
     need(any("filter credentials > 0" in q for q in queries), f"{path}: no hosts-with-findings query")
-    print(f"ok: {path}: role (EC2 trust, least privilege), instance profile, "
+    print(f"ok: {path}: role (EC2 trust, least privilege; creates the log group only when the "
+          f"stack does not), retained log group, instance profile, "
           f"{len(by_type.get('AWS::CloudWatch::Alarm', []))} alarms on {', '.join(METRICS)}, "
           f"dashboard ({len(kinds)} widgets, JSON once substituted)")
 

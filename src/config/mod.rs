@@ -18,6 +18,16 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/credhygiene/credhygiene.toml";
 pub const IMDS_IPV4_ENDPOINT: &str = "http://169.254.169.254";
 /// The IPv6 IMDS endpoint (Nitro instances in IPv6-enabled subnets).
 pub const IMDS_IPV6_ENDPOINT: &str = "http://[fd00:ec2::254]";
+/// The retentions CloudWatch Logs accepts (`PutRetentionPolicy`'s `retentionInDays` enum);
+/// `cloudwatch.log_retention_days` must be one of them, or 0 for "never expire".
+pub const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+/// Default retention of a log group the agent creates: a quarter of finding history, long
+/// enough to follow a finding from new to resolved across a release cycle, and the
+/// CloudFormation template's default, so that fleet and stack agree.
+pub const DEFAULT_LOG_RETENTION_DAYS: u32 = 90;
 
 /// A configuration that could not be loaded, with the file and position concerned.
 #[derive(Debug, thiserror::Error)]
@@ -278,6 +288,14 @@ pub struct CloudWatchConfig {
     /// CloudWatch Logs endpoint; when unset, the regional AWS endpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs_endpoint: Option<String>,
+    /// Use the FIPS endpoints of the region (no effect on an explicit endpoint).
+    pub use_fips_endpoint: bool,
+    /// Use the dual-stack (IPv4 and IPv6) endpoints of the region (no effect on an explicit
+    /// endpoint).
+    pub use_dualstack_endpoint: bool,
+    /// Retention (days) set on a log group the agent creates, one of [`LOG_RETENTION_DAYS`];
+    /// 0 = never expire. A group that exists already keeps its own retention.
+    pub log_retention_days: u32,
     /// Bound of the on-disk outbox; when full, the oldest entries are dropped and counted.
     pub outbox_max_size: ByteSize,
 }
@@ -291,6 +309,9 @@ impl Default for CloudWatchConfig {
             region: None,
             endpoint: None,
             logs_endpoint: None,
+            use_fips_endpoint: false,
+            use_dualstack_endpoint: false,
+            log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
             outbox_max_size: ByteSize::mib(16),
         }
     }
@@ -420,6 +441,23 @@ pub fn apply_env(config: &mut Config, env: &Env) -> Result<(), ConfigError> {
         // A stray value must not stop the service from starting.
         config.imds.disabled = v.trim().eq_ignore_ascii_case("true");
     }
+    let cw = &mut config.cloudwatch;
+    for (var, key, value) in [
+        (
+            USE_FIPS_ENDPOINT_VAR,
+            "cloudwatch.use_fips_endpoint",
+            &mut cw.use_fips_endpoint,
+        ),
+        (
+            USE_DUALSTACK_ENDPOINT_VAR,
+            "cloudwatch.use_dualstack_endpoint",
+            &mut cw.use_dualstack_endpoint,
+        ),
+    ] {
+        if let Some(v) = env.get(var) {
+            *value = sdk_bool(var, key, v)?;
+        }
+    }
     if let Some(r) = env.get(REGION_VAR) {
         config.cloudwatch.region = Some(r.to_string());
     }
@@ -431,6 +469,21 @@ pub fn apply_env(config: &mut Config, env: &Env) -> Result<(), ConfigError> {
         config.cloudwatch.logs_endpoint = Some(ep.to_string());
     }
     Ok(())
+}
+
+/// A boolean environment variable as the AWS SDKs read it: `true` or `false`, in any case.
+fn sdk_bool(var: &str, key: &str, v: &str) -> Result<bool, ConfigError> {
+    if v.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if v.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(ConfigError::Invalid {
+            origin: format!("environment variable {var}"),
+            key: key.into(),
+            message: format!("expected true or false, found {v:?}"),
+        })
+    }
 }
 
 fn validate(config: &Config, origin: &Origin) -> Result<(), ConfigError> {
@@ -461,31 +514,7 @@ fn validate(config: &Config, origin: &Origin) -> Result<(), ConfigError> {
     if config.agent.interval < Duration::from_secs(1) {
         return Err(invalid("agent.interval", "expected at least 1s".into()));
     }
-    let ns = &config.cloudwatch.namespace;
-    if ns.is_empty() || ns.len() > 255 || ns.starts_with(':') || ns.starts_with("AWS/") {
-        return Err(invalid(
-            "cloudwatch.namespace",
-            format!("expected 1-255 characters, not starting with ':' or 'AWS/', found {ns:?}"),
-        ));
-    }
-    if !ns.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return Err(invalid(
-            "cloudwatch.namespace",
-            "expected printable ASCII".into(),
-        ));
-    }
-    let lg = &config.cloudwatch.log_group;
-    if lg.is_empty()
-        || lg.len() > 512
-        || !lg
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-/.#".contains(&b))
-    {
-        return Err(invalid(
-            "cloudwatch.log_group",
-            format!("expected 1-512 characters of [A-Za-z0-9_-/.#], found {lg:?}"),
-        ));
-    }
+    validate_cloudwatch(&config.cloudwatch).map_err(|(key, message)| invalid(key, message))?;
     for (i, pat) in config.scan.exclude.iter().enumerate() {
         if let Err(e) = globset::Glob::new(pat) {
             return Err(invalid(&format!("scan.exclude[{i}]"), e.to_string()));
@@ -496,13 +525,47 @@ fn validate(config: &Config, origin: &Origin) -> Result<(), ConfigError> {
             return Err(invalid(&format!("scan.env_files[{i}]"), e.to_string()));
         }
     }
+    Ok(())
+}
+
+/// The `[cloudwatch]` checks: `Err((key, what was expected))`.
+fn validate_cloudwatch(cw: &CloudWatchConfig) -> Result<(), (&'static str, String)> {
+    let ns = &cw.namespace;
+    if ns.is_empty() || ns.len() > 255 || ns.starts_with(':') || ns.starts_with("AWS/") {
+        return Err((
+            "cloudwatch.namespace",
+            format!("expected 1-255 characters, not starting with ':' or 'AWS/', found {ns:?}"),
+        ));
+    }
+    if !ns.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(("cloudwatch.namespace", "expected printable ASCII".into()));
+    }
+    let lg = &cw.log_group;
+    if lg.is_empty()
+        || lg.len() > 512
+        || !lg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-/.#".contains(&b))
+    {
+        return Err((
+            "cloudwatch.log_group",
+            format!("expected 1-512 characters of [A-Za-z0-9_-/.#], found {lg:?}"),
+        ));
+    }
+    let days = cw.log_retention_days;
+    if days != 0 && !LOG_RETENTION_DAYS.contains(&days) {
+        return Err((
+            "cloudwatch.log_retention_days",
+            format!("expected 0 (never expire) or one of {LOG_RETENTION_DAYS:?}, found {days}"),
+        ));
+    }
     for (key, value) in [
-        ("cloudwatch.endpoint", &config.cloudwatch.endpoint),
-        ("cloudwatch.logs_endpoint", &config.cloudwatch.logs_endpoint),
+        ("cloudwatch.endpoint", &cw.endpoint),
+        ("cloudwatch.logs_endpoint", &cw.logs_endpoint),
     ] {
         if let Some(v) = value {
             if reqwest::Url::parse(v).is_err() {
-                return Err(invalid(key, format!("expected a URL, found {v:?}")));
+                return Err((key, format!("expected a URL, found {v:?}")));
             }
         }
     }
@@ -653,6 +716,77 @@ mod tests {
         // An unexpected value enables IMDS, as in the SDKs (issue 11: it used to stop the start).
         apply_env(&mut c, &Env::from_pairs(&[(IMDS_DISABLED_VAR, "maybe")])).unwrap();
         assert!(!c.imds.disabled);
+    }
+
+    /// `AWS_USE_FIPS_ENDPOINT` / `AWS_USE_DUALSTACK_ENDPOINT`: `true` / `false` in any case,
+    /// beating the file; anything else is an error naming the variable.
+    #[test]
+    fn endpoint_variant_from_file_and_env() {
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], (bool, bool));
+        let fips_file = "[cloudwatch]\nuse_fips_endpoint = true\n";
+        let cases: &[Case] = &[
+            ("", &[], (false, false)),
+            (fips_file, &[], (true, false)),
+            (
+                fips_file,
+                &[(USE_FIPS_ENDPOINT_VAR, "FALSE")],
+                (false, false),
+            ),
+            ("", &[(USE_FIPS_ENDPOINT_VAR, "True")], (true, false)),
+            ("", &[(USE_DUALSTACK_ENDPOINT_VAR, "true")], (false, true)),
+            (
+                "[cloudwatch]\nuse_dualstack_endpoint = true\n",
+                &[(USE_FIPS_ENDPOINT_VAR, "true")],
+                (true, true),
+            ),
+            // Empty is unset, as in the SDKs.
+            (fips_file, &[(USE_FIPS_ENDPOINT_VAR, "")], (true, false)),
+        ];
+        for (file, env, want) in cases {
+            let mut c = parse_str(file, Path::new("f")).unwrap();
+            apply_env(&mut c, &Env::from_pairs(env)).unwrap();
+            let got = (
+                c.cloudwatch.use_fips_endpoint,
+                c.cloudwatch.use_dualstack_endpoint,
+            );
+            assert_eq!(got, *want, "file {file:?} env {env:?}");
+        }
+        for var in [USE_FIPS_ENDPOINT_VAR, USE_DUALSTACK_ENDPOINT_VAR] {
+            for bad in ["1", "yes", "on"] {
+                let err = apply_env(&mut Config::default(), &Env::from_pairs(&[(var, bad)]))
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    err.starts_with(&format!("environment variable {var}: ")),
+                    "{err}"
+                );
+                assert!(err.contains("expected true or false"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn log_retention_days_must_be_a_cloudwatch_value_or_zero() {
+        let c = parse_str("", Path::new("f")).unwrap();
+        assert_eq!(c.cloudwatch.log_retention_days, 90);
+        for ok in [0, 1, 90, 3653] {
+            let text = format!("[cloudwatch]\nlog_retention_days = {ok}\n");
+            let c = parse_str(&text, Path::new("f")).unwrap();
+            validate(&c, &Origin::File("f".into())).unwrap();
+        }
+        for bad in [2, 89, 366, 3654] {
+            let text = format!("[cloudwatch]\nlog_retention_days = {bad}\n");
+            let c = parse_str(&text, Path::new("f")).unwrap();
+            let err = validate(&c, &Origin::File("f".into())).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with("f: invalid cloudwatch.log_retention_days: "),
+                "{msg}"
+            );
+            assert!(msg.contains(&bad.to_string()), "{msg}");
+        }
+        let err = parse_str("[cloudwatch]\nlog_retention_days = -1\n", Path::new("f"));
+        assert!(err.unwrap_err().to_string().starts_with("f:2:"));
     }
 
     #[test]

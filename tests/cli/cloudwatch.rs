@@ -257,9 +257,10 @@ async fn outage_mid_delivery_then_recovery_delivers_everything_exactly_once() {
             .build()
             .unwrap();
 
-    // Requests: PutMetricData, CreateLogStream (group missing), CreateLogGroup,
-    // CreateLogStream, then PutLogEvents batches of 2. Cut after the first batch.
-    proxy.stop_after(5);
+    // Requests: PutMetricData, PutLogEvents (stream missing), CreateLogStream (group
+    // missing), CreateLogGroup, PutRetentionPolicy, CreateLogStream, then PutLogEvents
+    // batches of 2. Cut after the first batch.
+    proxy.stop_after(7);
     let ids: Vec<Finding> = (0..9).map(|i| synthetic(&format!("f{i}"))).collect();
     let c1 = cycle_of(&w.state, ids.clone());
     let d1 = sink.report(&c1).await;
@@ -716,4 +717,125 @@ async fn a_flush_before_the_first_cycle_after_a_restart_does_not_deliver_a_chang
     assert!(keys.values().all(|&n| n == 1), "duplicates: {keys:?}");
     assert_eq!(events_of(&events, "summary").len(), 2);
     assert_eq!(metrics["HardcodedCredentials"]["count"], 2.0, "{metrics}");
+}
+
+/// Issue 11 §5/§6: runs boto3 CloudWatch Logs code against `w`'s moto as the "full" role
+/// (`logs` is the client; `group` the config's log group) and returns what it prints as JSON.
+/// The stack's side of the tests: creating a group as CloudFormation would, reading a
+/// group's retention.
+fn logs_admin(w: &MotoWorld, code: &str) -> Value {
+    let venv = std::env::var_os("CREDHYGIENE_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/.venv"));
+    let script = format!(
+        "import boto3, json, sys\n\
+         c = json.loads(sys.argv[2])\n\
+         logs = boto3.client('logs', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
+             aws_access_key_id=c['AccessKeyId'], aws_secret_access_key=c['SecretAccessKey'],\n\
+             aws_session_token=c['SessionToken'])\n\
+         group = sys.argv[3]\n\
+         {code}\n"
+    );
+    let out = Command::new(venv.join("bin/python"))
+        .args(["-c", &script, &w.moto.endpoint()])
+        .arg(w.moto.creds["full"].to_string())
+        .arg(&w.cfg.log_group)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The retention of the config's log group (`null` when it never expires).
+fn retention_of(w: &MotoWorld) -> Value {
+    logs_admin(
+        w,
+        "g = logs.describe_log_groups(logGroupNamePrefix=group)['logGroups']\n\
+         print(json.dumps([x.get('retentionInDays') for x in g if x['logGroupName'] == group][0]))",
+    )
+}
+
+/// Issue 11 §5: a log group the agent creates gets `log_retention_days` right away; with 0 it
+/// never expires and no retention call is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_group_the_agent_creates_gets_the_configured_retention() {
+    let Some(mut w) = MotoWorld::start() else {
+        return;
+    };
+    let mut sink = w.sink("full");
+    let d = sink.report(&cycle_of(&w.state, vec![synthetic("a")])).await;
+    assert!(d.is_complete(), "{:?}", d.errors);
+    assert_eq!(d.calls.create_log_group.calls, 1);
+    assert_eq!(d.calls.put_retention_policy.calls, 1);
+    assert_eq!(retention_of(&w), 90);
+    drop(sink);
+
+    w.cfg.log_group = "/credhygiene/forever".into();
+    w.cfg.log_retention_days = 0;
+    let mut sink = w.sink("full");
+    let d = sink.report(&cycle_of(&w.state, vec![synthetic("b")])).await;
+    assert!(d.is_complete(), "{:?}", d.errors);
+    assert_eq!(d.calls.create_log_group.calls, 1);
+    assert_eq!(d.calls.put_retention_policy.calls, 0);
+    assert_eq!(retention_of(&w), Value::Null);
+}
+
+/// Issue 11 §6: streams are created lazily. The first delivery puts, is told the stream is
+/// missing, creates it (and the group), and puts again; a restarted agent whose stream exists
+/// makes no `Create*` call at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_agent_whose_stream_exists_makes_no_create_call() {
+    let Some(w) = MotoWorld::start() else { return };
+    let mut sink = w.sink("full");
+    let d = sink.report(&cycle_of(&w.state, vec![synthetic("a")])).await;
+    assert!(d.is_complete(), "{:?}", d.errors);
+    assert_eq!(
+        (
+            d.calls.put_log_events.calls,
+            d.calls.create_log_stream.calls,
+            d.calls.create_log_group.calls
+        ),
+        (2, 2, 1),
+        "put (stream missing), create stream (group missing), create group, create stream, put"
+    );
+    drop(sink); // restart
+    let mut sink = w.sink("full");
+    let d = sink
+        .report(&cycle_of(&w.state, vec![synthetic("a"), synthetic("b")]))
+        .await;
+    assert!(d.is_complete(), "{:?}", d.errors);
+    assert_eq!(d.calls.create_log_stream.calls, 0);
+    assert_eq!(d.calls.create_log_group.calls, 0);
+    assert_eq!(d.calls.put_retention_policy.calls, 0);
+    assert_eq!(d.calls.put_log_events.calls, 1);
+    let (events, _) = w.read();
+    assert_eq!(events.len(), 2 + 2, "{events:#?}");
+}
+
+/// Issue 11 §5: the group exists already (the CloudFormation stack made it, with its own
+/// retention): the agent creates only its stream, never the group, and leaves the group's
+/// retention alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_log_group_is_used_as_it_is() {
+    let Some(w) = MotoWorld::start() else { return };
+    logs_admin(
+        &w,
+        "logs.create_log_group(logGroupName=group)\n\
+         logs.put_retention_policy(logGroupName=group, retentionInDays=30)\n\
+         print('null')",
+    );
+    let mut sink = w.sink("full");
+    let d = sink.report(&cycle_of(&w.state, vec![synthetic("a")])).await;
+    assert!(d.is_complete(), "{:?}", d.errors);
+    assert_eq!(d.calls.create_log_group.calls, 0);
+    assert_eq!(d.calls.put_retention_policy.calls, 0);
+    assert_eq!(d.calls.create_log_stream.calls, 1);
+    assert_eq!(d.calls.put_log_events.calls, 2);
+    assert_eq!(retention_of(&w), 30, "the stack's retention is kept");
+    let (events, _) = w.read();
+    assert_eq!(events.len(), 2);
 }

@@ -23,6 +23,8 @@ pub struct ApiCounters {
     pub put_metric_data: ApiCount,
     /// `CreateLogGroup`.
     pub create_log_group: ApiCount,
+    /// `PutRetentionPolicy`.
+    pub put_retention_policy: ApiCount,
     /// `CreateLogStream`.
     pub create_log_stream: ApiCount,
     /// `PutLogEvents`.
@@ -39,19 +41,33 @@ impl ApiCounters {
         match api {
             Api::PutMetricData => &mut self.put_metric_data,
             Api::CreateLogGroup => &mut self.create_log_group,
+            Api::PutRetentionPolicy => &mut self.put_retention_policy,
             Api::CreateLogStream => &mut self.create_log_stream,
             Api::PutLogEvents => &mut self.put_log_events,
         }
     }
 
+    /// The counters of every API.
+    fn each(&self) -> [&ApiCount; 5] {
+        [
+            &self.put_metric_data,
+            &self.create_log_group,
+            &self.put_retention_policy,
+            &self.create_log_stream,
+            &self.put_log_events,
+        ]
+    }
+
     /// Adds `o`'s counts to these.
     pub(crate) fn add(&mut self, o: &ApiCounters) {
-        for (mine, theirs) in [
-            (&mut self.put_metric_data, &o.put_metric_data),
-            (&mut self.create_log_group, &o.create_log_group),
-            (&mut self.create_log_stream, &o.create_log_stream),
-            (&mut self.put_log_events, &o.put_log_events),
-        ] {
+        let mine = [
+            &mut self.put_metric_data,
+            &mut self.create_log_group,
+            &mut self.put_retention_policy,
+            &mut self.create_log_stream,
+            &mut self.put_log_events,
+        ];
+        for (mine, theirs) in mine.into_iter().zip(o.each()) {
             mine.calls += theirs.calls;
             mine.bytes_sent += theirs.bytes_sent;
             mine.errors += theirs.errors;
@@ -62,17 +78,11 @@ impl ApiCounters {
 
     /// Request bytes sent over all APIs.
     pub fn total_bytes_sent(&self) -> u64 {
-        self.put_metric_data.bytes_sent
-            + self.create_log_group.bytes_sent
-            + self.create_log_stream.bytes_sent
-            + self.put_log_events.bytes_sent
+        self.each().iter().map(|c| c.bytes_sent).sum()
     }
 
     /// Requests over all APIs.
     pub fn total_calls(&self) -> u64 {
-        self.put_metric_data.calls
-            + self.create_log_group.calls
-            + self.create_log_stream.calls
-            + self.put_log_events.calls
+        self.each().iter().map(|c| c.calls).sum()
     }
 }

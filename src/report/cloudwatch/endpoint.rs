@@ -1,16 +1,24 @@
-//! The four operations the sink calls (names, IAM actions, SigV4 names, `X-Amz-Target`) and
-//! where they go: the AWS partition of a region and the regional endpoints. Self-contained,
-//! so that a full partition table can replace the prefix rules here.
+//! The operations the sink calls (names, IAM actions, SigV4 names, `X-Amz-Target`) and where
+//! they go: an explicit endpoint (`AWS_ENDPOINT_URL*`, `cloudwatch.endpoint` /
+//! `logs_endpoint`) when there is one, else the region's endpoint from the partition table
+//! ([`crate::report::endpoints`]) in the variant the config asks for (FIPS, dual-stack).
+//! A region or variant without an endpoint is an [`EndpointError`]: the sink goes inactive
+//! and says why, rather than sending somewhere else or retrying.
+
+use crate::config::CloudWatchConfig;
+use crate::report::endpoints::{self, EndpointError, Variant};
 
 use super::{logs, metrics};
 
-/// The four operations the sink calls.
+/// The operations the sink calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Api {
     /// CloudWatch `PutMetricData`.
     PutMetricData,
     /// CloudWatch Logs `CreateLogGroup`.
     CreateLogGroup,
+    /// CloudWatch Logs `PutRetentionPolicy` (on a group the sink created).
+    PutRetentionPolicy,
     /// CloudWatch Logs `CreateLogStream`.
     CreateLogStream,
     /// CloudWatch Logs `PutLogEvents`.
@@ -23,6 +31,7 @@ impl Api {
         match self {
             Api::PutMetricData => "PutMetricData",
             Api::CreateLogGroup => "CreateLogGroup",
+            Api::PutRetentionPolicy => "PutRetentionPolicy",
             Api::CreateLogStream => "CreateLogStream",
             Api::PutLogEvents => "PutLogEvents",
         }
@@ -33,6 +42,7 @@ impl Api {
         match self {
             Api::PutMetricData => "cloudwatch:PutMetricData",
             Api::CreateLogGroup => "logs:CreateLogGroup",
+            Api::PutRetentionPolicy => "logs:PutRetentionPolicy",
             Api::CreateLogStream => "logs:CreateLogStream",
             Api::PutLogEvents => "logs:PutLogEvents",
         }
@@ -72,43 +82,157 @@ impl Api {
     }
 }
 
-/// The AWS partition of a region (`aws`, `aws-cn`, `aws-us-gov`).
+/// The partition id of `region` for ARNs (`aws`, `aws-cn`, `aws-us-gov`, `aws-iso*`,
+/// `aws-eusc`); `aws` for a region no partition claims (only reachable with an explicit
+/// endpoint, e.g. an emulator's made-up region).
 pub(crate) fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
+    endpoints::partition_id(region).unwrap_or("aws")
+}
+
+/// The endpoint variant the config asks for (the environment already applied).
+fn variant(cfg: &CloudWatchConfig) -> Variant {
+    Variant {
+        fips: cfg.use_fips_endpoint,
+        dual_stack: cfg.use_dualstack_endpoint,
     }
 }
 
-/// The regional endpoint of `monitoring` or `logs` (`.amazonaws.com.cn` in China).
-pub(crate) fn regional_endpoint(signing_name: &str, region: &str) -> String {
-    let suffix = if region.starts_with("cn-") {
-        "amazonaws.com.cn"
+/// Where calls of `api` to `region` go, without a trailing `/`: the configured endpoint of
+/// its service, else the regional one of the configured variant.
+pub(crate) fn endpoint_url(
+    cfg: &CloudWatchConfig,
+    api: Api,
+    region: &str,
+) -> Result<String, EndpointError> {
+    let configured = if api.is_logs() {
+        cfg.logs_endpoint.as_deref()
     } else {
-        "amazonaws.com"
+        cfg.endpoint.as_deref()
     };
-    format!("https://{signing_name}.{region}.{suffix}")
+    match configured {
+        Some(e) => Ok(e.trim_end_matches('/').to_string()),
+        None => endpoints::resolve(api.signing_name(), region, variant(cfg)),
+    }
+}
+
+/// Whether both services the sink calls have an endpoint in `region`.
+pub(crate) fn check_region(cfg: &CloudWatchConfig, region: &str) -> Result<(), EndpointError> {
+    for api in [Api::PutMetricData, Api::PutLogEvents] {
+        endpoint_url(cfg, api, region)?;
+    }
+    Ok(())
+}
+
+/// Why the sink is inactive when an endpoint cannot be resolved: the error, and the settings
+/// that decide it.
+pub(crate) fn inactive_reason(err: &EndpointError) -> String {
+    let settings = match err {
+        EndpointError::UnknownRegion { .. } => {
+            "set cloudwatch.region / AWS_REGION, or the endpoints"
+        }
+        EndpointError::NoVariant { .. } => {
+            "see cloudwatch.use_fips_endpoint / AWS_USE_FIPS_ENDPOINT and \
+             cloudwatch.use_dualstack_endpoint / AWS_USE_DUALSTACK_ENDPOINT"
+        }
+    };
+    format!("no CloudWatch endpoint: {err} ({settings})")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn cfg(fips: bool, dual_stack: bool) -> CloudWatchConfig {
+        CloudWatchConfig {
+            use_fips_endpoint: fips,
+            use_dualstack_endpoint: dual_stack,
+            ..CloudWatchConfig::default()
+        }
+    }
+
+    /// Every partition, from the table: the old prefix rules knew only China and "the rest".
     #[test]
-    fn endpoints_and_partitions() {
+    fn regional_endpoints_of_every_partition() {
+        let plain = cfg(false, false);
+        for (region, partition_id, logs) in [
+            ("eu-west-1", "aws", "https://logs.eu-west-1.amazonaws.com"),
+            (
+                "cn-north-1",
+                "aws-cn",
+                "https://logs.cn-north-1.amazonaws.com.cn",
+            ),
+            (
+                "us-gov-west-1",
+                "aws-us-gov",
+                "https://logs.us-gov-west-1.amazonaws.com",
+            ),
+            (
+                "us-iso-east-1",
+                "aws-iso",
+                "https://logs.us-iso-east-1.c2s.ic.gov",
+            ),
+            (
+                "us-isob-east-1",
+                "aws-iso-b",
+                "https://logs.us-isob-east-1.sc2s.sgov.gov",
+            ),
+            (
+                "eusc-de-east-1",
+                "aws-eusc",
+                "https://logs.eusc-de-east-1.amazonaws.eu",
+            ),
+        ] {
+            assert_eq!(partition(region), partition_id, "{region}");
+            let got = endpoint_url(&plain, Api::PutLogEvents, region).unwrap();
+            assert_eq!(got, logs, "{region}");
+            assert_eq!(check_region(&plain, region), Ok(()), "{region}");
+        }
         assert_eq!(
-            regional_endpoint("monitoring", "eu-west-1"),
-            "https://monitoring.eu-west-1.amazonaws.com"
+            endpoint_url(&plain, Api::PutMetricData, "us-iso-east-1").unwrap(),
+            "https://monitoring.us-iso-east-1.c2s.ic.gov"
         );
+    }
+
+    #[test]
+    fn variants_and_explicit_endpoints() {
+        let fips = cfg(true, false);
         assert_eq!(
-            regional_endpoint("logs", "cn-north-1"),
-            "https://logs.cn-north-1.amazonaws.com.cn"
+            endpoint_url(&fips, Api::PutLogEvents, "us-east-1").unwrap(),
+            "https://logs-fips.us-east-1.amazonaws.com"
         );
-        assert_eq!(partition("cn-northwest-1"), "aws-cn");
-        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
-        assert_eq!(partition("us-east-1"), "aws");
+        let dual = cfg(false, true);
+        assert_eq!(
+            endpoint_url(&dual, Api::PutMetricData, "eu-west-1").unwrap(),
+            "https://monitoring.eu-west-1.api.aws"
+        );
+        // An explicit endpoint wins over region and variant.
+        let explicit = CloudWatchConfig {
+            logs_endpoint: Some("http://127.0.0.1:4566/".into()),
+            ..cfg(true, true)
+        };
+        assert_eq!(
+            endpoint_url(&explicit, Api::CreateLogStream, "mars-1").unwrap(),
+            "http://127.0.0.1:4566"
+        );
+        // ...but only for its own service.
+        assert!(endpoint_url(&explicit, Api::PutMetricData, "mars-1").is_err());
+    }
+
+    #[test]
+    fn a_missing_variant_or_region_says_which_settings() {
+        let err = check_region(&cfg(true, true), "us-isof-south-1").unwrap_err();
+        let why = inactive_reason(&err);
+        assert!(
+            why.contains("has no FIPS dual-stack endpoint in us-isof-south-1"),
+            "{why}"
+        );
+        assert!(why.contains("AWS_USE_FIPS_ENDPOINT"), "{why}");
+        let err = check_region(&cfg(false, false), "mars-1").unwrap_err();
+        let why = inactive_reason(&err);
+        assert!(
+            why.contains("\"mars-1\" belongs to no known AWS partition"),
+            "{why}"
+        );
+        assert!(why.contains("AWS_REGION"), "{why}");
     }
 }

@@ -165,6 +165,19 @@ pub fn create_log_group_body(group: &str) -> Vec<u8> {
     json!({ "logGroupName": group }).to_string().into_bytes()
 }
 
+/// Body of `PutRetentionPolicy`.
+pub fn put_retention_policy_body(group: &str, days: u32) -> Vec<u8> {
+    json!({ "logGroupName": group, "retentionInDays": days })
+        .to_string()
+        .into_bytes()
+}
+
+/// Whether a `Create*` answer that counted as success created the resource: the service call
+/// also takes "already exists" (an error answer, with its `__type`) as success.
+pub(crate) fn created(resp: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(resp).map_or(true, |v| v.get("__type").is_none())
+}
+
 /// Body of `CreateLogStream`.
 pub fn create_log_stream_body(group: &str, stream: &str) -> Vec<u8> {
     json!({ "logGroupName": group, "logStreamName": stream })
@@ -256,6 +269,18 @@ mod tests {
             batches(&refs, MAX_BATCH_EVENTS),
             vec![0..10_000, 10_000..10_001]
         );
+    }
+
+    #[test]
+    fn created_tells_already_exists_apart() {
+        assert!(created(b""));
+        assert!(created(b"{}"));
+        assert!(!created(
+            br#"{"__type":"ResourceAlreadyExistsException","message":"exists"}"#
+        ));
+        let body: serde_json::Value =
+            serde_json::from_slice(&put_retention_policy_body("/g", 90)).unwrap();
+        assert_eq!(body, json!({ "logGroupName": "/g", "retentionInDays": 90 }));
     }
 
     #[test]

@@ -8,10 +8,11 @@ use reqwest::header::HeaderMap;
 
 use crate::config::CloudWatchConfig;
 use crate::imds::model::RoleCredentials;
+use crate::report::endpoints::EndpointError;
 
 use super::counters::ApiCounters;
 use super::credentials::CredentialSource;
-use super::endpoint::{partition, regional_endpoint, Api};
+use super::endpoint::{endpoint_url, partition, Api};
 use super::retry::{classify, parse_error, Class, CloudWatchError, RetryPolicy};
 use super::sign::{self, SignError, SigningKey};
 
@@ -37,27 +38,19 @@ pub(crate) struct Target {
 
 impl Target {
     /// Calls of `api`, and of the other operations of its service, to `region`: the
-    /// configured endpoint, else the regional one.
+    /// configured endpoint, else the regional one ([`endpoint_url`]).
     pub(crate) fn new(
         cfg: &CloudWatchConfig,
         account: Option<&str>,
         api: Api,
         region: &str,
-    ) -> Target {
-        let configured = if api.is_logs() {
-            cfg.logs_endpoint.as_deref()
-        } else {
-            cfg.endpoint.as_deref()
-        };
-        let endpoint = configured
-            .map(|e| e.trim_end_matches('/').to_string())
-            .unwrap_or_else(|| regional_endpoint(api.signing_name(), region));
-        Target {
+    ) -> Result<Target, EndpointError> {
+        Ok(Target {
             region: region.to_string(),
-            endpoint,
+            endpoint: endpoint_url(cfg, api, region)?,
             namespace: cfg.namespace.clone(),
             account: account.map(str::to_string),
-        }
+        })
     }
 
     /// The resource a denied call of `api` with `body` lacks permission on: the log group or

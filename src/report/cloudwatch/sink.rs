@@ -1,7 +1,17 @@
 //! The sink: turns a cycle into outbox entries, queues them durably (all or none), and
 //! drains the outbox oldest first through the [`Service`], data points by namespace and log
 //! events by stream, trimming only what CloudWatch accepted.
+//!
+//! Log streams are created lazily: `PutLogEvents` comes first, and only its
+//! `ResourceNotFoundException` makes the sink create the stream (and the group, when that is
+//! what is missing), once per batch, before it puts again. A restarted agent whose stream
+//! exists makes no `Create*` call. A group the sink creates gets `log_retention_days` at once
+//! (`PutRetentionPolicy`); a group that exists (the CloudFormation stack's) is never created
+//! again nor has its retention touched, and creating a missing group is said in the log, so
+//! a group deleted under the agent is never re-created silently. Where the stack owns the
+//! group, its role has no `logs:CreateLogGroup` and the re-creation fails as `AccessDenied`.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -9,11 +19,12 @@ use std::time::{Duration, SystemTime};
 use crate::config::CloudWatchConfig;
 use crate::imds::model::{IdentityDocument, RoleCredentials};
 use crate::report::cycle::CycleReport;
+use crate::report::endpoints::EndpointError;
 use crate::state::{DeliveredKeys, Outbox, OUTBOX_FILE};
 
 use super::credentials::{CredentialError, CredentialSource};
 use super::delivery::{change_key, key_generation, Delivery, Item};
-use super::endpoint::Api;
+use super::endpoint::{self, Api};
 use super::logs::{self, LogEvent};
 use super::metrics::{self, Datum, Dimensions};
 use super::retry::{CloudWatchError, RetryPolicy};
@@ -89,7 +100,6 @@ impl<C: CredentialSource> Builder<'_, C> {
             delivered: DeliveredKeys::load(self.state_dir),
             outbox,
             totals: ApiCounters::default(),
-            ready_streams: HashSet::new(),
             inactive_logged: false,
             account: None,
         })
@@ -105,7 +115,6 @@ pub struct CloudWatchSink<C> {
     outbox: Outbox<Item>,
     delivered: DeliveredKeys,
     totals: ApiCounters,
-    ready_streams: HashSet<StreamKey>,
     inactive_logged: bool,
     account: Option<String>,
 }
@@ -116,13 +125,16 @@ type StreamKey = (String, String, String);
 /// An outbox log event with its sequence number and its change key.
 type Keyed = (u64, LogEvent, Option<String>);
 
-/// The outbox sorted for sending.
+/// An outbox data point with its sequence number.
+type Numbered = (u64, Datum);
+
+/// The outbox sorted for sending, each destination with where its calls go.
 #[derive(Default)]
 struct Pending {
     /// Data points by region and namespace, with their sequence numbers.
-    metrics: BTreeMap<(String, String), Vec<(u64, Datum)>>,
+    metrics: BTreeMap<(String, String), (Target, Vec<Numbered>)>,
     /// Log events by stream.
-    logs: BTreeMap<StreamKey, Vec<Keyed>>,
+    logs: BTreeMap<StreamKey, (Target, Vec<Keyed>)>,
     /// Entries the service would refuse (older than it accepts, or too large).
     expired: Vec<u64>,
 }
@@ -265,6 +277,9 @@ impl<C: CredentialSource> CloudWatchSink<C> {
                     .into(),
             ));
         };
+        if let Err(e) = endpoint::check_region(&self.cfg, &self.region(instance)) {
+            return Err(self.inactive(endpoint::inactive_reason(&e)));
+        }
         match self.service.source().credentials().await {
             Err(CredentialError::Unavailable(why)) => return Err(self.inactive(why)),
             Err(e @ CredentialError::Failed(_)) => {
@@ -281,6 +296,14 @@ impl<C: CredentialSource> CloudWatchSink<C> {
         Ok(instance)
     }
 
+    /// The region entries for `instance` go to: the configured one, else the instance's.
+    fn region(&self, instance: &IdentityDocument) -> String {
+        self.cfg
+            .region
+            .clone()
+            .unwrap_or_else(|| instance.region.clone())
+    }
+
     /// The outbox entries of a cycle: one event per finding change not already queued or
     /// delivered, the summary event, and the data points.
     fn items(
@@ -289,11 +312,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
         instance: &IdentityDocument,
         generation: &str,
     ) -> Vec<Item> {
-        let region = self
-            .cfg
-            .region
-            .clone()
-            .unwrap_or_else(|| instance.region.clone());
+        let region = self.region(instance);
         let group = self.cfg.log_group.clone();
         let stream = instance.instance_id.clone();
         let queued: HashSet<String> = self
@@ -337,14 +356,20 @@ impl<C: CredentialSource> CloudWatchSink<C> {
     /// the service accepted ([`DeliveredKeys`]), then removes the entries. A batch is sent
     /// twice only when the process dies, or the 2xx is lost, between the service accepting it
     /// and its removal being on disk (see the module docs).
+    /// An entry whose region has no endpoint (the variant was changed by a reload) makes the
+    /// sink inactive, said once, and sends nothing.
     pub async fn flush(&mut self) -> Delivery {
         let mut d = Delivery {
             active: true,
             ..Delivery::default()
         };
         if !self.outbox.is_empty() {
+            let pending = match self.pending_by_destination(SystemTime::now()) {
+                Ok(pending) => pending,
+                Err(e) => return self.inactive(endpoint::inactive_reason(&e)),
+            };
             match self.service.source().credentials().await {
-                Ok(creds) => self.deliver(creds, &mut d).await,
+                Ok(creds) => self.deliver(pending, creds, &mut d).await,
                 Err(e) => d.errors.push(e.into()),
             }
         }
@@ -373,28 +398,31 @@ impl<C: CredentialSource> CloudWatchSink<C> {
 
     /// Drains the outbox: drops what the service would refuse, then sends the data points
     /// and the log events.
-    async fn deliver(&mut self, mut creds: RoleCredentials, d: &mut Delivery) {
-        let pending = self.pending_by_destination(SystemTime::now());
+    async fn deliver(&mut self, pending: Pending, mut creds: RoleCredentials, d: &mut Delivery) {
         if !self.drop_expired(&pending.expired, d) {
             return;
         }
-        for ((region, namespace), data) in pending.metrics {
+        for ((_, namespace), (target, data)) in pending.metrics {
             let flow = self
-                .send_metrics(&region, &namespace, data, &mut creds, d)
+                .send_metrics(&target, &namespace, data, &mut creds, d)
                 .await;
             if flow == Flow::Stop {
                 return;
             }
         }
-        for (stream, events) in pending.logs {
-            if self.send_stream(stream, events, &mut creds, d).await == Flow::Stop {
+        for (stream, (target, events)) in pending.logs {
+            let flow = self
+                .send_stream(&target, stream, events, &mut creds, d)
+                .await;
+            if flow == Flow::Stop {
                 return;
             }
         }
     }
 
-    /// The outbox entries by destination, and those the service would refuse at `now`.
-    fn pending_by_destination(&self, now: SystemTime) -> Pending {
+    /// The outbox entries by destination, and those the service would refuse at `now`;
+    /// an error when a destination's region has no endpoint.
+    fn pending_by_destination(&self, now: SystemTime) -> Result<Pending, EndpointError> {
         let mut p = Pending::default();
         let oldest_ms = logs::epoch_ms(now) - logs::MAX_EVENT_AGE.as_millis() as i64;
         for e in self.outbox.entries() {
@@ -409,10 +437,15 @@ impl<C: CredentialSource> CloudWatchSink<C> {
                     if event.timestamp < oldest_ms || event.message.len() > logs::MAX_EVENT_BYTES {
                         p.expired.push(e.seq);
                     } else {
-                        p.logs
-                            .entry((region.clone(), group.clone(), stream.clone()))
-                            .or_default()
-                            .push((e.seq, event.clone(), key.clone()));
+                        let dest = (region.clone(), group.clone(), stream.clone());
+                        let events = match p.logs.entry(dest) {
+                            Entry::Occupied(o) => o.into_mut(),
+                            Entry::Vacant(v) => {
+                                let target = self.target(Api::PutLogEvents, region)?;
+                                v.insert((target, Vec::new()))
+                            }
+                        };
+                        events.1.push((e.seq, event.clone(), key.clone()));
                     }
                 }
                 Item::Metric {
@@ -423,15 +456,19 @@ impl<C: CredentialSource> CloudWatchSink<C> {
                     if metrics::too_old(datum, now) {
                         p.expired.push(e.seq);
                     } else {
-                        p.metrics
-                            .entry((region.clone(), namespace.clone()))
-                            .or_default()
-                            .push((e.seq, datum.clone()));
+                        let data = match p.metrics.entry((region.clone(), namespace.clone())) {
+                            Entry::Occupied(o) => o.into_mut(),
+                            Entry::Vacant(v) => {
+                                let target = self.target(Api::PutMetricData, region)?;
+                                v.insert((target, Vec::new()))
+                            }
+                        };
+                        data.1.push((e.seq, datum.clone()));
                     }
                 }
             }
         }
-        p
+        Ok(p)
     }
 
     /// Removes and counts the entries the service would refuse. Returns false when the
@@ -454,21 +491,20 @@ impl<C: CredentialSource> CloudWatchSink<C> {
     /// [`metrics::MAX_DATUMS_PER_CALL`].
     async fn send_metrics(
         &mut self,
-        region: &str,
+        target: &Target,
         namespace: &str,
-        mut data: Vec<(u64, Datum)>,
+        mut data: Vec<Numbered>,
         creds: &mut RoleCredentials,
         d: &mut Delivery,
     ) -> Flow {
         data.sort_by_key(|(_, m)| m.timestamp);
-        let target = self.target(Api::PutMetricData, region);
         for chunk in data.chunks(metrics::MAX_DATUMS_PER_CALL) {
             let refs: Vec<&Datum> = chunk.iter().map(|(_, m)| m).collect();
             let body = metrics::put_metric_data_body(namespace, &refs);
             let seqs: Vec<u64> = chunk.iter().map(|(s, _)| *s).collect();
             let res = self
                 .service
-                .call(Api::PutMetricData, &target, &body, creds, &mut d.calls)
+                .call(Api::PutMetricData, target, &body, creds, &mut d.calls)
                 .await;
             match res {
                 Ok(_) => {
@@ -497,13 +533,13 @@ impl<C: CredentialSource> CloudWatchSink<C> {
     /// cycle keep their order), in batches within the service's limits.
     async fn send_stream(
         &mut self,
+        target: &Target,
         stream: StreamKey,
         mut events: Vec<Keyed>,
         creds: &mut RoleCredentials,
         d: &mut Delivery,
     ) -> Flow {
         events.sort_by_key(|(_, e, _)| e.timestamp);
-        let target = self.target(Api::PutLogEvents, &stream.0);
         let refs: Vec<&LogEvent> = events.iter().map(|(_, e, _)| e).collect();
         for range in logs::batches(&refs, self.tuning.max_batch_events) {
             let batch = Batch {
@@ -511,7 +547,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
                 seqs: events[range.clone()].iter().map(|(s, ..)| *s).collect(),
                 keys: events[range].iter().map(|(.., k)| k.clone()).collect(),
             };
-            match self.send_batch(&target, &stream, &batch, creds, d).await {
+            match self.send_batch(target, &stream, &batch, creds, d).await {
                 Flow::Next => {}
                 flow => return flow,
             }
@@ -519,8 +555,8 @@ impl<C: CredentialSource> CloudWatchSink<C> {
         Flow::Next
     }
 
-    /// One batch to its stream, creating the stream first if this sink has not yet, and
-    /// once more if it was deleted under us (`ResourceNotFoundException`).
+    /// One batch to its stream. The stream is created only when the put says it (or its
+    /// group) does not exist, once per batch, and the put is made again.
     async fn send_batch(
         &mut self,
         target: &Target,
@@ -531,31 +567,20 @@ impl<C: CredentialSource> CloudWatchSink<C> {
     ) -> Flow {
         let (_, group, name) = stream;
         let body = logs::put_log_events_body(group, name, batch.events);
-        let mut recreated = false;
+        let mut created = false;
         loop {
-            if !self.ready_streams.contains(stream) {
-                match self.ensure_stream(target, group, name, creds, d).await {
-                    Ok(()) => {
-                        self.ready_streams.insert(stream.clone());
-                    }
-                    Err(e) => {
-                        d.errors.push(e);
-                        return Flow::Skip;
-                    }
-                }
-            }
             let res = self
                 .service
                 .call(Api::PutLogEvents, target, &body, creds, &mut d.calls)
                 .await;
             match res {
                 Ok(resp) => return self.accepted(stream, batch, &resp, d),
-                Err(CloudWatchError::Service { code, .. })
-                    if code == "ResourceNotFoundException" && !recreated =>
-                {
-                    // The group or stream was deleted under us: create it again, once.
-                    self.ready_streams.remove(stream);
-                    recreated = true;
+                Err(e) if is_not_found(&e) && !created => {
+                    created = true;
+                    if let Err(e) = self.create_stream(target, group, name, creds, d).await {
+                        d.errors.push(e);
+                        return Flow::Skip;
+                    }
                 }
                 Err(e @ CloudWatchError::Validation { .. }) => {
                     return if self.reject(&batch.seqs, e, d) {
@@ -610,9 +635,9 @@ impl<C: CredentialSource> CloudWatchSink<C> {
         Flow::Next
     }
 
-    /// `CreateLogStream`, and `CreateLogGroup` first if the group does not exist;
-    /// "already exists" is success.
-    async fn ensure_stream(
+    /// `CreateLogStream`, and first the group ([`Self::create_group`]) if that is what
+    /// does not exist; "already exists" is success.
+    async fn create_stream(
         &self,
         target: &Target,
         group: &str,
@@ -621,30 +646,69 @@ impl<C: CredentialSource> CloudWatchSink<C> {
         d: &mut Delivery,
     ) -> Result<(), CloudWatchError> {
         let body = logs::create_log_stream_body(group, stream);
-        let calls = &mut d.calls;
         match self
             .service
-            .call(Api::CreateLogStream, target, &body, creds, calls)
+            .call(Api::CreateLogStream, target, &body, creds, &mut d.calls)
             .await
         {
             Ok(_) => return Ok(()),
-            Err(CloudWatchError::Service { code, .. }) if code == "ResourceNotFoundException" => {}
+            Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(e),
         }
-        let gbody = logs::create_log_group_body(group);
+        self.create_group(target, group, creds, d).await?;
         self.service
-            .call(Api::CreateLogGroup, target, &gbody, creds, calls)
-            .await?;
-        self.service
-            .call(Api::CreateLogStream, target, &body, creds, calls)
+            .call(Api::CreateLogStream, target, &body, creds, &mut d.calls)
             .await
             .map(|_| ())
     }
 
+    /// `CreateLogGroup`, said in the log (a group the stack owns and someone deleted is not
+    /// re-created silently), then `PutRetentionPolicy` with `log_retention_days` when this call
+    /// created the group (not when it already existed) and a retention is configured. A
+    /// retention that cannot be set is reported in `d` and does not hold up delivery.
+    async fn create_group(
+        &self,
+        target: &Target,
+        group: &str,
+        creds: &mut RoleCredentials,
+        d: &mut Delivery,
+    ) -> Result<(), CloudWatchError> {
+        let body = logs::create_log_group_body(group);
+        let resp = self
+            .service
+            .call(Api::CreateLogGroup, target, &body, creds, &mut d.calls)
+            .await?;
+        let days = self.cfg.log_retention_days;
+        if !logs::created(&resp) {
+            return Ok(());
+        }
+        log::warn!(group:% = group, retention_days = days;
+            "CloudWatch Logs: the log group did not exist; created it (if a CloudFormation stack owns it, it was deleted)");
+        if days == 0 {
+            return Ok(());
+        }
+        let body = logs::put_retention_policy_body(group, days);
+        let res = self
+            .service
+            .call(Api::PutRetentionPolicy, target, &body, creds, &mut d.calls)
+            .await;
+        if let Err(e) = res {
+            log::warn!(error:% = e, group:% = group;
+                "CloudWatch Logs: cannot set the retention of the new log group; its events never expire until it is set");
+            d.errors.push(e);
+        }
+        Ok(())
+    }
+
     /// Where calls of `api` to `region` go now.
-    fn target(&self, api: Api, region: &str) -> Target {
+    fn target(&self, api: Api, region: &str) -> Result<Target, EndpointError> {
         Target::new(&self.cfg, self.account.as_deref(), api, region)
     }
+}
+
+/// Whether the service said the log group or stream does not exist.
+fn is_not_found(e: &CloudWatchError) -> bool {
+    matches!(e, CloudWatchError::Service { code, .. } if code == "ResourceNotFoundException")
 }
 
 /// Whether this process has not yet said that CloudWatch is inactive for `reason`: the warning
@@ -659,4 +723,125 @@ fn said_first_time(reason: &str) -> bool {
     }
     *said = Some(reason.to_string());
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imds::model::Sensitive;
+    use crate::report::cycle::RoleSummary;
+    use crate::scan::ScanOutcome;
+    use crate::state::FindingChanges;
+
+    /// Credentials that are never sent anywhere: these tests make no call.
+    struct Fixed;
+
+    impl CredentialSource for Fixed {
+        async fn credentials(&self) -> Result<RoleCredentials, CredentialError> {
+            Ok(RoleCredentials {
+                role: "r".into(),
+                code: "Success".into(),
+                kind: None,
+                access_key_id: "ASIAEXAMPLEEXAMPLE00".into(),
+                secret_access_key: Sensitive::new("unused"),
+                session_token: Sensitive::new("unused"),
+                expiration: SystemTime::now() + Duration::from_secs(3600),
+                last_updated: None,
+            })
+        }
+        async fn refresh(&self) -> Result<RoleCredentials, CredentialError> {
+            self.credentials().await
+        }
+    }
+
+    fn cycle_in(region: &str) -> CycleReport {
+        let instance = IdentityDocument {
+            instance_id: "i-0123456789abcdef0".into(),
+            account_id: "123456789012".into(),
+            region: region.into(),
+            availability_zone: format!("{region}a"),
+            instance_type: "m7g.large".into(),
+            image_id: "ami-0123456789abcdef0".into(),
+            architecture: None,
+        };
+        CycleReport::new(
+            SystemTime::now(),
+            Some(instance),
+            RoleSummary::default(),
+            &ScanOutcome::default(),
+            FindingChanges::default(),
+        )
+    }
+
+    /// The instance's region picks the partition's endpoints: ISO and EUSC regions used to get
+    /// `.amazonaws.com` hosts that do not exist there, and retried them for ever.
+    #[tokio::test]
+    async fn iso_and_eusc_regions_resolve_through_the_sink() {
+        for (region, logs, monitoring) in [
+            (
+                "us-iso-east-1",
+                "https://logs.us-iso-east-1.c2s.ic.gov",
+                "https://monitoring.us-iso-east-1.c2s.ic.gov",
+            ),
+            (
+                "us-isob-east-1",
+                "https://logs.us-isob-east-1.sc2s.sgov.gov",
+                "https://monitoring.us-isob-east-1.sc2s.sgov.gov",
+            ),
+            (
+                "eusc-de-east-1",
+                "https://logs.eusc-de-east-1.amazonaws.eu",
+                "https://monitoring.eusc-de-east-1.amazonaws.eu",
+            ),
+        ] {
+            let tmp = tempfile::tempdir().unwrap();
+            let cfg = CloudWatchConfig::default();
+            let mut sink = CloudWatchSink::builder(&cfg, tmp.path(), Fixed)
+                .build()
+                .unwrap();
+            let d = sink.enqueue(&cycle_in(region), "").await;
+            assert!(d.active && d.enqueued > 0, "{region}: {d:?}");
+            let p = sink.pending_by_destination(SystemTime::now()).unwrap();
+            let (target, _) = p.logs.values().next().unwrap();
+            assert!(format!("{target:?}").contains(logs), "{target:?}");
+            let (target, _) = p.metrics.values().next().unwrap();
+            assert!(format!("{target:?}").contains(monitoring), "{target:?}");
+        }
+    }
+
+    /// FIPS dual-stack does not exist in us-isof-south-1: the sink is inactive and says why,
+    /// queues nothing, and after a reload that asks for it sends nothing (no retry loop).
+    #[tokio::test]
+    async fn a_region_without_the_variant_makes_the_sink_inactive() {
+        let tmp = tempfile::tempdir().unwrap();
+        let both = CloudWatchConfig {
+            use_fips_endpoint: true,
+            use_dualstack_endpoint: true,
+            ..CloudWatchConfig::default()
+        };
+        let mut sink = CloudWatchSink::builder(&both, tmp.path(), Fixed)
+            .build()
+            .unwrap();
+        let d = sink.enqueue(&cycle_in("us-isof-south-1"), "").await;
+        assert!(!d.active);
+        let why = d.inactive_reason.unwrap_or_default();
+        assert!(
+            why.contains("no FIPS dual-stack endpoint in us-isof-south-1"),
+            "{why}"
+        );
+        assert_eq!((d.enqueued, sink.pending()), (0, 0));
+
+        // Queued with plain endpoints, then a reload asks for the missing variant.
+        let other = tmp.path().join("other");
+        let mut sink = CloudWatchSink::builder(&CloudWatchConfig::default(), &other, Fixed)
+            .build()
+            .unwrap();
+        let queued = sink.enqueue(&cycle_in("us-isof-south-1"), "").await;
+        assert!(queued.active && queued.enqueued > 0);
+        sink.set_config(&both);
+        let d = sink.flush().await;
+        assert!(!d.active && d.inactive_reason.is_some(), "{d:?}");
+        assert_eq!(d.calls.total_calls(), 0);
+        assert_eq!(d.pending, queued.enqueued, "the entries stay queued");
+    }
 }
