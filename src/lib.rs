@@ -27,12 +27,14 @@
 // The pipeline, in data-flow order.
 pub mod config;
 pub mod imds;
-// Side by side: the role check, and the scan for keys.
+// Side by side: the role check, and the scan for keys that the rules describe.
 pub mod role;
 pub mod rules;
-pub mod scan;
-// What they find and what is remembered of it.
+// The pivot type: what the scan produces and every reporter consumes.
 pub mod finding;
+// (the scan itself)
+pub mod scan;
+// The configured sources, and what is remembered of their findings.
 pub(crate) mod sources;
 pub mod state;
 // Who is told.
