@@ -2,8 +2,9 @@
 //!
 //! Each test starts its own `moto_server` ([`crate::harness::moto`]), which checks every
 //! call's SigV4 signature and IAM permissions. The sink's traffic goes through a small
-//! recording TCP proxy ([`Proxy`]) where a test needs to watch or break it. The end-to-end
-//! tests of the binary are in [`run`].
+//! recording TCP proxy ([`Proxy`]) where a test needs to watch or break it, and through a
+//! front that checks every request against the AWS service model ([`Front`]; a rejection
+//! fails the test). The end-to-end tests of the binary are in [`run`].
 //!
 //! Without `CREDHYGIENE_TEST_VENV` (and no `tests/.venv`) the tests print a message and
 //! skip, unless `CREDHYGIENE_REQUIRE_EMULATORS=1`, in which case they fail.
@@ -32,7 +33,8 @@ use crate::harness::fixtures::{
     cw_config, cycle_of, events_of, finding_keys, identity, plant_corpus, role, scan_dir,
     synthetic, uncommitted_cycle, ACCOUNT, INSTANCE_ID,
 };
-use crate::harness::moto::{role_credentials, static_sink, MotoWorld, StaticCredentials};
+use crate::harness::front::{Front, FrontOptions};
+use crate::harness::moto::{role_credentials, static_sink, venv, MotoWorld, StaticCredentials};
 use crate::harness::proxy::{count, Proxy};
 use crate::imds_emulator::closed_port;
 
@@ -838,4 +840,90 @@ async fn an_existing_log_group_is_used_as_it_is() {
     assert_eq!(retention_of(&w), 30, "the stack's retention is kept");
     let (events, _) = w.read();
     assert_eq!(events.len(), 2);
+}
+
+/// One POST of `body` to `front` with `target` and `content_type`, signed (in form only) for
+/// `service`; the answer is not looked at.
+fn post_raw(front: &Front, target: &str, content_type: &str, service: &str, body: &str) {
+    use std::io::{Read, Write};
+    let mut sock = std::net::TcpStream::connect(front.addr()).unwrap();
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260301/us-east-1/{service}/aws4_request, \
+         SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={}",
+        "0".repeat(64)
+    );
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\nX-Amz-Target: {target}\r\n\
+         X-Amz-Date: 20260301T000000Z\r\nAuthorization: {auth}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        front.addr(),
+        body.len()
+    );
+    sock.write_all(req.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = sock.read_to_end(&mut answer);
+}
+
+/// The model check itself: a valid request of each service passes, and each kind of defect
+/// it is there to catch (pattern, required member, enum, length and value limits, type,
+/// unknown member, operation, protocol headers, signing name) is rejected.
+#[test]
+fn the_model_check_rejects_what_the_service_model_rejects() {
+    let Some(venv) = venv() else { return };
+    let upstream = format!("http://127.0.0.1:{}", closed_port());
+    let mut front = Front::start(&venv.join("bin/python"), &upstream, FrontOptions::default());
+    front.expect_rejections();
+    let (logs_json, cw_json) = ("application/x-amz-json-1.1", "application/x-amz-json-1.0");
+    let put_logs = "Logs_20140328.PutLogEvents";
+    let put_metrics = "GraniteServiceVersion20100801.PutMetricData";
+    let long = "N".repeat(256);
+    let metric = |extra: &str| {
+        format!(
+            r#"{{"Namespace":"CredHygiene","MetricData":[{{"MetricName":"IMDSv1Open","Value":1,{extra}}}]}}"#
+        )
+    };
+    let cases: Vec<(&str, &str, &str, String, &str)> = vec![
+        (put_logs, logs_json, "logs",
+            r#"{"logGroupName":"/credhygiene","logStreamName":"i-1","logEvents":[{"timestamp":1,"message":"m"}]}"#.into(), ""),
+        (put_metrics, cw_json, "monitoring", metric(r#""Timestamp":1700000000,"Unit":"Count""#), ""),
+        (put_logs, logs_json, "logs",
+            r#"{"logGroupName":"a b","logStreamName":"i-1","logEvents":[{"timestamp":1,"message":"m"}]}"#.into(),
+            "does not match the pattern"),
+        (put_logs, logs_json, "logs",
+            r#"{"logGroupName":"g","logEvents":[{"timestamp":1,"message":"m"}]}"#.into(),
+            "required member logStreamName is missing"),
+        (put_logs, logs_json, "logs",
+            r#"{"logGroupName":"g","logStreamName":"s","logEvents":[]}"#.into(),
+            "length 0 is under the minimum 1"),
+        (put_logs, logs_json, "logs",
+            r#"{"logGroupName":"g","logStreamName":"s","logEvents":[{"timestamp":1,"message":"m"}],"retries":1}"#.into(),
+            "retries is not a member"),
+        (put_metrics, cw_json, "monitoring", metric(r#""Unit":"Parsecs""#), "is not one of the enum"),
+        (put_metrics, cw_json, "monitoring", metric(r#""Timestamp":"2026-03-01T00:00:00Z""#),
+            "is not epoch seconds"),
+        (put_metrics, cw_json, "monitoring", metric(r#""StorageResolution":"1""#), "is not an integer"),
+        (put_metrics, cw_json, "monitoring",
+            format!(r#"{{"Namespace":"{long}","MetricData":[]}}"#), "over the maximum 255"),
+        ("Logs_20140328.PutLogEventz", logs_json, "logs", "{}".into(), "not an operation of logs"),
+        (put_logs, cw_json, "logs",
+            r#"{"logGroupName":"g","logStreamName":"s","logEvents":[{"timestamp":1,"message":"m"}]}"#.into(),
+            "Content-Type"),
+        (put_metrics, cw_json, "logs", metric(r#""Unit":"Count""#), "signing name is 'monitoring'"),
+    ];
+    for (target, ctype, service, body, _) in &cases {
+        post_raw(&front, target, ctype, service, body);
+    }
+    let records = front.requests();
+    assert_eq!(records.len(), cases.len(), "{records:#?}");
+    for ((target, _, _, body, want), got) in cases.iter().zip(&records) {
+        let errors = got["errors"].as_array().unwrap();
+        if want.is_empty() {
+            assert!(errors.is_empty(), "{target} {body}: {errors:?}");
+        } else {
+            assert!(
+                errors.iter().any(|e| e.as_str().unwrap().contains(want)),
+                "{target} {body}: wanted {want:?}, got {errors:?}"
+            );
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! The service call: one CloudWatch request built, signed (SigV4) and sent, its answer read
 //! and classified, and repeated as the [`RetryPolicy`] allows ([`Service::call`]). Server
-//! messages are scrubbed of credential material before they reach an error.
+//! messages are scrubbed of credential material before they reach an error. Signatures are
+//! made with this host's clock corrected by the offset learnt from skew refusals
+//! ([`ClockSkew`]).
 
 use std::time::{Duration, SystemTime};
 
@@ -13,7 +15,7 @@ use crate::report::endpoints::EndpointError;
 use super::counters::ApiCounters;
 use super::credentials::CredentialSource;
 use super::endpoint::{endpoint_url, partition, Api};
-use super::retry::{classify, parse_error, Class, CloudWatchError, RetryPolicy};
+use super::retry::{classify, parse_error, Class, ClockSkew, CloudWatchError, RetryPolicy};
 use super::sign::{self, SignError, SigningKey};
 
 /// Connect timeout: CloudWatch endpoints answer in milliseconds; a hung connect is an outage.
@@ -71,13 +73,14 @@ impl Target {
     }
 }
 
-/// Sends calls: the HTTP client, the retry policy, and the credential source that is asked
-/// for fresh credentials when the service says they expired.
+/// Sends calls: the HTTP client, the retry policy, the credential source that is asked
+/// for fresh credentials when the service says they expired, and the signing clock's offset.
 #[derive(Debug)]
 pub(crate) struct Service<C> {
     http: reqwest::Client,
     retry: RetryPolicy,
     source: C,
+    clock: ClockSkew,
 }
 
 /// Outcome of one attempt, for the retry loop.
@@ -116,6 +119,7 @@ impl<C: CredentialSource> Service<C> {
             http,
             retry,
             source,
+            clock: ClockSkew::default(),
         })
     }
 
@@ -125,8 +129,8 @@ impl<C: CredentialSource> Service<C> {
     }
 
     /// One API call with retries: backoff with full jitter for retriable errors, one
-    /// credential refresh (into `creds`) after `ExpiredToken`. "Already exists" counts as
-    /// success. Every attempt is counted in `counters`.
+    /// credential refresh (into `creds`) after `ExpiredToken`, one new signature after a skew
+    /// refusal. "Already exists" counts as success. Every attempt is counted in `counters`.
     pub(crate) async fn call(
         &self,
         api: Api,
@@ -136,7 +140,7 @@ impl<C: CredentialSource> Service<C> {
         counters: &mut ApiCounters,
     ) -> Result<Vec<u8>, CloudWatchError> {
         let mut delays = self.retry.delays();
-        let mut refreshed = false;
+        let (mut refreshed, mut resigned) = (false, false);
         loop {
             let outcome = self.attempt(api, target, body, creds).await;
             let counter = counters.get(api);
@@ -154,6 +158,8 @@ impl<C: CredentialSource> Service<C> {
                         "CloudWatch says the credentials expired; refreshing them");
                     *creds = self.source.refresh().await?;
                 }
+                // The offset is learnt: the next attempt is signed with the service's time.
+                Class::Skewed if !resigned => resigned = true,
                 Class::Retry => match delays.next() {
                     Some(delay) => {
                         log::debug!(api = api.name(), endpoint:% = target.endpoint,
@@ -181,27 +187,32 @@ impl<C: CredentialSource> Service<C> {
             secret_access_key: creds.secret_access_key.expose(),
             session_token: Some(creds.session_token.expose()).filter(|t| !t.is_empty()),
         };
-        let req = match self.request(api, target, body, &key) {
+        let time = self.clock.signing_time(SystemTime::now());
+        let req = match self.request(api, target, body, &key, time) {
             Ok(req) => req,
             Err(e) => return Attempt::Failed(Class::Validation, e),
         };
         let (status, headers, bytes) = match send(req).await {
             Ok(answer) => answer,
-            Err(message) => {
-                let err = CloudWatchError::Network {
-                    api: api.name(),
-                    endpoint: target.endpoint.clone(),
-                    message,
-                };
-                return Attempt::Failed(Class::Retry, err);
-            }
+            Err(failure) => return unanswered(api, target, failure),
         };
         if (200..300).contains(&status) {
             return Attempt::Done(bytes);
         }
         let (code, message) = parse_error(&headers, &bytes);
         let message = scrub(&message, &key);
-        let class = classify(status, &code);
+        let date = headers
+            .get(reqwest::header::DATE)
+            .and_then(|d| d.to_str().ok());
+        let class = match self.clock.learn(&code, date, SystemTime::now()) {
+            Some(offset_ms) => {
+                log::warn!(api = api.name(), endpoint:% = target.endpoint, code:% = code,
+                    offset_s = offset_ms / 1000;
+                    "CloudWatch refused the signing time: this host's clock differs from the service's by offset_s; signing with the service's time from now on");
+                Class::Skewed
+            }
+            None => classify(status, &code),
+        };
         if class == Class::AlreadyExists {
             return Attempt::Done(bytes);
         }
@@ -214,13 +225,14 @@ impl<C: CredentialSource> Service<C> {
     }
 
     /// The POST of `body` to the target's endpoint, with the operation's headers and the
-    /// SigV4 signature made with `key`.
+    /// SigV4 signature made with `key` at `time`.
     fn request(
         &self,
         api: Api,
         target: &Target,
         body: &[u8],
         key: &SigningKey<'_>,
+        time: SystemTime,
     ) -> Result<reqwest::RequestBuilder, CloudWatchError> {
         let url = format!("{}/", target.endpoint);
         let parsed = reqwest::Url::parse(&url).map_err(|e| SignError {
@@ -246,7 +258,7 @@ impl<C: CredentialSource> Service<C> {
             key,
             &target.region,
             api.signing_name(),
-            SystemTime::now(),
+            time,
         )?;
         let mut req = self.http.post(parsed).body(body.to_vec());
         for (k, v) in headers {
@@ -259,14 +271,69 @@ impl<C: CredentialSource> Service<C> {
     }
 }
 
-/// Sends `req` and reads the whole answer: status, headers, body. `Err` is the network
-/// failure, as its chain of causes.
-async fn send(req: reqwest::RequestBuilder) -> Result<(u16, HeaderMap, Vec<u8>), String> {
-    let resp = req.send().await.map_err(|e| error_chain(&e))?;
+/// A request that got no answer: the chain of causes, and whether the endpoint's
+/// certificate failed verification.
+struct SendFailure {
+    message: String,
+    certificate: bool,
+}
+
+impl From<reqwest::Error> for SendFailure {
+    fn from(e: reqwest::Error) -> SendFailure {
+        SendFailure {
+            message: error_chain(&e),
+            certificate: certificate_error(&e),
+        }
+    }
+}
+
+/// Sends `req` and reads the whole answer: status, headers, body.
+async fn send(req: reqwest::RequestBuilder) -> Result<(u16, HeaderMap, Vec<u8>), SendFailure> {
+    let resp = req.send().await?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let bytes = resp.bytes().await.map_err(|e| error_chain(&e))?;
+    let bytes = resp.bytes().await?;
     Ok((status, headers, bytes.to_vec()))
+}
+
+/// The attempt that got no answer: a certificate that failed verification is not retried
+/// (it needs an operator); any other network failure is.
+fn unanswered(api: Api, target: &Target, f: SendFailure) -> Attempt {
+    let (api, endpoint, message) = (api.name(), target.endpoint.clone(), f.message);
+    if f.certificate {
+        let err = CloudWatchError::Certificate {
+            api,
+            endpoint,
+            message,
+        };
+        return Attempt::Failed(Class::Untrusted, err);
+    }
+    let err = CloudWatchError::Network {
+        api,
+        endpoint,
+        message,
+    };
+    Attempt::Failed(Class::Retry, err)
+}
+
+/// Whether the causes of `e` hold rustls's verdict that the server's certificate is invalid.
+/// An `io::Error` leaves its payload out of `source()` (and tokio-rustls's payload comes
+/// wrapped in a second `io::Error`), so payloads are walked into.
+fn certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(rustls::Error::InvalidCertificate(_)) = c.downcast_ref::<rustls::Error>() {
+            return true;
+        }
+        cause = match c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(payload) => Some(payload),
+            None => c.source(),
+        };
+    }
+    false
 }
 
 /// The error a failed answer of `class` makes, naming the IAM action and resource when the
@@ -282,7 +349,7 @@ fn failure(class: Class, api: Api, target: &Target, body: &[u8], a: Answer) -> C
             resource: target.resource(api, body),
             message: a.message,
         },
-        Class::Auth => CloudWatchError::Auth {
+        Class::Auth | Class::Skewed => CloudWatchError::Auth {
             api: api_name,
             endpoint,
             code: a.code,
@@ -345,6 +412,19 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_certificate_error_is_found_inside_an_io_error() {
+        let verdict = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, verdict);
+        // As hyper-util hands it on: the io::Error of tokio-rustls inside another.
+        let outer = std::io::Error::other(io);
+        assert!(certificate_error(&outer));
+        let other = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert!(!certificate_error(&other));
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
+        assert!(!certificate_error(&alert));
+    }
 
     #[test]
     fn scrub_removes_echoed_credentials() {

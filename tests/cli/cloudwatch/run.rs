@@ -1,6 +1,7 @@
 //! The whole agent against moto: `credhygiene run` and `run --once` with role credentials
-//! served by the IMDS emulator, reporting through a recording proxy
-//! ([`crate::harness::agent_world`]).
+//! served by the IMDS emulator, reporting through a recording proxy and a front that checks
+//! every request against the service model ([`crate::harness::agent_world`]); over HTTPS
+//! with a test CA, and against a service whose clock differs from the host's.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -8,11 +9,19 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::{assert_exit, assert_no_secret, send_signal, KEY_ID};
-use crate::harness::agent_world::{agent_command, agent_world, run_once, LoggedDaemon};
+use crate::harness::agent_world::{
+    agent_command, agent_world, agent_world_with, run_once, AgentWorld, LoggedDaemon, WorldOptions,
+};
 use crate::harness::fixtures::{changes_of, events_of, finding_keys, INSTANCE_ID};
 use crate::harness::moto::read_back;
 use crate::harness::proxy::count;
 use credhygiene::state::OUTBOX_FILE;
+
+/// CloudWatch over HTTPS, with the service's clock right.
+const HTTPS: WorldOptions = WorldOptions {
+    tls: true,
+    clock_offset: 0,
+};
 
 /// The binary end to end: moto STS credentials served through the IMDS emulator, a planted
 /// tree and planted user-data, two `run --once` cycles through a recording proxy; boto3 reads
@@ -22,8 +31,45 @@ async fn run_once_reports_to_moto_with_credentials_from_the_imds_emulator() {
     let Some(w) = agent_world("1h").await else {
         return;
     };
+    reports_to_moto(&w, Vec::new()).await;
+    // Every API the agent calls went through the model check (which fails the test when it
+    // rejects one).
+    let ops = w.front.operations();
+    for op in [
+        "logs.CreateLogGroup",
+        "logs.CreateLogStream",
+        "logs.PutLogEvents",
+        "cloudwatch.PutMetricData",
+    ] {
+        assert!(ops.iter().any(|o| o == op), "{op} not seen: {ops:?}");
+    }
+}
+
+/// The same over HTTPS: the front speaks TLS with a certificate of a CA the test made, which
+/// the agent trusts through `SSL_CERT_FILE` alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_reports_over_https_trusting_a_ca_from_ssl_cert_file() {
+    let Some(w) = agent_world_with("1h", HTTPS).await else {
+        return;
+    };
+    let env = AgentWorld::trusting(&w.ca.as_ref().unwrap().ca());
+    reports_to_moto(&w, env).await;
+    assert!(w.cw_url().starts_with("https://"));
+    assert!(w
+        .front
+        .records()
+        .iter()
+        .all(|r| r.get("tls_error").is_none()));
+    assert!(w.front.requests().len() >= 4);
+    // The proxy saw only TLS records: not one byte of a request in the clear.
+    assert_eq!(count(&w.proxy.recorded(), b"POST /"), 0);
+}
+
+/// Two `run --once` against `w` with `env` added, checked end to end (see
+/// [`run_once_reports_to_moto_with_credentials_from_the_imds_emulator`]).
+async fn reports_to_moto(w: &AgentWorld, env: Vec<(String, String)>) {
     let full = w.moto.creds["full"].clone();
-    let first = run_once(&w.cfg, &w.emu.endpoint(), &w.proxy.url()).await;
+    let first = w.run_once_env(env.clone()).await;
     let text = String::from_utf8_lossy(&first.stdout).into_owned();
     assert_eq!(
         first.status.code(),
@@ -33,7 +79,7 @@ async fn run_once_reports_to_moto_with_credentials_from_the_imds_emulator() {
     );
     assert!(text.contains("role check: fail"), "IMDSv1 is open: {text}");
     assert!(text.contains(", 0 pending"), "everything delivered: {text}");
-    let second = run_once(&w.cfg, &w.emu.endpoint(), &w.proxy.url()).await;
+    let second = w.run_once_env(env).await;
     let text2 = String::from_utf8_lossy(&second.stdout).into_owned();
     assert!(text2.contains("0 new, 0 resolved"), "{text2}");
 
@@ -67,6 +113,10 @@ async fn run_once_reports_to_moto_with_credentials_from_the_imds_emulator() {
     assert!(!wire.is_empty());
     // All but the session token, which the x-amz-security-token header carries.
     assert_no_secret(&wire, &secrets[..4]);
+    // The request bodies, in the clear even over HTTPS: none.
+    let bodies = w.front.bodies();
+    assert!(!bodies.is_empty());
+    assert_no_secret(&bodies, &secrets);
     for out in [&first, &second] {
         assert_no_secret(&out.stdout, &secrets);
         assert_no_secret(&out.stderr, &secrets);
@@ -352,4 +402,87 @@ async fn a_daemon_started_beside_a_locked_outbox_reports_once_it_is_free() {
         !events_of(&events, "finding").is_empty(),
         "nothing reached CloudWatch: {log}\n{seen}"
     );
+}
+
+/// A CA that did not sign the endpoint's certificate: `run --once` exits 3 with an error that
+/// names the endpoint and the failed certificate verification, no request reaches the
+/// service, and the outbox keeps everything; a run that trusts the right CA delivers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_ca_fails_naming_the_endpoint_and_keeps_the_outbox() {
+    let Some(w) = agent_world_with("1h", HTTPS).await else {
+        return;
+    };
+    let ca = w.ca.as_ref().unwrap();
+    let wrong = w.run_once_env(AgentWorld::trusting(&ca.other_ca())).await;
+    let text = String::from_utf8_lossy(&wrong.stdout).into_owned();
+    let err = String::from_utf8_lossy(&wrong.stderr).into_owned();
+    assert_eq!(wrong.status.code(), Some(3), "{text}\n{err}");
+    let endpoint = w.cw_url();
+    let named = err
+        .lines()
+        .chain(text.lines())
+        .find(|l| l.contains(&endpoint) && l.contains("certificate"));
+    assert!(
+        named.is_some(),
+        "no line names {endpoint} and the certificate:\n{text}\n{err}"
+    );
+    assert!(err.contains("UnknownIssuer"), "{err}");
+    eprintln!("a wrong CA prints: {}", named.unwrap());
+    assert!(w.front.requests().is_empty(), "{:?}", w.front.records());
+    assert!(!w.front.records().is_empty(), "the handshake was refused");
+    let outbox = std::fs::read(w.dir.path().join("state").join(OUTBOX_FILE)).unwrap();
+    assert!(count(&outbox, KEY_ID.as_bytes()) >= 1, "the findings wait");
+
+    let right = w.run_once_env(AgentWorld::trusting(&ca.ca())).await;
+    let text = String::from_utf8_lossy(&right.stdout).into_owned();
+    assert_eq!(right.status.code(), Some(0), "{text}");
+    assert!(text.contains(", 0 pending"), "{text}");
+    let (events, _) = read_back(&w.moto).await;
+    assert!(events_of(&events, "finding")
+        .iter()
+        .any(|e| e["key_id"] == KEY_ID));
+    assert_eq!(events_of(&events, "summary").len(), 2, "both cycles");
+    let secrets = w.moto.secrets();
+    for out in [&wrong, &right] {
+        assert_no_secret(&out.stdout, &secrets);
+        assert_no_secret(&out.stderr, &secrets);
+    }
+}
+
+/// The service's clock is two hours ahead of the host's: the first request is refused for
+/// its signing time; the agent takes the offset from the answer's `Date`, signs again and
+/// keeps the offset, so the rest of the run (both services) is accepted first time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skewed_clock_is_corrected_from_the_date_of_the_refusal() {
+    let opts = WorldOptions {
+        clock_offset: 2 * 3600,
+        ..WorldOptions::default()
+    };
+    let Some(w) = agent_world_with("1h", opts).await else {
+        return;
+    };
+    let out = run_once(&w.cfg, &w.emu.endpoint(), &w.proxy.url()).await;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
+    assert!(text.contains(", 0 pending"), "{text}");
+    assert!(err.contains("refused the signing time"), "{err}");
+    let requests = w.front.requests();
+    let skewed: Vec<_> = requests
+        .iter()
+        .filter(|r| r["skew_rejected"] == true)
+        .collect();
+    assert_eq!(
+        skewed.len(),
+        1,
+        "refused once, then signed right: {requests:#?}"
+    );
+    assert_eq!(requests[0]["skew_rejected"], true);
+    assert_eq!(requests[1]["operation"], requests[0]["operation"]);
+    let ops = w.front.operations();
+    assert!(ops.iter().any(|o| o.starts_with("logs.")), "{ops:?}");
+    assert!(ops.iter().any(|o| o.starts_with("cloudwatch.")), "{ops:?}");
+    let (events, metrics) = read_back(&w.moto).await;
+    assert!(!events_of(&events, "finding").is_empty());
+    assert_eq!(metrics["IMDSv1Open"]["max"], 1.0, "{metrics}");
 }

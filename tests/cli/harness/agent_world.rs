@@ -1,5 +1,6 @@
 //! The whole agent against moto: the `credhygiene` binary with role credentials served by
-//! the IMDS emulator, reporting through a recording proxy (see [`agent_world`]).
+//! the IMDS emulator, reporting through a recording proxy and a model-checking front, over
+//! HTTP or HTTPS (see [`agent_world`] and [`agent_world_with`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -8,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use super::fixtures::{plant_corpus, ACCOUNT, INSTANCE_ID};
+use super::front::{Front, FrontOptions, TestCa};
 use super::moto::Moto;
 use super::proxy::Proxy;
 use crate::common::{send_signal, SECRET2};
@@ -17,8 +19,14 @@ use crate::imds_emulator::Emulator;
 pub struct AgentWorld {
     /// The emulator the agent reports to.
     pub moto: Moto,
-    /// The recording proxy in front of moto: the agent's CloudWatch endpoint.
+    /// Checks every request against the service model, before moto (the test fails on a
+    /// rejection).
+    pub front: Front,
+    /// The recording proxy in front of the front: the agent's CloudWatch endpoint. Over
+    /// HTTPS it sees only TLS records: [`Front::bodies`] holds what was sent.
     pub proxy: Proxy,
+    /// The test CA, when the agent reports over HTTPS.
+    pub ca: Option<TestCa>,
     /// The IMDS emulator: the agent's instance metadata and role credentials.
     pub emu: Emulator,
     /// A temporary directory: the planted tree in `srv`, the agent's state in `state`.
@@ -29,12 +37,33 @@ pub struct AgentWorld {
     pub cfg: PathBuf,
 }
 
-/// moto, a recording proxy in front of it, the IMDS emulator serving moto STS credentials
-/// of the "full" role for instance [`INSTANCE_ID`] (IMDSv1 open, planted user-data), and an
-/// agent config over a planted tree that runs a cycle every `interval`.
+/// How the agent reaches CloudWatch in an [`AgentWorld`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WorldOptions {
+    /// HTTPS, with a certificate of a test CA (the agent must be given the CA,
+    /// [`AgentWorld::trusting`]).
+    pub tls: bool,
+    /// The service's clock is this host's plus this many seconds ([`FrontOptions`]).
+    pub clock_offset: i64,
+}
+
+/// [`agent_world_with`] over plain HTTP with the service's clock right.
 pub async fn agent_world(interval: &str) -> Option<AgentWorld> {
+    agent_world_with(interval, WorldOptions::default()).await
+}
+
+/// moto behind a model-checking front (HTTPS when `opts.tls`) and a recording proxy, the
+/// IMDS emulator serving moto STS credentials of the "full" role for instance
+/// [`INSTANCE_ID`] (IMDSv1 open, planted user-data), and an agent config over a planted tree
+/// that runs a cycle every `interval`.
+pub async fn agent_world_with(interval: &str, opts: WorldOptions) -> Option<AgentWorld> {
     let moto = Moto::start()?;
-    let proxy = Proxy::start(moto.addr()).await;
+    let ca = opts.tls.then(|| TestCa::make(moto.python()));
+    let front = moto.front(FrontOptions {
+        tls: ca.as_ref(),
+        clock_offset: opts.clock_offset,
+    });
+    let proxy = Proxy::start(front.addr()).await;
     let full = &moto.creds["full"];
     let expiration =
         humantime::format_rfc3339_seconds(SystemTime::now() + Duration::from_secs(3600));
@@ -62,12 +91,33 @@ pub async fn agent_world(interval: &str) -> Option<AgentWorld> {
     let cfg = agent_config(dir.path(), &tree, interval);
     Some(AgentWorld {
         moto,
+        front,
         proxy,
+        ca,
         emu,
         dir,
         tree,
         cfg,
     })
+}
+
+impl AgentWorld {
+    /// The agent's CloudWatch endpoint: the proxy, `https://` when the front speaks TLS.
+    pub fn cw_url(&self) -> String {
+        let scheme = if self.ca.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.proxy.addr())
+    }
+
+    /// The environment that makes the agent trust `ca` alone (`SSL_CERT_FILE`, as the AWS
+    /// SDKs and OpenSSL read it).
+    pub fn trusting(ca: &Path) -> Vec<(String, String)> {
+        vec![("SSL_CERT_FILE".into(), ca.display().to_string())]
+    }
+
+    /// One `run --once` against this world, with `env` added.
+    pub async fn run_once_env(&self, env: Vec<(String, String)>) -> Output {
+        run_once_with(&self.cfg, &self.emu.endpoint(), &self.cw_url(), env).await
+    }
 }
 
 /// An agent config over `tree` with its state in `dir/state`.
@@ -99,9 +149,17 @@ pub fn agent_command(cfg: &Path, imds: &str, cw: &str, args: &[&str]) -> Command
 
 /// One `credhygiene run --once` of the agent (see [`agent_command`]), off the async runtime.
 pub async fn run_once(cfg: &Path, imds: &str, cw: &str) -> Output {
+    run_once_with(cfg, imds, cw, Vec::new()).await
+}
+
+/// [`run_once`] with `env` added to the agent's environment (`SSL_CERT_DIR` removed, so that
+/// an `SSL_CERT_FILE` there is the only source of roots).
+async fn run_once_with(cfg: &Path, imds: &str, cw: &str, env: Vec<(String, String)>) -> Output {
     let (cfg, imds, cw) = (cfg.to_path_buf(), imds.to_string(), cw.to_string());
     tokio::task::spawn_blocking(move || {
         agent_command(&cfg, &imds, &cw, &["run", "--once"])
+            .env_remove("SSL_CERT_DIR")
+            .envs(env)
             .output()
             .unwrap()
     })

@@ -19,12 +19,13 @@ use credhygiene::report::cloudwatch::{CloudWatchSink, CredentialError, Credentia
 use serde_json::Value;
 
 use super::fixtures::{cw_config, INSTANCE_ID};
+use super::front::{Front, FrontOptions};
 use super::proxy::Proxy;
 use crate::common::{SECRET, SECRET2, TOKEN};
 use crate::imds_emulator::closed_port;
 
 /// The venv with moto_server and boto3, or `None` when the emulator tests skip.
-fn venv() -> Option<PathBuf> {
+pub fn venv() -> Option<PathBuf> {
     let v = std::env::var_os("CREDHYGIENE_TEST_VENV")
         .map(PathBuf::from)
         .or_else(|| {
@@ -152,6 +153,16 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// A model-checking [`Front`] before moto.
+    pub fn front(&self, opts: FrontOptions<'_>) -> Front {
+        Front::start(&self.python, &self.endpoint(), opts)
+    }
+
+    /// The venv's Python (boto3, botocore, cryptography).
+    pub fn python(&self) -> &Path {
+        &self.python
+    }
+
     /// Where moto listens, for a [`Proxy`] in front of it.
     pub fn addr(&self) -> SocketAddr {
         ([127, 0, 0, 1], self.port).into()
@@ -207,13 +218,15 @@ pub fn static_sink(
         .unwrap()
 }
 
-/// moto_server and what a sink test against it needs: a config that points at moto (straight,
-/// or through a [`Proxy`]) and a temporary directory for the sink's state, removed when the
-/// world is dropped.
+/// moto_server and what a sink test against it needs: a model-checking [`Front`] before it,
+/// a config that points at the front (straight, or through a [`Proxy`]) and a temporary
+/// directory for the sink's state, removed when the world is dropped.
 pub struct MotoWorld {
     /// The emulator.
     pub moto: Moto,
-    /// Points at moto, or at the proxy in front of it.
+    /// Checks every request against the service model (the test fails on a rejection).
+    pub front: Front,
+    /// Points at the front, or at the proxy in front of it.
     pub cfg: CloudWatchConfig,
     /// The sink's state directory, `state` in [`MotoWorld::tmp`].
     pub state: PathBuf,
@@ -225,20 +238,22 @@ impl MotoWorld {
     /// Starts moto ([`Moto::start`]); `None` when the emulator tests skip.
     pub fn start() -> Option<MotoWorld> {
         let moto = Moto::start()?;
+        let front = moto.front(FrontOptions::default());
         let tmp = tempfile::tempdir().unwrap();
         Some(MotoWorld {
-            cfg: cw_config(&moto.endpoint()),
+            cfg: cw_config(&front.url()),
+            front,
             state: tmp.path().join("state"),
             moto,
             tmp,
         })
     }
 
-    /// Like [`MotoWorld::start`], with a recording [`Proxy`] in front of moto, which the
+    /// Like [`MotoWorld::start`], with a recording [`Proxy`] before the front, which the
     /// config points at instead.
     pub async fn start_proxied() -> Option<(MotoWorld, Proxy)> {
         let mut w = MotoWorld::start()?;
-        let proxy = Proxy::start(w.moto.addr()).await;
+        let proxy = Proxy::start(w.front.addr()).await;
         w.cfg = cw_config(&proxy.url());
         Some((w, proxy))
     }

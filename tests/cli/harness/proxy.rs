@@ -66,6 +66,11 @@ impl Proxy {
         format!("http://{}", self.addr)
     }
 
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// Unreachable from now on (until [`Proxy::up`]).
     pub fn down(&self) {
         self.shared.go_down();
