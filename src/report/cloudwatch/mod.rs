@@ -35,7 +35,10 @@
 //! throttling, 5xx and network errors are retried with exponential backoff and full jitter,
 //! a bounded number of times; an expired token makes the sink ask its [`CredentialSource`]
 //! to refresh and retry once; `AccessDenied` is reported with the IAM action and resource
-//! that are missing; signature and validation errors are not retried. Entries the service
+//! that are missing; a signature refused for clock skew (the response's `Date` more than 4
+//! minutes off) is signed again once with the clock corrected from that `Date`, and the
+//! correction is kept; other signature errors, validation errors and a server certificate
+//! that does not verify are not retried (`run --once` exits 3). Entries the service
 //! refuses as invalid are removed (and counted) so that one bad entry cannot block the
 //! outbox; entries that failed for any other reason stay.
 //!

@@ -281,7 +281,7 @@ struct SendFailure {
 impl From<reqwest::Error> for SendFailure {
     fn from(e: reqwest::Error) -> SendFailure {
         SendFailure {
-            message: error_chain(&e),
+            message: crate::error_chain::one_line(&e),
             certificate: certificate_error(&e),
         }
     }
@@ -391,22 +391,6 @@ fn scrub(message: &str, key: &SigningKey<'_>) -> String {
     } else {
         m
     }
-}
-
-/// An error and its causes on one line, each cause left out when the text so far already
-/// holds it (reqwest repeats its source in its own message).
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = c.source();
-    }
-    s
 }
 
 #[cfg(test)]
