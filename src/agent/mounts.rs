@@ -1,7 +1,12 @@
 //! The mount table, as change tracking needs it: whether a tree lies on a file system where
-//! inotify sees every change, and whether the table changed (a file system mounted or
-//! unmounted inside a tree sends no inotify event). Read from `/proc/self/mountinfo` at each
-//! cycle; a table that cannot be read counts as a network file system (not tracked).
+//! inotify sees every change, and whether the mounts that matter to the trees changed (a file
+//! system mounted or unmounted inside a tree sends no inotify event). Read from
+//! `/proc/self/mountinfo` at each cycle; a table that cannot be read counts as a network file
+//! system (not tracked).
+//!
+//! Only mounts inside a tree, or at or above a tree's root, count: container hosts mount and
+//! unmount all the time elsewhere (`/var/lib/docker`, `/run/containerd`,
+//! `/var/lib/kubelet/pods`), and each such change must not make the next cycle walk.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -38,7 +43,7 @@ impl Mounts {
     /// The mount table now, for `trees` (logs a tree that is not on a local file system).
     pub(crate) fn new(trees: &[PathBuf]) -> Mounts {
         Mounts {
-            hash: mount_table_hash(),
+            hash: mounts_hash(trees),
             trees: trees.to_vec(),
             local: all_local(trees),
         }
@@ -47,7 +52,7 @@ impl Mounts {
     /// Whether the mount table changed since it was last looked at; when it did, whether the
     /// trees are local is checked again (a move to or from a network file system is logged).
     pub(crate) fn changed(&mut self) -> bool {
-        let hash = mount_table_hash();
+        let hash = mounts_hash(&self.trees);
         if hash == self.hash {
             return false;
         }
@@ -133,10 +138,30 @@ fn unescape_mount(s: &str) -> PathBuf {
     PathBuf::from(OsString::from_vec(out))
 }
 
-/// A hash of the mount table.
-fn mount_table_hash() -> u64 {
-    std::fs::read("/proc/self/mountinfo")
-        .map_or(0, |b| crate::scan::path_key(&String::from_utf8_lossy(&b)))
+/// A hash of the mount table's lines that matter to `trees` (0 when it cannot be read).
+fn mounts_hash(trees: &[PathBuf]) -> u64 {
+    let mut roots: Vec<PathBuf> = trees.to_vec();
+    roots.extend(trees.iter().filter_map(|t| t.canonicalize().ok()));
+    std::fs::read_to_string("/proc/self/mountinfo").map_or(0, |table| relevant_hash(&table, &roots))
+}
+
+/// The hash of the mountinfo lines whose mount point lies inside one of `roots` or at or above
+/// one (a mount over an ancestor changes what the tree is).
+fn relevant_hash(table: &str, roots: &[PathBuf]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    for line in table.lines() {
+        let Some(mount) = line.split(' ').nth(4).map(unescape_mount) else {
+            continue;
+        };
+        if roots
+            .iter()
+            .any(|r| mount.starts_with(r) || r.starts_with(&mount))
+        {
+            line.hash(&mut h);
+        }
+    }
+    h.finish()
 }
 
 #[cfg(test)]
@@ -147,6 +172,31 @@ mod tests {
         40 22 0:40 / /home rw shared:9 - nfs4 srv:/home rw\n\
         41 22 0:41 / /mnt/my\\040disk rw - fuse.sshfs host: rw\n\
         42 40 0:42 / /home/local rw - tmpfs tmpfs rw\n";
+
+    #[test]
+    fn only_mounts_in_or_above_a_tree_change_the_hash() {
+        let trees = [PathBuf::from("/srv/app"), PathBuf::from("/home")];
+        let base = relevant_hash(TABLE, &trees);
+        let with = |line: &str| relevant_hash(&format!("{TABLE}{line}\n"), &trees);
+        // Container churn elsewhere: no change.
+        assert_eq!(
+            with("50 22 0:50 / /var/lib/docker/overlay2/x/merged rw - overlay overlay rw"),
+            base
+        );
+        assert_eq!(with("51 22 0:51 / /run/containerd/io.containerd.runtime.v2.task/k8s.io/y rw - tmpfs tmpfs rw"), base);
+        // Inside a tree, or over a tree's ancestor: a change.
+        assert_ne!(
+            with("52 22 0:52 / /srv/app/data rw - ext4 /dev/sdb1 rw"),
+            base
+        );
+        assert_ne!(with("53 22 0:53 / /srv rw - xfs /dev/sdc1 rw"), base);
+        assert_ne!(with("54 40 0:54 / /home/bob rw - tmpfs tmpfs rw"), base);
+        // The root file system remounted (it is above every tree): a change.
+        assert_ne!(
+            relevant_hash(&TABLE.replace("/ / rw,relatime", "/ / ro,relatime"), &trees),
+            base
+        );
+    }
 
     #[test]
     fn the_longest_mount_point_decides_the_file_system() {
