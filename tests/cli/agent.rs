@@ -26,6 +26,28 @@ fn write_config(dir: &Path, scan_root: &Path, extra: &str) -> std::path::PathBuf
     cfg
 }
 
+/// A config of [`write_config`] over an empty tree in `dir`, with IMDS at `endpoint` (plus
+/// the `[imds]` lines `imds_extra`) and each `(from, to)` replacement applied.
+fn config_with_imds(
+    dir: &Path,
+    endpoint: &str,
+    imds_extra: &str,
+    replace: &[(&str, &str)],
+) -> std::path::PathBuf {
+    let root = dir.join("srv");
+    fs::create_dir_all(&root).unwrap();
+    let cfg = write_config(dir, &root, "");
+    let mut text = fs::read_to_string(&cfg).unwrap().replace(
+        "disabled = true",
+        &format!("endpoint = {endpoint:?}\n{imds_extra}"),
+    );
+    for (from, to) in replace {
+        text = text.replace(from, to);
+    }
+    fs::write(&cfg, text).unwrap();
+    cfg
+}
+
 struct Daemon {
     child: Child,
     lines: mpsc::Receiver<String>,
@@ -565,17 +587,12 @@ fn user_data_imds_does_not_hand_out_keeps_its_findings() {
         "user_data": format!("#!/bin/bash\nexport AWS_ACCESS_KEY_ID={KEY_ID}\nexport AWS_SECRET_ACCESS_KEY={SECRET}\n"),
     }));
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("srv");
-    fs::create_dir_all(&root).unwrap();
-    let cfg = write_config(dir.path(), &root, "");
-    let text = fs::read_to_string(&cfg)
-        .unwrap()
-        .replace(
-            "disabled = true",
-            &format!("endpoint = {:?}", emu.endpoint()),
-        )
-        .replace("user_data = false", "user_data = true");
-    fs::write(&cfg, text).unwrap();
+    let cfg = config_with_imds(
+        dir.path(),
+        &emu.endpoint(),
+        "",
+        &[("user_data = false", "user_data = true")],
+    );
     let at = |endpoint: &str| {
         vec![
             ("AWS_EC2_METADATA_DISABLED", "false"),
@@ -630,23 +647,15 @@ fn the_daemon_probes_imdsv1_once_not_at_every_role_check() {
     for (probe_interval, expected) in [("24h", 1), ("0s", 0)] {
         let emu = Emulator::start(serde_json::json!({"v1_open": true}));
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("srv");
-        fs::create_dir_all(&root).unwrap();
-        let cfg = write_config(dir.path(), &root, "");
-        let text = fs::read_to_string(&cfg)
-            .unwrap()
-            .replace(
+        let cfg = config_with_imds(
+            dir.path(),
+            &emu.endpoint(),
+            &format!("v1_probe_interval = {probe_interval:?}"),
+            &[(
                 "role_check_interval = \"1h\"",
                 "role_check_interval = \"300ms\"",
-            )
-            .replace(
-                "disabled = true",
-                &format!(
-                    "endpoint = {:?}\nv1_probe_interval = {probe_interval:?}",
-                    emu.endpoint()
-                ),
-            );
-        fs::write(&cfg, text).unwrap();
+            )],
+        );
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("credhygiene"))
             .args(["--config", cfg.to_str().unwrap(), "run"])
             .env_remove("CREDHYGIENE_CONFIG")

@@ -726,9 +726,6 @@ async fn a_flush_before_the_first_cycle_after_a_restart_does_not_deliver_a_chang
 /// The stack's side of the tests: creating a group as CloudFormation would, reading a
 /// group's retention.
 fn logs_admin(w: &MotoWorld, code: &str) -> Value {
-    let venv = std::env::var_os("CREDHYGIENE_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/.venv"));
     let script = format!(
         "import boto3, json, sys\n\
          c = json.loads(sys.argv[2])\n\
@@ -738,18 +735,14 @@ fn logs_admin(w: &MotoWorld, code: &str) -> Value {
          group = sys.argv[3]\n\
          {code}\n"
     );
-    let out = Command::new(venv.join("bin/python"))
-        .args(["-c", &script, &w.moto.endpoint()])
-        .arg(w.moto.creds["full"].to_string())
-        .arg(&w.cfg.log_group)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = crate::harness::moto::run_ok(
+        Command::new(w.moto.python())
+            .args(["-c", &script, &w.moto.endpoint()])
+            .arg(w.moto.creds["full"].to_string())
+            .arg(&w.cfg.log_group),
+        "logs_admin",
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&out).unwrap()
 }
 
 /// The retention of the config's log group (`null` when it never expires).

@@ -260,16 +260,7 @@ fn unreadable_files_are_counted_not_fatal() {
         std::os::unix::fs::PermissionsExt::from_mode(0o644),
     )
     .unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("credhygiene");
-    // Root reads everything: drop to nobody for this test when running as root.
-    let mut cmd = if nix_is_root() {
-        let mut c = std::process::Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&bin);
-        c
-    } else {
-        std::process::Command::new(&bin)
-    };
+    let mut cmd = as_nobody();
     let out = cmd
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .args(["scan", "--format", "json", dir.path().to_str().unwrap()])
@@ -279,6 +270,20 @@ fn unreadable_files_are_counted_not_fatal() {
     assert_eq!(out.status.code(), Some(1), "{doc:#}");
     assert_eq!(doc["findings"].as_array().unwrap().len(), 1);
     assert_eq!(doc["stats"]["errors"], 1, "{doc:#}");
+}
+
+/// The binary, run as nobody when the tests run as root (root reads everything, so an
+/// unreadable file needs another user).
+fn as_nobody() -> std::process::Command {
+    let bin = assert_cmd::cargo::cargo_bin("credhygiene");
+    if nix_is_root() {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
+        c
+    } else {
+        std::process::Command::new(&bin)
+    }
 }
 
 fn nix_is_root() -> bool {
@@ -514,15 +519,7 @@ fn a_missing_path_is_a_usage_error_and_unreadable_sources_are_not_clean() {
         std::os::unix::fs::PermissionsExt::from_mode(0o644),
     )
     .unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("credhygiene");
-    let mut cmd = if nix_is_root() {
-        let mut c = std::process::Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&bin);
-        c
-    } else {
-        std::process::Command::new(&bin)
-    };
+    let mut cmd = as_nobody();
     let out = cmd
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .args(["scan", dir.path().to_str().unwrap()])

@@ -24,15 +24,11 @@ impl TestCa {
     /// Makes a new CA and server certificate with the venv's `python`.
     pub fn make(python: &Path) -> TestCa {
         let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(python)
-            .arg(script("make_ca.py"))
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "make_ca.py: {}",
-            String::from_utf8_lossy(&out.stderr)
+        super::moto::run_ok(
+            Command::new(python)
+                .arg(script("make_ca.py"))
+                .arg(dir.path()),
+            "make_ca.py",
         );
         TestCa { dir }
     }

@@ -68,14 +68,16 @@ fn run_script(python: &Path, name: &str, args: &[&str]) -> Vec<u8> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/cloudwatch")
         .join(name);
-    let out = Command::new(python)
-        .arg(script)
-        .args(args)
-        .output()
-        .unwrap();
+    run_ok(Command::new(python).arg(script).args(args), name)
+}
+
+/// Runs `cmd` (a Python helper of the tests); panics, with its stderr, unless it succeeds;
+/// returns its stdout.
+pub fn run_ok(cmd: &mut Command, what: &str) -> Vec<u8> {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
-        "{name}: {}",
+        "{what}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
