@@ -169,6 +169,19 @@ impl Aggregate {
     pub fn only_temporary(&self) -> bool {
         self.temporary == self.count
     }
+
+    /// A boxed aggregate of `count` ids, `long_term` of them long-term and the rest temporary,
+    /// all distinct, naming `key_ids` (for the tests of the reporters).
+    #[cfg(test)]
+    pub(crate) fn sample(count: u64, long_term: u64, key_ids: &[&str]) -> Option<Box<Aggregate>> {
+        Some(Box::new(Aggregate {
+            count,
+            distinct: count,
+            long_term,
+            temporary: count - long_term,
+            key_ids: key_ids.iter().map(|k| k.to_string()).collect(),
+        }))
+    }
 }
 
 /// `sha256:<64 hex>` of a value.

@@ -264,14 +264,10 @@ mod tests {
 
     #[test]
     fn an_aggregate_is_one_record_at_its_own_priority() {
+        let ids = ["ASIAY34FZKBOKMUTVV7A", "ASIAY34FZKBOKMUTVV7B"];
         let agg = |long_term, temporary| Finding {
-            aggregate: Some(Box::new(Aggregate {
-                count: 3,
-                distinct: 3,
-                long_term,
-                temporary,
-                key_ids: vec!["ASIAY34FZKBOKMUTVV7A".into(), "ASIAY34FZKBOKMUTVV7B".into()],
-            })),
+            aggregate: Aggregate::sample(3, long_term, &ids)
+                .map(|a| Box::new(Aggregate { temporary, ..*a })),
             ..f("a", KeyType::Temporary, Kind::AccessKeyId)
         };
         assert_eq!(

@@ -166,19 +166,13 @@ mod tests {
             format!(r#"{head},"process":{{"pid":42,"exe":"/usr/bin/app","unit":null}}}}"#)
         );
         let aggregate = Finding {
-            aggregate: Some(Box::new(Aggregate {
-                count: 12,
-                distinct: 11,
-                long_term: 0,
-                temporary: 12,
-                key_ids: vec!["ASIAY34FZKBOKMUTVV7A".into()],
-            })),
+            aggregate: Aggregate::sample(12, 0, &["ASIAY34FZKBOKMUTVV7A"]),
             ..finding(None)
         };
         assert_eq!(
             json(&aggregate),
             format!(
-                r#"{head},"aggregate":{{"count":12,"distinct":11,"long_term":0,"temporary":12,"key_ids":["ASIAY34FZKBOKMUTVV7A"]}}}}"#
+                r#"{head},"aggregate":{{"count":12,"distinct":12,"long_term":0,"temporary":12,"key_ids":["ASIAY34FZKBOKMUTVV7A"]}}}}"#
             )
         );
     }

@@ -264,13 +264,7 @@ mod tests {
             redacted: "ASIA…".into(),
             fingerprint: "sha256:00".into(),
             process: None,
-            aggregate: Some(Box::new(Aggregate {
-                count: 20_000,
-                distinct: 20_000,
-                long_term: 0,
-                temporary: 20_000,
-                key_ids: vec!["ASIAY34FZKBOKMUTVV7A".into()],
-            })),
+            aggregate: Aggregate::sample(20_000, 0, &["ASIAY34FZKBOKMUTVV7A"]),
         };
         let report = CycleReport::new(
             SystemTime::UNIX_EPOCH,
