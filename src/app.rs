@@ -53,7 +53,9 @@ fn scan(config_path: Option<&Path>, env: &Env, args: ScanArgs) -> Result<Exit, E
         .outcome
     } else {
         let plan = Plan::from_paths(&args.paths);
-        scanner.run(&plan, &AtomicBool::new(false), None).0
+        let mut outcome = scanner.run(&plan, &AtomicBool::new(false), None).0;
+        sources::bound_lone_key_ids(&mut outcome, cfg);
+        outcome
     };
     let text = match args.format {
         ScanFormat::Json => report::json::render(&outcome),

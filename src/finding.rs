@@ -141,6 +141,47 @@ pub struct Finding {
     /// For `process` findings: the process.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub process: Option<ProcessInfo>,
+    /// For an aggregate ([`crate::scan::aggregate`]): the lone key ids of one source that it
+    /// stands for. Boxed: ordinary findings, by far the most, pay one pointer for it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub aggregate: Option<Box<Aggregate>>,
+}
+
+/// What an aggregate finding stands for: the access key ids of one source that have no secret
+/// or token with them, beyond `scan.max_lone_key_ids_per_source`. Every count is of findings
+/// (occurrences), like the findings it replaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Aggregate {
+    /// Lone key id findings collapsed into this one.
+    pub count: u64,
+    /// Distinct key ids among them.
+    pub distinct: u64,
+    /// How many of them are long-term ids (`AKIA…`).
+    pub long_term: u64,
+    /// How many of them are temporary ids (`ASIA…`).
+    pub temporary: u64,
+    /// The first few distinct key ids, in the order found (identifiers, not secrets).
+    pub key_ids: Vec<String>,
+}
+
+impl Aggregate {
+    /// Whether every id it stands for is temporary (`ASIA…`): the lowest severity.
+    pub fn only_temporary(&self) -> bool {
+        self.temporary == self.count
+    }
+
+    /// A boxed aggregate of `count` ids, `long_term` of them long-term and the rest temporary,
+    /// all distinct, naming `key_ids` (for the tests of the reporters).
+    #[cfg(test)]
+    pub(crate) fn sample(count: u64, long_term: u64, key_ids: &[&str]) -> Option<Box<Aggregate>> {
+        Some(Box::new(Aggregate {
+            count,
+            distinct: count,
+            long_term,
+            temporary: count - long_term,
+            key_ids: key_ids.iter().map(|k| k.to_string()).collect(),
+        }))
+    }
 }
 
 /// `sha256:<64 hex>` of a value.

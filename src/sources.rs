@@ -1,7 +1,8 @@
 //! The configured sources: what `scan` with no PATH and every agent cycle read. The files of
 //! `scan.*` (trees, env files, process environments) are scanned on a blocking thread while
 //! user-data is fetched from IMDS (when `scan.user_data` is on and IMDS is not disabled);
-//! user-data is then scanned as a `user_data` haystack and the two outcomes are merged.
+//! user-data is then scanned as a `user_data` haystack and the two outcomes are merged. The
+//! lone key ids of each source are then bounded ([`bound_lone_key_ids`]).
 //!
 //! User-data that could not be fetched or decoded (IMDS unreachable, throttled, failing) is
 //! listed in [`crate::scan::ScanOutcome::unreadable`], so that its previous findings are
@@ -14,7 +15,9 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::finding::Source;
 use crate::imds::{self, ImdsClient, ImdsError};
-use crate::scan::{Haystack, Plan, Reuse, ScanOutcome, Scanned, Scanner, Unreadable};
+use crate::scan::{
+    aggregate_lone_key_ids, Haystack, Plan, Reuse, ScanOutcome, Scanned, Scanner, Unreadable,
+};
 
 /// Scans the configured sources. The returned cache and index cover the files.
 pub(crate) async fn scan(
@@ -42,7 +45,16 @@ pub(crate) async fn scan(
     if let Some(user_data) = user_data {
         add_user_data(&mut scanned.outcome, user_data, scanner, cancel).await;
     }
+    bound_lone_key_ids(&mut scanned.outcome, cfg);
     scanned
+}
+
+/// Collapses the lone key ids of each source beyond `scan.max_lone_key_ids_per_source` into
+/// one aggregate ([`crate::scan::aggregate`]): over the final findings, those of the files,
+/// of the index and of user-data alike.
+pub(crate) fn bound_lone_key_ids(outcome: &mut ScanOutcome, cfg: &Config) {
+    let findings = std::mem::take(&mut outcome.findings);
+    outcome.findings = aggregate_lone_key_ids(findings, cfg.scan.max_lone_key_ids_per_source);
 }
 
 /// Scans fetched user-data into `outcome`, or accounts for why it could not be fetched.

@@ -29,6 +29,11 @@ pub const LOG_RETENTION_DAYS: [u32; 22] = [
 /// CloudFormation template's default, so that fleet and stack agree.
 pub const DEFAULT_LOG_RETENTION_DAYS: u32 = 90;
 
+/// Default of `scan.max_lone_key_ids_per_source`: a handful of ids copied into a config or
+/// a script are reported one by one; a log file that names the key id of every call it
+/// records (CloudTrail, CLI debug output, access logs), thousands of them, is one finding.
+pub const DEFAULT_MAX_LONE_KEY_IDS: usize = 10;
+
 /// A configuration that could not be loaded, with the file and position concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -223,6 +228,10 @@ pub struct ScanConfig {
     /// File of `sha256:…` fingerprints to suppress (one per line, `#` comments); a missing
     /// file is an empty list.
     pub allowlist: PathBuf,
+    /// Access key ids found without a secret or token of their credential that one source
+    /// (a file, a process, user-data) reports one by one; beyond this, that source's lone
+    /// ids are one aggregate finding with their count. 0 = never aggregate.
+    pub max_lone_key_ids_per_source: usize,
 }
 
 impl Default for ScanConfig {
@@ -265,6 +274,7 @@ impl Default for ScanConfig {
             same_file_system: true,
             threads: 0,
             allowlist: PathBuf::from("/etc/credhygiene/allowlist"),
+            max_lone_key_ids_per_source: DEFAULT_MAX_LONE_KEY_IDS,
         }
     }
 }

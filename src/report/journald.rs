@@ -8,11 +8,17 @@
 //! `error`, any other new finding at `warn`, a resolved finding at `info`. Under journald,
 //! `systemd-journal-logger` maps these levels to the journal's `PRIORITY` as `error` → 3
 //! (err), `warn` → 4 (warning) and `info` → 5 (notice): a resolved finding is a notice.
+//!
+//! An aggregate (the lone key ids of one source, [`crate::scan::aggregate`]) is one record,
+//! with `AGGREGATE_COUNT`, `AGGREGATE_DISTINCT`, `AGGREGATE_LONG_TERM`,
+//! `AGGREGATE_TEMPORARY` and `AGGREGATE_KEY_IDS` (the first few, comma-separated). New, it
+//! is `error` when it holds a long-term id, `info` (notice) when it holds only temporary ids
+//! (the lowest severity: no secret, and the ids expire), `warn` otherwise.
 
 use log::kv::{ToValue, Value};
 use log::{Level, Log, Metadata, Record};
 
-use crate::finding::{Finding, KeyType};
+use crate::finding::{Aggregate, Finding, KeyType};
 use crate::imds::model::IdentityDocument;
 use crate::report::cycle::{Change, CycleReport};
 
@@ -21,10 +27,13 @@ pub const TARGET: &str = "credhygiene::finding";
 
 /// The `log` level of one change (its journal priority: see the module docs).
 pub fn level(finding: &Finding, change: Change) -> Level {
-    match change {
-        Change::Resolved => Level::Info,
-        Change::New if finding.key_type == Some(KeyType::LongTerm) => Level::Error,
-        Change::New => Level::Warn,
+    match (change, finding.aggregate.as_deref()) {
+        (Change::Resolved, _) => Level::Info,
+        (Change::New, Some(a)) if a.long_term > 0 => Level::Error,
+        (Change::New, Some(a)) if a.only_temporary() => Level::Info,
+        (Change::New, Some(_)) => Level::Warn,
+        (Change::New, None) if finding.key_type == Some(KeyType::LongTerm) => Level::Error,
+        (Change::New, None) => Level::Warn,
     }
 }
 
@@ -54,6 +63,7 @@ fn record(
     }
     let line = f.line.to_string();
     let column = f.column.to_string();
+    let agg = f.aggregate.as_deref().map(AggregateFields::of);
     let mut kvs: Vec<(&str, Value<'_>)> = vec![
         ("change", change.as_str().to_value()),
         ("finding_id", f.id.as_str().to_value()),
@@ -84,11 +94,17 @@ fn record(
     if let Some(i) = instance {
         kvs.push(("instance_id", i.instance_id.as_str().to_value()));
     }
+    if let Some(a) = &agg {
+        kvs.extend(a.kvs());
+    }
     let what = match change {
         Change::New => "hard-coded AWS credential found",
         Change::Resolved => "hard-coded AWS credential resolved",
     };
-    let shown = f.key_id.as_deref().unwrap_or(&f.redacted);
+    let shown = match &agg {
+        Some(a) => format!("{} key ids without a secret, first {}", a.count, a.key_ids),
+        None => f.key_id.as_deref().unwrap_or(&f.redacted).to_string(),
+    };
     logger.log(
         &Record::builder()
             .metadata(meta)
@@ -105,6 +121,37 @@ fn record(
             .build(),
     );
     true
+}
+
+/// The journal fields of an aggregate, as strings the record borrows.
+struct AggregateFields {
+    count: String,
+    distinct: String,
+    long_term: String,
+    temporary: String,
+    key_ids: String,
+}
+
+impl AggregateFields {
+    fn of(a: &Aggregate) -> AggregateFields {
+        AggregateFields {
+            count: a.count.to_string(),
+            distinct: a.distinct.to_string(),
+            long_term: a.long_term.to_string(),
+            temporary: a.temporary.to_string(),
+            key_ids: a.key_ids.join(","),
+        }
+    }
+
+    fn kvs(&self) -> [(&'static str, Value<'_>); 5] {
+        [
+            ("aggregate_count", self.count.as_str().to_value()),
+            ("aggregate_distinct", self.distinct.as_str().to_value()),
+            ("aggregate_long_term", self.long_term.as_str().to_value()),
+            ("aggregate_temporary", self.temporary.as_str().to_value()),
+            ("aggregate_key_ids", self.key_ids.as_str().to_value()),
+        ]
+    }
 }
 
 #[cfg(test)]
@@ -167,6 +214,7 @@ mod tests {
             redacted: "V+Hg…".into(),
             fingerprint: "sha256:abcd".into(),
             process: None,
+            aggregate: None,
         }
     }
 
@@ -212,5 +260,54 @@ mod tests {
         assert_eq!(recs[1].0, Level::Warn, "new temporary key is a warning");
         assert_eq!(recs[2].0, Level::Info, "resolved is info");
         assert_eq!(recs[2].3["change"], "resolved");
+    }
+
+    #[test]
+    fn an_aggregate_is_one_record_at_its_own_priority() {
+        let ids = ["ASIAY34FZKBOKMUTVV7A", "ASIAY34FZKBOKMUTVV7B"];
+        let agg = |long_term, temporary| Finding {
+            aggregate: Aggregate::sample(3, long_term, &ids)
+                .map(|a| Box::new(Aggregate { temporary, ..*a })),
+            ..f("a", KeyType::Temporary, Kind::AccessKeyId)
+        };
+        assert_eq!(
+            level(&agg(0, 3), Change::New),
+            Level::Info,
+            "only temporary: notice"
+        );
+        assert_eq!(
+            level(&agg(1, 2), Change::New),
+            Level::Error,
+            "a long-term id: err"
+        );
+        assert_eq!(
+            level(&agg(0, 2), Change::New),
+            Level::Warn,
+            "other ids: warning"
+        );
+        assert_eq!(level(&agg(1, 2), Change::Resolved), Level::Info);
+        log::set_max_level(log::LevelFilter::Trace);
+        let report = CycleReport::new(
+            std::time::SystemTime::now(),
+            None,
+            RoleSummary::default(),
+            &ScanOutcome::default(),
+            FindingChanges {
+                new: vec![agg(0, 3)],
+                resolved: vec![],
+                still_present: 0,
+            },
+        );
+        let cap = Capture::default();
+        assert_eq!(emit_to(&cap, &report), 1);
+        let recs = cap.0.lock().unwrap();
+        let (_, _, msg, kv) = &recs[0];
+        assert!(msg.contains("3 key ids without a secret"), "{msg}");
+        assert_eq!(kv["aggregate_count"], "3");
+        assert_eq!(kv["aggregate_temporary"], "3");
+        assert_eq!(
+            kv["aggregate_key_ids"],
+            "ASIAY34FZKBOKMUTVV7A,ASIAY34FZKBOKMUTVV7B"
+        );
     }
 }

@@ -1,10 +1,14 @@
 //! The DESIGN.md `scan --format json` document (version 1), and [`FindingJson`], the one
 //! finding shape of that contract: stdout and the CloudWatch finding events serialise it; the
 //! state and the scan cache keep their own internal form ([`Finding`]'s derive).
+//!
+//! The one addition to the version 1 shape is optional: an aggregate finding (see
+//! [`crate::scan::aggregate`]) has an `aggregate` object (`count`, `distinct`, `long_term`,
+//! `temporary`, `key_ids`); no other finding has the key, so their bytes are unchanged.
 
 use serde::Serialize;
 
-use crate::finding::{Finding, KeyType, ProcessInfo};
+use crate::finding::{Aggregate, Finding, KeyType, ProcessInfo};
 use crate::scan::{ScanOutcome, Stats};
 
 /// Version of the JSON document; bumped only on incompatible changes.
@@ -41,6 +45,31 @@ pub(crate) struct FindingJson<'a> {
     /// Only on `process` findings.
     #[serde(skip_serializing_if = "Option::is_none")]
     process: Option<ProcessJson<'a>>,
+    /// Only on aggregates (additive: ordinary findings keep their bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aggregate: Option<AggregateJson<'a>>,
+}
+
+/// The `aggregate` object of an aggregate finding.
+#[derive(Debug, Serialize)]
+struct AggregateJson<'a> {
+    count: u64,
+    distinct: u64,
+    long_term: u64,
+    temporary: u64,
+    key_ids: &'a [String],
+}
+
+impl<'a> From<&'a Aggregate> for AggregateJson<'a> {
+    fn from(a: &'a Aggregate) -> AggregateJson<'a> {
+        AggregateJson {
+            count: a.count,
+            distinct: a.distinct,
+            long_term: a.long_term,
+            temporary: a.temporary,
+            key_ids: &a.key_ids,
+        }
+    }
 }
 
 /// The `process` object of a finding.
@@ -68,6 +97,7 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
             redacted: &f.redacted,
             fingerprint: &f.fingerprint,
             process: f.process.as_ref().map(ProcessJson::from),
+            aggregate: f.aggregate.as_deref().map(AggregateJson::from),
         }
     }
 }
@@ -116,6 +146,7 @@ mod tests {
             redacted: "V+Hg…".into(),
             fingerprint: "sha256:abcd".into(),
             process,
+            aggregate: None,
         }
     }
 
@@ -133,6 +164,16 @@ mod tests {
         assert_eq!(
             json(&finding(Some(process))),
             format!(r#"{head},"process":{{"pid":42,"exe":"/usr/bin/app","unit":null}}}}"#)
+        );
+        let aggregate = Finding {
+            aggregate: Aggregate::sample(12, 0, &["ASIAY34FZKBOKMUTVV7A"]),
+            ..finding(None)
+        };
+        assert_eq!(
+            json(&aggregate),
+            format!(
+                r#"{head},"aggregate":{{"count":12,"distinct":12,"long_term":0,"temporary":12,"key_ids":["ASIAY34FZKBOKMUTVV7A"]}}}}"#
+            )
         );
     }
 }

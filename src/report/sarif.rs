@@ -60,10 +60,32 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
         .as_deref()
         .filter(|_| !f.kind.is_secret())
         .unwrap_or(&f.redacted);
+    let (level, text) = match &f.aggregate {
+        // Only temporary ids, none with a secret: the lowest severity (docs/detection.md).
+        Some(a) => (
+            if a.only_temporary() { "note" } else { "error" },
+            format!(
+                "{} AWS access key ids without a secret ({} temporary), first {} ({})",
+                a.count,
+                a.temporary,
+                a.key_ids.join(", "),
+                f.source.as_str()
+            ),
+        ),
+        None => (
+            "error",
+            format!(
+                "Hard-coded AWS {} {} ({})",
+                f.kind.as_str().replace('_', " "),
+                shown,
+                f.source.as_str()
+            ),
+        ),
+    };
     let mut r = json!({
         "ruleId": f.rule,
-        "level": "error",
-        "message": { "text": format!("Hard-coded AWS {} {} ({})", f.kind.as_str().replace('_', " "), shown, f.source.as_str()) },
+        "level": level,
+        "message": { "text": text },
         "locations": [{ "physicalLocation": {
             "artifactLocation": { "uri": artifact_uri(&f.path) },
             "region": { "startLine": f.line, "startColumn": f.column }
@@ -78,6 +100,12 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
     });
     if let Some(i) = rule_index {
         r["ruleIndex"] = json!(i);
+    }
+    if let Some(a) = &f.aggregate {
+        r["properties"]["aggregate"] = json!({
+            "count": a.count, "distinct": a.distinct, "long_term": a.long_term,
+            "temporary": a.temporary, "key_ids": a.key_ids,
+        });
     }
     r
 }

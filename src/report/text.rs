@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::finding::{Finding, Kind};
+use crate::finding::{Aggregate, Finding, Kind};
 use crate::scan::ScanOutcome;
 
 /// Whether to colour the output.
@@ -78,6 +78,19 @@ pub fn render(outcome: &ScanOutcome, color: Color) -> String {
     out
 }
 
+/// What an aggregate stands for, in words: `12 key ids without a secret (11 distinct, 12
+/// temporary), first ASIA…, ASIA…`.
+fn aggregate_note(a: &Aggregate) -> String {
+    format!(
+        "{} key ids without a secret ({} distinct, {} temporary, {} long-term), first {}",
+        a.count,
+        a.distinct,
+        a.temporary,
+        a.long_term,
+        a.key_ids.join(", ")
+    )
+}
+
 fn line(f: &Finding, color: Color) -> String {
     let value = match f.kind {
         Kind::AccessKeyId => f.key_id.clone().unwrap_or_else(|| f.redacted.clone()),
@@ -94,6 +107,9 @@ fn line(f: &Finding, color: Color) -> String {
         if let Some(k) = &f.key_id {
             extra.push(format!("pairs with {k}"));
         }
+    }
+    if let Some(a) = &f.aggregate {
+        extra.push(aggregate_note(a));
     }
     format!(
         "  {}  {:<17}  {}  {}  {}",

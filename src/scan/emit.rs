@@ -57,6 +57,7 @@ pub(super) fn finding(
         redacted: finding::redact(value),
         fingerprint: fp,
         process: ctx.process.cloned(),
+        aggregate: None,
     })
 }
 

@@ -13,8 +13,10 @@
 //! [`index::TreeIndex`] (`update.rs`). Per-thread workers (`worker.rs`) read each source
 //! through the chunked reader (`reader.rs`), which hands every match with its line and column
 //! to `emit.rs`, where it becomes a [`crate::finding::Finding`]. The stat cache of earlier
-//! scans lives in `cache.rs`; the results in `outcome.rs`.
+//! scans lives in `cache.rs`; the results in `outcome.rs`. [`aggregate`] bounds the findings
+//! of one source, over the final findings of a scan.
 
+pub mod aggregate;
 pub mod envfiles;
 pub mod index;
 pub mod matcher;
@@ -31,6 +33,7 @@ mod update;
 mod walk;
 mod worker;
 
+pub use aggregate::aggregate_lone_key_ids;
 pub use cache::{path_key, CacheEntry, CacheFile, ScanCache};
 pub use outcome::{ScanOutcome, Scanned, Stats};
 pub use plan::{Haystack, Options, Plan, Reuse, WatchSet};

@@ -202,6 +202,7 @@ mod tests {
             redacted: "AKIA…".into(),
             fingerprint: "sha256:00".into(),
             process: None,
+            aggregate: None,
         }
     }
 

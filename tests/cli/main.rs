@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per command or area.
 
 mod agent;
+mod aggregate;
 mod cloudwatch;
 mod common;
 mod corpus;

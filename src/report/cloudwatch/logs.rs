@@ -65,7 +65,8 @@ fn instance_fields(i: Option<&IdentityDocument>) -> serde_json::Map<String, serd
     m
 }
 
-/// The event of one finding change: the fields of the scan JSON ([`FindingJson`]), plus
+/// The event of one finding change: the fields of the scan JSON ([`FindingJson`], an
+/// aggregate's `aggregate` object included), plus
 /// `event`, `change`, `time` and the instance (`instance_id`, `instance_account_id`, `region`,
 /// `availability_zone`, `image_id`).
 pub fn finding_event(f: &Finding, change: Change, report: &CycleReport) -> LogEvent {
@@ -243,6 +244,40 @@ mod tests {
             timestamp: ts,
             message: "x".repeat(len),
         }
+    }
+
+    #[test]
+    fn an_aggregate_event_carries_its_aggregate() {
+        use crate::finding::{Aggregate, Kind, Source};
+        let f = Finding {
+            id: "agg1".into(),
+            rule: "aws-access-key-id".into(),
+            kind: Kind::AccessKeyId,
+            source: Source::File,
+            path: "/var/log/cloudtrail.json".into(),
+            line: 2,
+            column: 103,
+            key_id: Some("ASIAY34FZKBOKMUTVV7A".into()),
+            key_type: Some(crate::finding::KeyType::Temporary),
+            account_id: None,
+            credential: "c1".into(),
+            redacted: "ASIA…".into(),
+            fingerprint: "sha256:00".into(),
+            process: None,
+            aggregate: Aggregate::sample(20_000, 0, &["ASIAY34FZKBOKMUTVV7A"]),
+        };
+        let report = CycleReport::new(
+            SystemTime::UNIX_EPOCH,
+            None,
+            crate::report::cycle::RoleSummary::default(),
+            &crate::scan::ScanOutcome::default(),
+            crate::state::FindingChanges::default(),
+        );
+        let ev = finding_event(&f, Change::New, &report);
+        let v: serde_json::Value = serde_json::from_str(&ev.message).unwrap();
+        assert_eq!(v["aggregate"]["count"], 20_000);
+        assert_eq!(v["aggregate"]["key_ids"][0], "ASIAY34FZKBOKMUTVV7A");
+        assert_eq!(v["change"], "new");
     }
 
     #[test]

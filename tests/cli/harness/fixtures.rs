@@ -72,6 +72,7 @@ pub fn synthetic(id: &str) -> Finding {
         redacted: "AKIA…".into(),
         fingerprint: format!("sha256:{id}"),
         process: None,
+        aggregate: None,
     }
 }
 

@@ -1,0 +1,299 @@
+//! Issue 15: many lone key ids in one place. A CloudTrail-like log names the temporary
+//! `ASIA…` key id of every call; beyond `scan.max_lone_key_ids_per_source` they are one
+//! aggregate finding per source, while a real credential planted among them is still
+//! reported part by part.
+
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::{assert_exit, assert_no_secret, credhygiene};
+
+const B32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// splitmix64, seeded from the clock and the pid: fresh keys every run, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Rng {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        Rng(nanos ^ (u64::from(std::process::id()) << 32))
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn string(&mut self, alphabet: &[u8], n: usize) -> String {
+        (0..n)
+            .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize] as char)
+            .collect()
+    }
+
+    /// A valid-looking key id: the prefix and 16 base32 characters, varied enough to pass the
+    /// rule's `not_repetitive` filter.
+    fn key_id(&mut self, prefix: &str) -> String {
+        loop {
+            let body = self.string(B32, 16);
+            let mut distinct: Vec<char> = body.chars().collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if distinct.len() > 8 {
+                return format!("{prefix}{body}");
+            }
+        }
+    }
+
+    /// A 40-character secret with upper, lower and digits (the rule's `char_classes`).
+    fn secret(&mut self) -> String {
+        loop {
+            let s = self.string(B64, 40);
+            let has = |f: fn(&char) -> bool| s.chars().any(|c| f(&c));
+            if has(char::is_ascii_uppercase)
+                && has(char::is_ascii_lowercase)
+                && has(char::is_ascii_digit)
+            {
+                return s;
+            }
+        }
+    }
+}
+
+/// A real credential: an `AKIA` id and its secret, made at run time.
+struct Credential {
+    key_id: String,
+    secret: String,
+}
+
+/// Writes a CloudTrail-like `{"Records":[…]}` file of `records` records, one per line, each
+/// with a fresh `ASIA` id in `accessKeyId`; with `planted`, a record whose request parameters
+/// hold that credential on two adjacent lines sits in the middle.
+fn cloudtrail(path: &Path, rng: &mut Rng, records: usize, planted: Option<&Credential>) {
+    let mut w = BufWriter::new(fs::File::create(path).unwrap());
+    writeln!(w, "{{\"Records\":[").unwrap();
+    for i in 0..records {
+        if i == records / 2 {
+            if let Some(c) = planted {
+                writeln!(
+                    w,
+                    "{{\"eventName\":\"PutParameter\",\"requestParameters\":{{\n\"aws_access_key_id\":\"{}\",\n\"aws_secret_access_key\":\"{}\"}}}},",
+                    c.key_id, c.secret
+                )
+                .unwrap();
+            }
+        }
+        let comma = if i + 1 < records { "," } else { "" };
+        writeln!(
+            w,
+            "{{\"eventVersion\":\"1.08\",\"userIdentity\":{{\"type\":\"AssumedRole\",\"accountId\":\"123456789012\",\"accessKeyId\":\"{}\"}},\"eventTime\":\"2026-11-25T10:{:02}:{:02}Z\",\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"GetObject\",\"awsRegion\":\"us-east-1\",\"eventID\":\"{:08x}\"}}{comma}",
+            rng.key_id("ASIA"),
+            i / 60 % 60,
+            i % 60,
+            i
+        )
+        .unwrap();
+    }
+    writeln!(w, "]}}").unwrap();
+    w.flush().unwrap();
+}
+
+/// The peak RSS in KiB of a `credhygiene` run, from GNU time's `-v` report on stderr.
+fn peak_rss_kib(stderr: &[u8]) -> Option<u64> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// GNU time (scripts/setup-test-deps installs it), when present.
+const GNU_TIME: &str = "/usr/bin/time";
+/// Bound of the JSON document of a scan of one log file: one aggregate and a credential.
+const MAX_JSON_BYTES: usize = 64 * 1024;
+/// A guard against memory that grows with the output (36 MB of JSON before issue 15); the
+/// scan itself still holds every finding of a file until the scan ends (docs/detection.md).
+const MAX_PEAK_RSS_KIB: u64 = 512 * 1024;
+
+#[test]
+fn issue_15_a_cloudtrail_file_of_100k_temporary_ids_is_one_finding_and_the_credential_stays() {
+    const RECORDS: usize = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new();
+    let cred = Credential {
+        key_id: rng.key_id("AKIA"),
+        secret: rng.secret(),
+    };
+    let log = dir.path().join("cloudtrail.json");
+    cloudtrail(&log, &mut rng, RECORDS, Some(&cred));
+    let timed = Path::new(GNU_TIME).exists();
+    let bin = assert_cmd::cargo::cargo_bin("credhygiene");
+    let mut cmd = if timed {
+        // The environment of `credhygiene()`, under GNU time.
+        let mut t = assert_cmd::Command::new(GNU_TIME);
+        t.arg("-v")
+            .arg(&bin)
+            .env_remove("CREDHYGIENE_CONFIG")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_COLOR", "1");
+        t
+    } else {
+        credhygiene()
+    };
+    let out = cmd
+        .args(["scan", "--format", "json"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    assert_no_secret(&out.stdout, &[&cred.secret]);
+    assert_no_secret(&out.stderr, &[&cred.secret]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = doc["findings"].as_array().unwrap();
+    let peak = peak_rss_kib(&out.stderr);
+    eprintln!(
+        "issue 15: {} bytes of log, {} records: {} findings, {} bytes of JSON, peak RSS {} KiB",
+        fs::metadata(&log).unwrap().len(),
+        RECORDS,
+        findings.len(),
+        out.stdout.len(),
+        peak.map_or("not measured".into(), |k| k.to_string()),
+    );
+    assert!(
+        out.stdout.len() < MAX_JSON_BYTES,
+        "{} bytes",
+        out.stdout.len()
+    );
+    if let Some(kib) = peak {
+        assert!(kib < MAX_PEAK_RSS_KIB, "peak RSS {kib} KiB");
+    }
+
+    // Two credential groups: the aggregate, and the planted credential's two parts.
+    assert_eq!(findings.len(), 3, "{doc:#}");
+    let agg = &findings[0];
+    assert_eq!(agg["kind"], "access_key_id");
+    assert_eq!(agg["key_type"], "temporary");
+    assert_eq!(agg["aggregate"]["count"], RECORDS as u64);
+    assert_eq!(agg["aggregate"]["temporary"], RECORDS as u64);
+    assert_eq!(agg["aggregate"]["long_term"], 0);
+    let sample = agg["aggregate"]["key_ids"].as_array().unwrap();
+    assert_eq!(sample.len(), 5);
+    assert_eq!(sample[0], agg["key_id"], "the first id is the key_id");
+    assert!(sample
+        .iter()
+        .all(|k| k.as_str().unwrap().starts_with("ASIA")));
+    let (id, secret) = (&findings[1], &findings[2]);
+    assert_eq!(id["key_id"], cred.key_id.as_str());
+    assert_eq!(id["key_type"], "long_term");
+    assert!(id.get("aggregate").is_none());
+    assert_eq!(secret["kind"], "secret_access_key");
+    assert_eq!(secret["credential"], id["credential"]);
+    assert_eq!(secret["key_id"], cred.key_id.as_str());
+    assert_eq!(
+        (id["line"].as_u64(), secret["line"].as_u64()),
+        (Some(RECORDS as u64 / 2 + 3), Some(RECORDS as u64 / 2 + 4))
+    );
+}
+
+#[test]
+fn a_limit_of_zero_reports_every_lone_key_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("cloudtrail.json");
+    cloudtrail(&log, &mut Rng::new(), 30, None);
+    let cfg = dir.path().join("c.toml");
+    fs::write(&cfg, "[scan]\nmax_lone_key_ids_per_source = 0\n").unwrap();
+    let count = |args: &[&str]| {
+        let out = credhygiene()
+            .args(args)
+            .args(["scan", "--format", "json"])
+            .arg(&log)
+            .output()
+            .unwrap();
+        assert_exit(&out, 1);
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc["findings"].as_array().unwrap().len()
+    };
+    assert_eq!(count(&["--config", cfg.to_str().unwrap()]), 30);
+    assert_eq!(count(&[]), 1, "the default limit (10) aggregates 30 ids");
+}
+
+/// `run --once` over `root`, logging on stderr at info (the journald-style records); returns
+/// (stdout, the finding records on stderr).
+fn cycle(cfg: &Path) -> (String, Vec<String>) {
+    let out = credhygiene()
+        .args(["-v", "--config", cfg.to_str().unwrap(), "run", "--once"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let records = stderr
+        .lines()
+        .filter(|l| l.contains("hard-coded AWS credential"))
+        .map(str::to_string)
+        .collect();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), records)
+}
+
+#[test]
+fn issue_15_the_agent_logs_one_record_for_a_log_file_and_none_when_it_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("var-log");
+    fs::create_dir_all(&root).unwrap();
+    let mut rng = Rng::new();
+    let cred = Credential {
+        key_id: rng.key_id("AKIA"),
+        secret: rng.secret(),
+    };
+    let log = root.join("cloudtrail.json");
+    cloudtrail(&log, &mut rng, 3_000, Some(&cred));
+    let state = dir.path().join("state");
+    let cfg = dir.path().join("agent.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[agent]\nsplay = \"0s\"\nfirst_contact_splay = \"0s\"\nstate_dir = \"{}\"\n\n[imds]\ndisabled = true\n\n[scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\nuser_data = false\n\n[cloudwatch]\nenabled = false\n",
+            state.display(),
+            root.display()
+        ),
+    )
+    .unwrap();
+
+    let (summary, records) = cycle(&cfg);
+    assert_eq!(records.len(), 3, "{records:#?}\n{summary}");
+    let agg: Vec<&String> = records
+        .iter()
+        .filter(|r| r.contains("3000 key ids without a secret"))
+        .collect();
+    assert_eq!(agg.len(), 1, "{records:#?}");
+    assert!(agg[0].contains("info:"), "only temporary ids: notice");
+    assert!(agg[0].contains("aggregate_count=3000"), "{}", agg[0]);
+    assert!(
+        records
+            .iter()
+            .any(|r| r.contains(&cred.key_id) && r.contains("error:")),
+        "the credential is reported on its own: {records:#?}"
+    );
+    assert!(summary.contains("3 new"), "{summary}");
+
+    // The log grows: same aggregate, no change; the state keeps the latest count.
+    cloudtrail(&log, &mut rng, 3_500, Some(&cred));
+    let (summary, records) = cycle(&cfg);
+    assert!(records.is_empty(), "{records:#?}");
+    assert!(summary.contains("0 new, 0 resolved"), "{summary}");
+    let findings = fs::read_to_string(state.join("findings.json")).unwrap();
+    assert!(findings.contains("\"count\":3500"), "{findings}");
+    for entry in fs::read_dir(&state).unwrap() {
+        assert_no_secret(&fs::read(entry.unwrap().path()).unwrap(), &[&cred.secret]);
+    }
+}
