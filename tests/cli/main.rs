@@ -4,6 +4,7 @@ mod agent;
 mod cloudwatch;
 mod common;
 mod corpus;
+mod ec2;
 mod harness;
 mod imds_emulator;
 mod role;
