@@ -3,32 +3,22 @@
 //! model, the Query protocol included) instead of sending the token-less IMDSv1 probe, and
 //! falls back to the probe when the role may not call it.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 
 use crate::harness::agent_world::{agent_world, AgentWorld, LoggedDaemon};
+use crate::harness::moto::run_script;
 
 /// Role checks each daemon run waits for (each reads `iam/info` once).
 const ROLE_CHECKS: usize = 8;
 
-/// An instance made in moto (`tests/aws/moto_ec2.py`) with `HttpTokens = http_tokens`, and
-/// the credentials of a role that may describe it.
+/// An instance made in moto (`tests/cloudwatch/moto_ec2.py`) with `HttpTokens = http_tokens`,
+/// and the credentials of a role that may describe it.
 fn ec2_instance(w: &AgentWorld, http_tokens: &str) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/aws/moto_ec2.py");
-    let out = Command::new(w.moto.python())
-        .arg(script)
-        .args([w.moto.endpoint().as_str(), http_tokens])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "moto_ec2.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let endpoint = w.moto.endpoint();
+    let out = run_script(w.moto.python(), "moto_ec2.py", &[&endpoint, http_tokens]);
+    serde_json::from_slice(&out).unwrap()
 }
 
 /// Points the emulator at `instance` (its id in the identity document), with IMDSv1 `v1_open`
