@@ -28,6 +28,9 @@ CREATE_ACTIONS = {"logs:CreateLogGroup", "logs:PutRetentionPolicy"}
 RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                   2192, 2557, 2922, 3288, 3653]
 DEFAULT_RETENTION = 90
+# The opt-in of imds.v1_from_ec2_api: the agent reads its own MetadataOptions.HttpTokens.
+# DescribeInstances has no resource-level permissions, so Resource is "*".
+EC2_ACTION = "ec2:DescribeInstances"
 
 
 class Fail(Exception):
@@ -46,11 +49,31 @@ def as_list(v):
 # --- IAM policy ---------------------------------------------------------------------------------
 
 
-def check_policy_statements(where, statements, log_resource_ok, creates_group):
+def check_ec2_statement(where, st, region_condition):
+    """The opt-in statement: Allow ec2:DescribeInstances alone, on "*", with exactly
+    `region_condition` (None: no condition)."""
+    need(st.get("Effect") == "Allow", f"{where}: statement {st.get('Sid')} is not Allow")
+    need(as_list(st["Action"]) == [EC2_ACTION],
+         f"{where}: the opt-in statement must allow {EC2_ACTION} alone, not {st['Action']}")
+    need(as_list(st["Resource"]) == ["*"],
+         f"{where}: {EC2_ACTION} has no resource-level permissions: Resource must be \"*\"")
+    want = None if region_condition is None else {"StringEquals": region_condition}
+    need(st.get("Condition") == want,
+         f"{where}: {EC2_ACTION} condition is {st.get('Condition')}, expected {want}")
+
+
+def check_policy_statements(where, statements, log_resource_ok, creates_group,
+                            describe_instances=None):
     """The least-privilege contract: exactly PutMetricData limited to the namespace, the Logs
     write actions on the log group and, when the agent may create the group, CreateLogGroup and
-    PutRetentionPolicy on it; nothing else, no wildcard actions."""
+    PutRetentionPolicy on it; with the opt-in (`describe_instances`: its region condition, or
+    "any" for none) the DescribeInstances statement; nothing else, no wildcard actions."""
     want = {"cloudwatch:PutMetricData"} | WRITE_ACTIONS | (CREATE_ACTIONS if creates_group else set())
+    if describe_instances is not None:
+        ec2 = [st for st in statements if EC2_ACTION in as_list(st.get("Action", []))]
+        need(len(ec2) == 1, f"{where}: expected one {EC2_ACTION} statement, found {len(ec2)}")
+        check_ec2_statement(where, ec2[0], None if describe_instances == "any" else describe_instances)
+        statements = [st for st in statements if st is not ec2[0]]
     need(len(statements) == 2 + creates_group,
          f"{where}: expected {2 + creates_group} statements, found {len(statements)}")
     actions = set()
@@ -131,6 +154,14 @@ def check_aws(d):
     check_policy_statements(path, policy["Statement"], lambda r: bool(pat.fullmatch(r)), True)
     print(f"ok: {path}: valid JSON, PutMetricData limited to {NAMESPACE}, Logs on {LOG_GROUP} "
           f"in every partition, the agent may create the group and set its retention")
+    # The opt-in is a second file, attached beside the first: the base policy stays as it was.
+    path = os.path.join(d, "credhygiene-instance-policy-ec2.json")
+    with open(path) as f:
+        opt_in = json.load(f)
+    need(opt_in.get("Version") == "2012-10-17", f"{path}: Version must be 2012-10-17")
+    check_policy_statements(path, policy["Statement"] + opt_in["Statement"],
+                            lambda r: bool(pat.fullmatch(r)), True, describe_instances="any")
+    print(f"ok: {path}: the opt-in {EC2_ACTION} on \"*\" alone; with the base policy, nothing else")
 
     from cfnlint.decode import decode  # the CloudFormation YAML loader (!Ref, !Sub, ...)
 
@@ -160,11 +191,22 @@ def check_aws(d):
         )
 
     statements = pols[0]["PolicyDocument"]["Statement"]
+    params = tpl["Parameters"]
+    need(params["AllowDescribeInstances"]["Default"] == "false"
+         and set(params["AllowDescribeInstances"]["AllowedValues"]) == {"true", "false"},
+         f"{path}: AllowDescribeInstances must be a \"true\"/\"false\" opt-in, default \"false\"")
+    need(tpl["Conditions"].get("ReadsImdsOptionsFromEc2") == {
+        "Fn::Equals": [{"Ref": "AllowDescribeInstances"}, "true"]},
+        f"{path}: ReadsImdsOptionsFromEc2 must be AllowDescribeInstances == \"true\"")
     for stack_owns in (True, False):
-        check_policy_statements(
-            f"{path} (InstanceRole, CreateLogGroup={str(stack_owns).lower()})",
-            resolve_if(statements, {"StackOwnsLogGroup": stack_owns}), cfn_log_arn,
-            creates_group=not stack_owns)
+        for ec2 in (False, True):
+            check_policy_statements(
+                f"{path} (InstanceRole, CreateLogGroup={str(stack_owns).lower()}, "
+                f"AllowDescribeInstances={str(ec2).lower()})",
+                resolve_if(statements, {"StackOwnsLogGroup": stack_owns,
+                                        "ReadsImdsOptionsFromEc2": ec2}), cfn_log_arn,
+                creates_group=not stack_owns,
+                describe_instances={"aws:RequestedRegion": {"Ref": "AWS::Region"}} if ec2 else None)
     check_log_group(path, tpl, res, by_type)
     need(tpl["Parameters"]["MetricNamespace"]["Default"] == NAMESPACE, f"{path}: namespace default")
     need(tpl["Parameters"]["LogGroupName"]["Default"] == LOG_GROUP, f"{path}: log group default")
@@ -215,7 +257,7 @@ def check_aws(d):
              for q in queries), f"{path}: no worst-instances table")
     need(any("filter credentials > 0" in q for q in queries), f"{path}: no hosts-with-findings query")
     print(f"ok: {path}: role (EC2 trust, least privilege; creates the log group only when the "
-          f"stack does not), retained log group, instance profile, "
+          f"stack does not; {EC2_ACTION} only when opted in), retained log group, instance profile, "
           f"{len(by_type.get('AWS::CloudWatch::Alarm', []))} alarms on {', '.join(METRICS)}, "
           f"dashboard ({len(kinds)} widgets, JSON once substituted)")
 

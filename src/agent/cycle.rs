@@ -84,11 +84,16 @@ pub(super) async fn run(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOut
 }
 
 /// The role check (None when IMDS is disabled); an unreachable IMDS is a report, not an error.
-/// The token-less IMDSv1 probe runs only when [`super::probe`] says so.
+/// The token-less IMDSv1 probe runs only when [`super::probe`] says so (and EC2 did not
+/// answer, with `imds.v1_from_ec2_api`).
 pub(super) async fn check_role(parts: &mut Parts) -> Option<RoleReport> {
     let client = parts.imds.clone()?;
     let now = tokio::time::Instant::now();
-    let probe = parts.v1.choose(parts.config.imds.v1_probe_interval, now);
+    let interval = parts.config.imds.v1_probe_interval;
+    let probe = parts
+        .v1
+        .decide(parts.ec2.as_ref(), &client, interval, now)
+        .await;
     let report = match role::check_with(&client, probe, SystemTime::now()).await {
         Ok(r) => r,
         Err(e) => RoleReport::unreachable(client.endpoint(), &e),

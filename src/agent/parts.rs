@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::imds::{CredentialsProvider, ImdsClient};
 use crate::report::cloudwatch::{CloudWatchError, CloudWatchSink};
+use crate::report::ec2::Ec2Client;
 use crate::scan::{Options, Scanner};
 use crate::state::{self, FindingState, StateError};
 
@@ -39,6 +40,8 @@ pub(super) struct Parts {
     pub(super) uncommitted: Option<FindingState>,
     /// The last IMDSv1 probe: kept across reloads, so a reload does not probe again.
     pub(super) v1: super::probe::V1Memory,
+    /// EC2 for `imds.v1_from_ec2_api` (None when it is off, or IMDS is).
+    pub(super) ec2: Option<super::probe::Ec2>,
     /// The daemon's first CloudWatch call waits until then ([`crate::config::AgentConfig::first_contact_splay`]);
     /// `None` for `run --once` and once it has passed.
     pub(super) first_contact: Option<tokio::time::Instant>,
@@ -49,6 +52,7 @@ impl Parts {
         let (scanner, imds) = engine(&config)?;
         let sink = open_sink(&config, imds.as_ref());
         Ok(Parts {
+            ec2: open_ec2(&config, imds.as_ref()),
             sink_locked: is_locked(&sink),
             config,
             scanner,
@@ -76,6 +80,7 @@ impl Parts {
         self.sink = Err("reloading".into()); // releases the outbox lock before reopening it
         self.sink = open_sink(&config, imds.as_ref());
         self.sink_locked = is_locked(&self.sink);
+        self.ec2 = open_ec2(&config, imds.as_ref());
         self.scanner = scanner;
         self.imds = imds;
         self.config = config;
@@ -126,6 +131,16 @@ fn is_locked(sink: &Result<Sink, String>) -> bool {
     sink.as_ref()
         .err()
         .is_some_and(|e| e.starts_with(LOCKED_PREFIX))
+}
+
+/// The EC2 client of `imds.v1_from_ec2_api`, signing with the instance role's credentials;
+/// None when the opt-in or IMDS is off (or the client cannot be built: the probe is used).
+fn open_ec2(config: &Config, imds: Option<&Arc<ImdsClient>>) -> Option<super::probe::Ec2> {
+    let imds = imds.filter(|_| config.imds.v1_from_ec2_api)?;
+    let source = CredentialsProvider::new(Arc::clone(imds));
+    Ec2Client::new(config, source)
+        .map_err(|e| log::error!(error:% = e; "imds.v1_from_ec2_api is off for this process"))
+        .ok()
 }
 
 /// The CloudWatch sink, or why there is none (disabled, or its outbox is held by another

@@ -19,6 +19,8 @@ pub const ENDPOINT_URL_VAR: &str = "AWS_ENDPOINT_URL";
 pub const ENDPOINT_URL_CLOUDWATCH_VAR: &str = "AWS_ENDPOINT_URL_CLOUDWATCH";
 /// Endpoint for CloudWatch Logs.
 pub const ENDPOINT_URL_LOGS_VAR: &str = "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS";
+/// Endpoint for EC2 (`imds.v1_from_ec2_api`).
+pub const ENDPOINT_URL_EC2_VAR: &str = "AWS_ENDPOINT_URL_EC2";
 /// Use FIPS endpoints (`true` / `false`), as in the AWS SDKs.
 pub const USE_FIPS_ENDPOINT_VAR: &str = "AWS_USE_FIPS_ENDPOINT";
 /// Use dual-stack (IPv4 and IPv6) endpoints (`true` / `false`), as in the AWS SDKs.

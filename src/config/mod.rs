@@ -177,6 +177,17 @@ pub struct ImdsConfig {
     /// day, not one every role check. `credhygiene role` always probes.
     #[serde(with = "humantime_serde")]
     pub v1_probe_interval: Duration,
+    /// Opt-in: the agent reads the instance's `MetadataOptions.HttpTokens` with EC2
+    /// `DescribeInstances` (signed with the instance role's credentials, which then need
+    /// `ec2:DescribeInstances`) instead of sending the token-less probe, at the same times
+    /// (at start, then at most once per `v1_probe_interval`). When the call fails the probe
+    /// runs as without this key.
+    pub v1_from_ec2_api: bool,
+    /// EC2 endpoint for `v1_from_ec2_api`; when unset, the regional endpoint of the
+    /// instance's region (in the variant of `cloudwatch.use_fips_endpoint` and
+    /// `use_dualstack_endpoint`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ec2_endpoint: Option<String>,
 }
 
 impl Default for ImdsConfig {
@@ -189,6 +200,8 @@ impl Default for ImdsConfig {
             timeout: Duration::from_secs(1),
             attempts: 4,
             v1_probe_interval: Duration::from_secs(24 * 3600),
+            v1_from_ec2_api: false,
+            ec2_endpoint: None,
         }
     }
 }
@@ -478,6 +491,9 @@ pub fn apply_env(config: &mut Config, env: &Env) -> Result<(), ConfigError> {
     if let Some(ep) = env.get(ENDPOINT_URL_LOGS_VAR).or(generic) {
         config.cloudwatch.logs_endpoint = Some(ep.to_string());
     }
+    if let Some(ep) = env.get(ENDPOINT_URL_EC2_VAR).or(generic) {
+        config.imds.ec2_endpoint = Some(ep.to_string());
+    }
     Ok(())
 }
 
@@ -517,6 +533,14 @@ fn validate(config: &Config, origin: &Origin) -> Result<(), ConfigError> {
             "imds.token_ttl",
             format!("expected 1s to 6h, found {ttl}s"),
         ));
+    }
+    if let Some(ep) = &config.imds.ec2_endpoint {
+        if reqwest::Url::parse(ep).is_err() {
+            return Err(invalid(
+                "imds.ec2_endpoint",
+                format!("expected a URL, found {ep:?}"),
+            ));
+        }
     }
     if config.imds.attempts == 0 {
         return Err(invalid("imds.attempts", "expected at least 1".into()));
@@ -726,6 +750,29 @@ mod tests {
         // An unexpected value enables IMDS, as in the SDKs (issue 11: it used to stop the start).
         apply_env(&mut c, &Env::from_pairs(&[(IMDS_DISABLED_VAR, "maybe")])).unwrap();
         assert!(!c.imds.disabled);
+    }
+
+    /// The EC2 endpoint of `imds.v1_from_ec2_api`: `AWS_ENDPOINT_URL_EC2` beats
+    /// `AWS_ENDPOINT_URL`, which beats the file.
+    #[test]
+    fn ec2_endpoint_from_file_and_env() {
+        let file = "[imds]\nv1_from_ec2_api = true\nec2_endpoint = \"http://file:1\"\n";
+        for (env, want) in [
+            (&[][..], "http://file:1"),
+            (&[(ENDPOINT_URL_VAR, "http://all:2")][..], "http://all:2"),
+            (
+                &[
+                    (ENDPOINT_URL_VAR, "http://all:2"),
+                    (ENDPOINT_URL_EC2_VAR, "http://ec2:3"),
+                ][..],
+                "http://ec2:3",
+            ),
+        ] {
+            let mut c = parse_str(file, Path::new("x")).unwrap();
+            apply_env(&mut c, &Env::from_pairs(env)).unwrap();
+            assert!(c.imds.v1_from_ec2_api);
+            assert_eq!(c.imds.ec2_endpoint.as_deref(), Some(want), "{env:?}");
+        }
     }
 
     /// `AWS_USE_FIPS_ENDPOINT` / `AWS_USE_DUALSTACK_ENDPOINT`: `true` / `false` in any case,

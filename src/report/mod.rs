@@ -2,10 +2,13 @@
 //! tools (SARIF 2.1.0). Each takes plain data and writes bytes; none sees a secret.
 //! The agent's sinks consume a [`cycle::CycleReport`]: [`journald`] (one record per finding
 //! change) and [`cloudwatch`] (metrics and Logs events through a durable outbox), which finds
-//! its AWS endpoints in [`endpoints`] (every partition, FIPS and dual-stack).
+//! its AWS endpoints in [`endpoints`] (every partition, FIPS and dual-stack). [`ec2`] asks EC2
+//! whether IMDSv1 is open, signed as the CloudWatch sink signs (the agent's opt-in instead of
+//! the token-less probe).
 
 pub mod cloudwatch;
 pub mod cycle;
+pub mod ec2;
 pub mod endpoints;
 mod endpoints_data;
 pub mod journald;

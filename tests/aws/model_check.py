@@ -2,9 +2,10 @@
 
 `check(method, path, headers, body)` returns (operation, errors): the operation as
 `<service>.<Operation>` (or None when it cannot be told) and what the model rejects, empty when
-the request is valid. Only the JSON protocols (awsJson1.0 / awsJson1.1) are supported: they
-are what the agent speaks (CloudWatch Logs is awsJson1.1; CloudWatch lists json among its
-protocols, as awsJson1.0); any other request is rejected as unsupported.
+the request is valid. The JSON protocols (awsJson1.0 / awsJson1.1: CloudWatch Logs is
+awsJson1.1; CloudWatch lists json among its protocols, as awsJson1.0) and the Query protocols
+(EC2's `ec2` and plain `query`: the agent's DescribeInstances) are supported; any other request
+is rejected as unsupported.
 
 What is checked, stricter than moto and than botocore's client-side ParamValidator (which
 validates neither `max`, `enum` nor `pattern`):
@@ -18,37 +19,55 @@ validates neither `max`, `enum` nor `pattern`):
   lists and maps; value of numbers), and `pattern` (matched whole, as the services' validation
   does: a `logGroupName` with a space is refused with "Member must satisfy regular expression
   pattern").
+- Query protocol: POST to `/`, `Content-Type` application/x-www-form-urlencoded, the service
+  told by the SigV4 credential scope, `Action` an operation of it, `Version` the model's
+  apiVersion; the form is decoded along the input shape (EC2: lists as `Name.N`, member names
+  from `queryName` or the capitalised `locationName`; query: `Name.member.N`) and checked as
+  above; a form key that no member names is rejected.
 """
 import base64
+import datetime
 import json
 import re
+from urllib.parse import parse_qsl
 
 import botocore.session
 
 # The services whose requests are checked (botocore names).
-SERVICES = ("logs", "cloudwatch")
+SERVICES = ("logs", "cloudwatch", "ec2")
+QUERY_PROTOCOLS = ("ec2", "query")
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 SIGV4_ALGORITHM = "AWS4-HMAC-SHA256"
 
 _models = None
+_query_models = None
 _patterns = {}
 
 
 def load():
-    """targetPrefix -> service model, loaded once (before the first request, so that the
-    threads of a server share one load)."""
-    global _models
+    """targetPrefix -> JSON-protocol service model, loaded once (before the first request, so
+    that the threads of a server share one load); the Query-protocol models by signing name
+    beside it (`_query_models`)."""
+    global _models, _query_models
     if _models is None:
         session = botocore.session.get_session()
-        _models = {}
+        models, query = {}, {}
         for name in SERVICES:
             m = session.get_service_model(name)
-            if "json" in (m.metadata.get("protocols") or [m.metadata.get("protocol")]):
-                _models[m.metadata["targetPrefix"]] = m
+            protocols = m.metadata.get("protocols") or [m.metadata.get("protocol")]
+            if "json" in protocols:
+                models[m.metadata["targetPrefix"]] = m
+            elif any(p in QUERY_PROTOCOLS for p in protocols):
+                query[m.signing_name] = m
+        _models, _query_models = models, query
     return _models
 
 
 def check(method, path, headers, body):
     """(operation, [error, ...]) of one request; `headers` is a dict with lower-case keys."""
+    if "x-amz-target" not in headers and (headers.get("content-type") or "").startswith(
+            FORM_CONTENT_TYPE):
+        return check_query(method, path, headers, body)
     errors = []
     if method != "POST" or path.split("?")[0] != "/":
         errors.append(f"{method} {path}: JSON protocol requests are POST /")
@@ -76,6 +95,110 @@ def check(method, path, headers, body):
     if op.input_shape is not None:
         _check(params, op.input_shape, op.input_shape.name, errors)
     return operation, errors
+
+
+def check_query(method, path, headers, body):
+    """(operation, [error, ...]) of a Query-protocol request (EC2's or plain query)."""
+    load()
+    errors = []
+    if method != "POST" or path.split("?")[0] != "/":
+        errors.append(f"{method} {path}: Query protocol requests are POST / (form in the body)")
+    scope = re.search(r"Credential=[^/,]+/\d{8}/[a-z0-9-]+/([a-z0-9-]+)/", headers.get("authorization", ""))
+    model = _query_models.get(scope.group(1)) if scope else None
+    if model is None:
+        return None, errors + [f"no Query-protocol service of {SERVICES} signs as "
+                               f"{scope.group(1) if scope else None!r}"]
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+    except (UnicodeDecodeError, ValueError) as e:
+        return None, errors + [f"body is not a form: {e}"]
+    form = dict(pairs)
+    if len(form) != len(pairs):
+        errors.append("a form key is repeated")
+    op_name = form.pop("Action", "")
+    operation = f"{model.service_name}.{op_name}"
+    if op_name not in model.operation_names:
+        return operation, errors + [f"{op_name!r}: not an operation of {model.service_name}"]
+    version = form.pop("Version", None)
+    if version != model.metadata["apiVersion"]:
+        errors.append(f"Version {version!r}, the model's apiVersion is {model.metadata['apiVersion']!r}")
+    if not headers.get("host"):
+        errors.append("no Host header")
+    errors += _check_signature(headers, model.signing_name)
+    op = model.operation_model(op_name)
+    used = set()
+    if op.input_shape is not None:
+        ec2 = model.metadata["protocol"] == "ec2"
+        params = _query_decode(form, op.input_shape, "", used, ec2)
+        _check(params, op.input_shape, op.input_shape.name, errors)
+    for key in sorted(set(form) - used):
+        errors.append(f"form key {key!r} is not a member of the input")
+    return operation, errors
+
+
+def _query_name(name, member, ec2):
+    """The form name of a structure member: EC2 takes `queryName`, else the capitalised
+    `locationName`; query takes `locationName`; both default to the member's name."""
+    ser = member.serialization
+    if ec2:
+        if ser.get("queryName"):
+            return ser["queryName"]
+        if ser.get("name"):
+            return ser["name"][0].upper() + ser["name"][1:]
+    return ser.get("name") or name
+
+
+def _query_has(form, prefix):
+    return any(k == prefix or k.startswith(prefix + ".") for k in form)
+
+
+def _query_decode(form, shape, prefix, used, ec2):
+    """The value of `shape` at form prefix `prefix`, as the JSON checks want it; the keys read
+    are added to `used`."""
+    kind = shape.type_name
+    if kind == "structure":
+        out = {}
+        for name, member in shape.members.items():
+            p = _query_name(name, member, ec2)
+            p = f"{prefix}.{p}" if prefix else p
+            if _query_has(form, p):
+                out[name] = _query_decode(form, member, p, used, ec2)
+        return out
+    if kind == "list":
+        if not ec2 and not shape.serialization.get("flattened"):
+            prefix = f"{prefix}.{shape.member.serialization.get('name', 'member')}"
+        items, i = [], 1
+        while _query_has(form, f"{prefix}.{i}"):
+            items.append(_query_decode(form, shape.member, f"{prefix}.{i}", used, ec2))
+            i += 1
+        return items
+    if kind == "map":
+        entries = prefix if shape.serialization.get("flattened") else f"{prefix}.entry"
+        out, i = {}, 1
+        while _query_has(form, f"{entries}.{i}"):
+            k = _query_decode(form, shape.key, f"{entries}.{i}.key", used, ec2)
+            out[k] = _query_decode(form, shape.value, f"{entries}.{i}.value", used, ec2)
+            i += 1
+        return out
+    used.add(prefix)
+    return _query_scalar(form.get(prefix, ""), kind)
+
+
+def _query_scalar(text, kind):
+    """A form value as the JSON checks want it; text that does not convert is kept as text, so
+    that the type check names it."""
+    try:
+        if kind in ("integer", "long"):
+            return int(text)
+        if kind in ("double", "float"):
+            return float(text)
+        if kind == "timestamp":
+            return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return text
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(text, text)
+    return text
 
 
 def _check_signature(headers, signing_name):

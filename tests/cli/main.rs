@@ -5,6 +5,7 @@ mod aggregate;
 mod cloudwatch;
 mod common;
 mod corpus;
+mod ec2;
 mod harness;
 mod imds_emulator;
 mod role;

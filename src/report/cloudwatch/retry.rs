@@ -413,7 +413,7 @@ pub(crate) fn parse_error(headers: &reqwest::header::HeaderMap, body: &[u8]) -> 
 }
 
 /// The trimmed text of the first `<name>` element.
-fn xml_element(text: &str, name: &str) -> Option<String> {
+pub(crate) fn xml_element(text: &str, name: &str) -> Option<String> {
     let open = format!("<{name}>");
     let close = format!("</{name}>");
     let start = text.find(&open)? + open.len();

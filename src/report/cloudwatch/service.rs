@@ -99,22 +99,11 @@ struct Answer {
 impl<C: CredentialSource> Service<C> {
     /// Builds the HTTP client (rustls, the timeouts above).
     pub(crate) fn new(source: C, retry: RetryPolicy) -> Result<Service<C>, CloudWatchError> {
-        let tls = crate::tls::client_config().map_err(|e| CloudWatchError::Network {
+        let http = http_client().map_err(|message| CloudWatchError::Network {
             api: "client",
             endpoint: String::new(),
-            message: e.to_string(),
+            message,
         })?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("credhygiene/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| CloudWatchError::Network {
-                api: "client",
-                endpoint: String::new(),
-                message: format!("cannot build the HTTP client: {e}"),
-            })?;
         Ok(Service {
             http,
             retry,
@@ -239,11 +228,7 @@ impl<C: CredentialSource> Service<C> {
             url: url.clone(),
             message: e.to_string(),
         })?;
-        let host = match (parsed.host_str(), parsed.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_string(),
-            (None, _) => String::new(),
-        };
+        let host = host_header(&parsed);
         let amz_target = api.target();
         let headers = [
             ("content-type", api.content_type()),
@@ -271,11 +256,33 @@ impl<C: CredentialSource> Service<C> {
     }
 }
 
+/// The HTTP client of AWS calls (also `report::ec2`'s): the trusted roots of
+/// [`crate::tls`], the timeouts above, credhygiene's user agent.
+pub(crate) fn http_client() -> Result<reqwest::Client, String> {
+    let tls = crate::tls::client_config().map_err(|e| e.to_string())?;
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("credhygiene/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// The `Host` header (and signed host) of `url`: the host, and the port when it has one.
+pub(crate) fn host_header(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        (None, _) => String::new(),
+    }
+}
+
 /// A request that got no answer: the chain of causes, and whether the endpoint's
 /// certificate failed verification.
-struct SendFailure {
-    message: String,
-    certificate: bool,
+pub(crate) struct SendFailure {
+    pub(crate) message: String,
+    pub(crate) certificate: bool,
 }
 
 impl From<reqwest::Error> for SendFailure {
@@ -288,7 +295,9 @@ impl From<reqwest::Error> for SendFailure {
 }
 
 /// Sends `req` and reads the whole answer: status, headers, body.
-async fn send(req: reqwest::RequestBuilder) -> Result<(u16, HeaderMap, Vec<u8>), SendFailure> {
+pub(crate) async fn send(
+    req: reqwest::RequestBuilder,
+) -> Result<(u16, HeaderMap, Vec<u8>), SendFailure> {
     let resp = req.send().await?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
@@ -374,7 +383,7 @@ fn failure(class: Class, api: Api, target: &Target, body: &[u8], a: Answer) -> C
 /// Keeps a server message printable and short, and removes any credential material it
 /// might echo (some services put the canonical request, which holds the session token, in
 /// their signature errors).
-fn scrub(message: &str, key: &SigningKey<'_>) -> String {
+pub(crate) fn scrub(message: &str, key: &SigningKey<'_>) -> String {
     let mut m = message.replace(key.secret_access_key, "** redacted **");
     if let Some(t) = key.session_token {
         if !t.is_empty() {

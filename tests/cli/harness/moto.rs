@@ -64,7 +64,7 @@ impl Drop for Moto {
 
 /// Runs `tests/cloudwatch/NAME ARGS` with the venv's `python`; panics, with its stderr, if
 /// it fails; returns its stdout.
-fn run_script(python: &Path, name: &str, args: &[&str]) -> Vec<u8> {
+pub fn run_script(python: &Path, name: &str, args: &[&str]) -> Vec<u8> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/cloudwatch")
         .join(name);
