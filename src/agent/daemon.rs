@@ -104,6 +104,9 @@ struct Schedule {
     last_cycle_end: Instant,
     /// The role check of the last cycle, to notice a change between cycles.
     last_role: Option<RoleKey>,
+    /// Distinct credentials the last cycle found: the role check between cycles adds the
+    /// "static keys beside the role" check from it, as the cycle does, before comparing.
+    last_credentials: usize,
 }
 
 impl Schedule {
@@ -117,6 +120,7 @@ impl Schedule {
             next_retry: now + OUTBOX_RETRY,
             last_cycle_end: now,
             last_role: None,
+            last_credentials: 0,
         }
     }
 
@@ -131,6 +135,7 @@ impl Schedule {
     ) {
         let now = Instant::now();
         self.last_role = out.role.as_ref().map(RoleKey::of);
+        self.last_credentials = out.credentials;
         self.last_cycle_end = now;
         let base = first_contact.map_or(now, |t| t.max(now));
         self.next_cycle = base + cfg.interval + random_up_to(cfg.splay.min(cfg.interval / 10));
@@ -204,9 +209,11 @@ async fn run_cycle(
 /// The role check between cycles: a cycle now when the role changed since the last one.
 async fn recheck_role(parts: &mut Parts, schedule: &mut Schedule) {
     schedule.next_role = Instant::now() + parts.config.agent.role_check_interval;
-    let Some(report) = cycle::check_role(parts).await else {
+    let Some(mut report) = cycle::check_role(parts).await else {
         return;
     };
+    // Compared like with like: the cycle's report holds this check too.
+    report.add_static_keys_check(schedule.last_credentials);
     let now = RoleKey::of(&report);
     if schedule.last_role.is_some_and(|last| last != now) {
         log::warn!(status = now.0.as_str(); "the role check changed since the last cycle; running a cycle now");

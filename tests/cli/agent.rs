@@ -683,3 +683,55 @@ fn the_daemon_probes_imdsv1_once_not_at_every_role_check() {
         assert_eq!(tokenless, expected, "v1_probe_interval = {probe_interval}");
     }
 }
+
+/// A host with a hard-coded key and an attached role fails the "static keys beside the role"
+/// check; the role checks between cycles must see that too, not a change of the role, or every
+/// role check (5 minutes by default) would run a full cycle.
+#[test]
+fn role_checks_between_cycles_do_not_see_a_change_where_there_is_none() {
+    use crate::imds_emulator::Emulator;
+    let emu = Emulator::start(serde_json::json!({}));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with_imds(
+        dir.path(),
+        &emu.endpoint(),
+        "",
+        &[
+            ("interval = \"2s\"", "interval = \"1h\""),
+            (
+                "role_check_interval = \"1h\"",
+                "role_check_interval = \"300ms\"",
+            ),
+        ],
+    );
+    fs::write(
+        dir.path().join("srv/app.env"),
+        format!("AWS_ACCESS_KEY_ID={KEY_ID}\nAWS_SECRET_ACCESS_KEY={SECRET}\n"),
+    )
+    .unwrap();
+    let child = Command::new(assert_cmd::cargo::cargo_bin("credhygiene"))
+        .args(["-v", "--config", cfg.to_str().unwrap(), "run"])
+        .env_remove("CREDHYGIENE_CONFIG")
+        .env("AWS_EC2_METADATA_DISABLED", "false")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", emu.endpoint())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    let checks = || emu.requests("GET", "/latest/meta-data/iam/info").len();
+    while checks() < 8 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    send_signal(child.id(), "TERM");
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(checks() >= 8, "only {} role checks:\n{log}", checks());
+    assert!(
+        log.contains("no_static_keys_with_role") || log.contains("cycle complete"),
+        "{log}"
+    );
+    assert_eq!(log.matches("cycle complete").count(), 1, "{log}");
+    assert!(!log.contains("the role check changed"), "{log}");
+    assert_no_secret(&out.stderr, &[SECRET]);
+}
