@@ -425,7 +425,11 @@ pub async fn check_with(
         ),
         Ok(Some(V1Status::Closed)) => Check::pass(
             CHECK_IMDSV2,
-            "IMDSv1 requests are refused (401): session tokens are required",
+            if matches!(probe, V1Probe::Now) {
+                "IMDSv1 requests are refused (401): session tokens are required"
+            } else {
+                "IMDSv1 requests are refused: session tokens are required (as last checked)"
+            },
         ),
         Ok(Some(V1Status::Open)) => Check::fail(
             CHECK_IMDSV2,
