@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::cli::{
-    Cli, Command, ConfigCommand, RoleArgs, RoleFormat, RunArgs, ScanArgs, ScanFormat,
+    Cli, Command, ConfigCommand, RoleArgs, RoleFormat, RunArgs, ScanArgs, ScanFormat, StatusArgs,
 };
 use crate::config::{self, Env};
 use crate::error::{Error, Exit};
@@ -27,6 +27,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         }
         Command::Role(args) => role_command(cli.config.as_deref(), &env, args),
         Command::Run(args) => agent(cli.config.as_deref(), &env, args),
+        Command::Status(args) => status(cli.config.as_deref(), &env, args),
     }
 }
 
@@ -164,6 +165,17 @@ fn agent(config_path: Option<&Path>, env: &Env, args: RunArgs) -> Result<Exit, E
         env,
         args.once,
     ))
+}
+
+/// `credhygiene status`: reads the state directory of the effective configuration.
+fn status(config_path: Option<&Path>, env: &Env, args: StatusArgs) -> Result<Exit, Error> {
+    let loaded = config::load(config_path, env)?;
+    let status = crate::status::Status::read(&loaded.config.agent, std::time::SystemTime::now())?;
+    write_stdout(&match args.format {
+        RoleFormat::Json => status.to_json(),
+        RoleFormat::Text => status.to_text(),
+    })?;
+    Ok(status.exit_code())
 }
 
 fn config_check(file: Option<&Path>, env: &Env, quiet: bool) -> Result<Exit, Error> {

@@ -32,6 +32,9 @@ pub enum Command {
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Whether the agent runs, its last cycle, its sinks and its outbox (reads the state
+    /// directory).
+    Status(StatusArgs),
 }
 
 /// `credhygiene scan`.
@@ -67,7 +70,7 @@ pub struct RoleArgs {
     pub format: RoleFormat,
 }
 
-/// Output formats of `role`.
+/// Output formats of `role` and `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RoleFormat {
     /// For people.
@@ -82,6 +85,14 @@ pub struct RunArgs {
     /// Run one full cycle, flush what can be delivered, and exit.
     #[arg(long)]
     pub once: bool,
+}
+
+/// `credhygiene status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = RoleFormat::Text)]
+    pub format: RoleFormat,
 }
 
 /// `credhygiene config …`.

@@ -41,6 +41,7 @@ pub mod state;
 pub mod report;
 // When: the schedule that drives it all.
 pub mod agent;
+pub mod status;
 
 // Around the pipeline.
 pub mod app;

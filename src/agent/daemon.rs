@@ -1,5 +1,6 @@
 //! The daemon loop: one `select!` over the schedule (cycle, role check, outbox retry), file
-//! changes, signals and the systemd watchdog.
+//! changes, signals and the systemd watchdog. While it runs, `daemon.pid` names it and each
+//! complete cycle is recorded for `credhygiene status` (see [`crate::state::PidFile`]).
 //!
 //! Cycles start on a jittered interval (`agent.splay`, so that a fleet booted together does not
 //! call CloudWatch in the same second), soon after a watched file changes, and at once when
@@ -17,6 +18,7 @@ use tokio::time::{sleep_until, Instant, Interval};
 use crate::config::{self, AgentConfig, Env};
 use crate::error::{Error, Exit};
 use crate::role::{RoleReport, Status};
+use crate::state::{PidFile, Runner};
 
 use super::cycle::{self, FLUSH_DEADLINE};
 use super::outcome::CycleOutcome;
@@ -41,6 +43,9 @@ pub(super) async fn run(
 ) -> Result<Exit, Error> {
     parts.track();
     let mut signals = Signals::install()?;
+    let _pid_file = PidFile::create(&parts.config.agent.state_dir)
+        .inspect_err(|e| log::warn!(error:% = e; "cannot write the pid file; credhygiene status says the daemon is not running"))
+        .ok();
     systemd::ready();
     systemd::status("waiting for the first cycle");
     log::info!(version = env!("CARGO_PKG_VERSION"); "credhygiene agent started");
@@ -60,6 +65,7 @@ pub(super) async fn run(
                     break;
                 }
                 schedule.cycle_done(&parts.config.agent, &out, parts.first_contact);
+                out.save_record(&parts.config, Runner::Daemon);
                 systemd::status(&out.status_line());
                 out.log();
                 drop(out);

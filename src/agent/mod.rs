@@ -45,6 +45,7 @@ pub async fn run(
     let mut parts = parts::Parts::build(config)?;
     if once {
         let out = cycle::run(&mut parts, &Arc::new(AtomicBool::new(false))).await;
+        out.save_record(&parts.config, crate::state::Runner::Once);
         print!("{}", out.summary());
         return Ok(out.exit_code());
     }

@@ -1,12 +1,14 @@
 //! What one cycle did: the daemon's log line and `STATUS=`, the summary of `run --once` and
-//! its exit code.
+//! its exit code, and the record `credhygiene status` reads.
 
 use std::fmt::Write as _;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use crate::config::Config;
 use crate::error::Exit;
 use crate::report::cloudwatch::Delivery;
-use crate::role::RoleReport;
+use crate::role::{self, RoleReport};
+use crate::state::{CycleRecord, Runner, SinkState};
 
 /// What one cycle did, for the summary, the status line and the exit code.
 #[derive(Debug, Default)]
@@ -87,6 +89,57 @@ impl CycleOutcome {
         log::info!(findings = self.findings, new = self.new, resolved = self.resolved,
             carried = self.carried, files = self.stats.files, cached = self.stats.cached,
             bytes_read = self.stats.bytes, elapsed_ms = self.elapsed.as_millis() as u64; "cycle complete");
+    }
+
+    /// Writes what `credhygiene status` shows of this cycle to the state directory; a
+    /// failure is logged, not fatal (the cycle itself is done).
+    pub(super) fn save_record(&self, config: &Config, by: Runner) {
+        let record = self.record(config, by, SystemTime::now());
+        if let Err(e) = record.save(&config.agent.state_dir) {
+            log::warn!(error:% = e; "cannot record the cycle for credhygiene status");
+        }
+    }
+
+    fn record(&self, config: &Config, by: Runner, finished: SystemTime) -> CycleRecord {
+        let failed = self.role.as_ref().map_or(0, |r| {
+            r.checks
+                .iter()
+                .filter(|c| c.status == role::Status::Fail)
+                .count()
+        });
+        CycleRecord {
+            by,
+            pid: std::process::id(),
+            finished,
+            duration_ms: self.elapsed.as_millis() as u64,
+            findings: self.findings as u64,
+            credentials: self.credentials as u64,
+            new: self.new as u64,
+            resolved: self.resolved as u64,
+            carried: self.carried as u64,
+            role: self.role.as_ref().map(|r| r.status.as_str().to_string()),
+            failed_checks: failed as u64,
+            journald: if config.journald.enabled {
+                SinkState::Active
+            } else {
+                SinkState::Disabled
+            },
+            cloudwatch: self.cloudwatch_state(config.cloudwatch.enabled),
+        }
+    }
+
+    /// The CloudWatch sink as `status` shows it: the delivery says whether it worked; without
+    /// one, the sink was switched off, or could not be opened for the reason kept.
+    fn cloudwatch_state(&self, enabled: bool) -> SinkState {
+        let inactive = |reason: Option<&str>| SinkState::Inactive {
+            reason: reason.unwrap_or("no credentials").to_string(),
+        };
+        match &self.delivery {
+            Some(d) if d.active => SinkState::Active,
+            Some(d) => inactive(d.inactive_reason.as_deref()),
+            None if !enabled => SinkState::Disabled,
+            None => inactive(self.cloudwatch_off.as_deref()),
+        }
     }
 
     /// A short summary for a person at a terminal (`run --once`).
@@ -204,6 +257,32 @@ mod tests {
         for out in [cancelled, not_saved, not_spooled] {
             assert_eq!(out.exit_code(), Exit::Runtime, "{out:?}");
         }
+    }
+
+    #[test]
+    fn the_record_says_which_sinks_worked() {
+        let mut config = Config::default();
+        config.journald.enabled = false;
+        let out = CycleOutcome {
+            findings: 3,
+            cloudwatch_off: Some("not used: outbox in use".into()),
+            ..CycleOutcome::default()
+        };
+        let r = out.record(&config, Runner::Daemon, SystemTime::UNIX_EPOCH);
+        assert_eq!(
+            (r.findings, r.role.as_deref(), r.failed_checks),
+            (3, None, 0)
+        );
+        assert_eq!(r.journald, SinkState::Disabled);
+        assert_eq!(
+            r.cloudwatch,
+            SinkState::Inactive {
+                reason: "not used: outbox in use".into()
+            }
+        );
+        config.cloudwatch.enabled = false;
+        let r = out.record(&config, Runner::Once, SystemTime::UNIX_EPOCH);
+        assert_eq!(r.cloudwatch, SinkState::Disabled);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! - [`Outbox`]: the bounded, durable queue of what is still to be delivered to CloudWatch;
 //! - [`DeliveredKeys`]: the keys of the finding changes already delivered from the current
 //!   finding-state generation, so that a change is not queued again while the state cannot
-//!   move on (see [`FindingState::generation`]).
+//!   move on (see [`FindingState::generation`]);
+//! - [`PidFile`] and [`CycleRecord`]: whether the daemon runs and what its last cycle did, for
+//!   `credhygiene status`.
 //!
 //! None holds a secret: a [`Finding`](crate::finding::Finding) carries only a fingerprint and a 4-character prefix, and
 //! a change key is made of a finding id, `new`/`resolved` and a generation (hex digests).
@@ -19,6 +21,7 @@
 //! after torn bytes is still recovered. When the file would grow beyond its bound, the oldest
 //! entries are dropped and counted.
 
+mod daemon;
 mod delivered;
 mod findings;
 mod outbox;
@@ -28,9 +31,10 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+pub use daemon::{CycleRecord, PidFile, Runner, SinkState, PID_FILE, STATUS_FILE};
 pub use delivered::{DeliveredKeys, DELIVERED_FILE};
 pub use findings::{FindingChanges, FindingState, FINDINGS_FILE};
-pub use outbox::{Outbox, OutboxEntry, OUTBOX_FILE};
+pub use outbox::{Outbox, OutboxCounts, OutboxEntry, OUTBOX_FILE};
 
 /// Version of the files' formats; a file of another version is set aside, not misread.
 const FORMAT_VERSION: u32 = 1;
@@ -45,6 +49,14 @@ pub enum StateError {
         path: PathBuf,
         /// Why.
         source: io::Error,
+    },
+    /// The state directory could not be read (`credhygiene status` as a user who may not).
+    #[error("cannot read the state directory {path}: {reason}")]
+    DirUnreadable {
+        /// The directory, as configured.
+        path: PathBuf,
+        /// Why, with a hint when there is one (e.g. `Permission denied (run as root)`).
+        reason: String,
     },
     /// A state file could not be read.
     #[error("cannot read state file {path}: {source}")]

@@ -145,6 +145,55 @@ struct PushPlan<T> {
     next_seq: u64,
 }
 
+/// How much an outbox holds, read from its file without taking its lock (the daemon holds
+/// it): for `credhygiene status`. An append in progress may be seen torn and is not counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Entries waiting.
+    pub pending: u64,
+    /// Entries dropped because the outbox was full, since it was created.
+    pub dropped: u64,
+}
+
+impl OutboxCounts {
+    /// Reads the outbox `file` in `dir`: all zero when there is none (CloudWatch never used
+    /// here). Changes nothing: a file without a valid header is an error, not set aside.
+    pub fn read(dir: &Path, file: &str) -> Result<OutboxCounts, StateError> {
+        let path = dir.join(file);
+        let read_err = |source| StateError::Read {
+            path: path.clone(),
+            source,
+        };
+        let f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(OutboxCounts::default()),
+            Err(e) => return Err(read_err(e)),
+        };
+        let mut reader = BufReader::new(f);
+        let mut line = Vec::new();
+        next_line(&mut reader, &mut line).map_err(read_err)?;
+        let header = serde_json::from_slice::<OutboxHeader>(&line)
+            .ok()
+            .filter(|h| h.version == FORMAT_VERSION)
+            .ok_or_else(|| StateError::Corrupt {
+                path: path.clone(),
+                message: "no valid header".into(),
+            })?;
+        let mut pending = 0;
+        while next_line(&mut reader, &mut line)
+            .map_err(read_err)?
+            .is_some()
+        {
+            let (entry, _) = parse_line::<serde::de::IgnoredAny>(&line);
+            pending += u64::from(entry.is_some());
+        }
+        Ok(OutboxCounts {
+            pending,
+            dropped: header.dropped,
+        })
+    }
+}
+
 impl<T: Serialize + DeserializeOwned + Clone> Outbox<T> {
     /// Opens (or creates) the outbox `file` inside `dir`, bounded to `max_bytes` of entries.
     pub fn open(dir: &Path, file: &str, max_bytes: u64) -> Result<Outbox<T>, StateError> {
@@ -501,6 +550,31 @@ mod tests {
         ob.push_all(vec!["four".into()]).unwrap();
         // Sequence numbers are never reused, even after removals and a reopen.
         assert!(ob.entries().last().unwrap().seq > seqs[2]);
+    }
+
+    #[test]
+    fn counts_are_read_beside_the_lock_holder_and_skip_a_torn_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let counts = || OutboxCounts::read(tmp.path(), OUTBOX_FILE).unwrap();
+        assert_eq!(counts(), OutboxCounts::default());
+        let mut ob: Outbox<String> = Outbox::open(tmp.path(), OUTBOX_FILE, 40).unwrap();
+        ob.push_all(vec!["one".into(), "two".into(), "three".into()])
+            .unwrap();
+        let want = OutboxCounts {
+            pending: ob.len() as u64,
+            dropped: ob.dropped(),
+        };
+        assert!(want.dropped > 0, "{want:?}");
+        assert_eq!(counts(), want);
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(tmp.path().join(OUTBOX_FILE))
+            .unwrap();
+        f.write_all(b"{\"seq\":99,\"it").unwrap();
+        assert_eq!(counts(), want);
+        drop(ob);
+        fs::write(tmp.path().join(OUTBOX_FILE), "garbage\n").unwrap();
+        assert!(OutboxCounts::read(tmp.path(), OUTBOX_FILE).is_err());
     }
 
     #[test]

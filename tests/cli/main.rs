@@ -10,3 +10,4 @@ mod harness;
 mod imds_emulator;
 mod role;
 mod scan;
+mod status;
