@@ -31,7 +31,7 @@ mod update;
 mod walk;
 mod worker;
 
-pub use cache::{path_key, CacheEntry, CacheFile, ScanCache};
+pub use cache::{key_of, path_key, CacheFile, ScanCache};
 pub use outcome::{ScanOutcome, Scanned, Stats};
 pub use plan::{Haystack, Options, Plan, Reuse, WatchSet};
 pub use reader::{ALLOW_MARKER, CHUNK};
