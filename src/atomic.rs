@@ -16,6 +16,12 @@ use std::path::{Path, PathBuf};
 /// over `path`, fsync of the directory. On error `path` is unchanged and the temporary file is
 /// removed.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_with(path, |f| f.write_all(bytes))
+}
+
+/// Like [`write`], with the content written by `fill` into the (empty) temporary file: for
+/// content too large to hold in memory (the scan cache).
+pub fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = tmp_path(path);
     let written = OpenOptions::new()
@@ -25,7 +31,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .mode(0o600)
         .open(&tmp)
         .and_then(|mut f| {
-            f.write_all(bytes)?;
+            fill(&mut f)?;
             f.sync_all()
         })
         .and_then(|()| fs::rename(&tmp, path));

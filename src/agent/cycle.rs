@@ -30,7 +30,9 @@ use super::outcome::CycleOutcome;
 use super::parts::Parts;
 
 /// The scan cache file in `agent.state_dir`.
-const SCAN_CACHE_FILE: &str = "scan-cache.json";
+const SCAN_CACHE_FILE: &str = "scan-cache";
+/// The scan cache of earlier versions (one JSON document): removed when a new one is written.
+const LEGACY_SCAN_CACHE_FILE: &str = "scan-cache.json";
 /// How long one flush may keep the daemon from its signals and watchdog (the outbox keeps
 /// whatever it did not send).
 pub(super) const FLUSH_DEADLINE: Duration = Duration::from_secs(20);
@@ -136,8 +138,13 @@ async fn scan(
 fn save_cache(state_dir: &Path, cache: Option<ScanCache>) {
     let Some(cache) = cache else { return };
     let path = state_dir.join(SCAN_CACHE_FILE);
-    if let Err(e) = cache.save(&path) {
-        log::warn!(path:% = path.display(), error:% = e; "cannot write the scan cache; the next cycle reads every file");
+    match cache.save(&path) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(state_dir.join(LEGACY_SCAN_CACHE_FILE));
+        }
+        Err(e) => {
+            log::warn!(path:% = path.display(), error:% = e; "cannot write the scan cache; the next cycle reads every file");
+        }
     }
 }
 

@@ -270,7 +270,7 @@ impl Tracker {
 #[cfg(test)]
 fn test_cache() -> Option<CacheFile> {
     Some(CacheFile {
-        path: PathBuf::from("/nonexistent/scan-cache.json"),
+        path: PathBuf::from("/nonexistent/scan-cache"),
         rescan_before: 0,
     })
 }

@@ -3,17 +3,29 @@
 //! directory of those trees. A cycle then reads only the paths that inotify named, and
 //! takes everything else from the index without a stat or a directory read.
 //!
-//! The index holds one byte of state per file plus the findings of the few files that have
-//! any (fingerprints and redacted prefixes, never a secret). It is plain data: the agent owns
+//! The index holds no per-file state in memory: which files were read is in the records of
+//! the scan cache that the indexing walk wrote (on disk, one `pread` per lookup, see
+//! [`super::cache`]), and memory holds only what changed since (files created or removed;
+//! past [`MAX_MOVED`] of those the next cycle walks again), the files that were skipped or
+//! could not be read, and the findings of the few files that have any (fingerprints and
+//! redacted prefixes, never a secret). It is plain data: the agent owns
 //! the inotify instance, decides when the index can be trusted and hands it to the scanner
 //! (see [`super::Reuse`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use inotify::{WatchDescriptor, WatchMask};
+use serde::{Deserialize, Serialize};
 
+use super::cache::Records;
 use crate::finding::Finding;
+
+/// Files created or removed since the indexing walk that the index keeps in memory (about
+/// 2 MiB); with more, the next cycle walks the trees again (one stat per file), which writes
+/// a new cache to look them up in.
+pub const MAX_MOVED: usize = 65_536;
 
 /// What a directory watch reports: changes to the files in it (content, attributes, creation,
 /// removal, renames) and the directory itself going away. Reads do not count.
@@ -41,8 +53,8 @@ pub enum FileState {
     Failed,
 }
 
-/// Findings of one file, as the index keeps them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Findings of one file, as the index and the scan cache keep them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileFindings {
     /// Findings in the file.
     pub findings: Vec<Finding>,
@@ -70,12 +82,16 @@ pub struct TreeIndex {
     /// Files with other names (hard links) and their stamps: a write through another name
     /// sends no event to this one's directory, so updates compare the stamp.
     pub linked: HashMap<PathBuf, [i64; 5]>,
-    /// The files of the trees that were read, by [`super::path_key`] (the common case: 8
-    /// bytes a file).
-    pub read: HashSet<u64>,
+    /// The files of the trees the indexing walk read: the records of its scan cache with the
+    /// tree bit, by [`super::key_of`].
+    pub(super) base: Arc<Records>,
+    /// Files whose being read differs from `base` now (created or removed since).
+    pub(super) moved: HashMap<u64, bool>,
+    /// How many files of the trees are read now.
+    pub(super) read: u64,
     /// The files of the trees that were skipped or could not be read.
     pub unread: HashMap<u64, FileState>,
-    /// Findings by [`super::path_key`], for the files that have any.
+    /// Findings by [`super::key_of`], for the files that have any.
     pub found: HashMap<u64, FileFindings>,
     /// Entries the walk could not read (unreadable directories): they stay so until inotify
     /// reports a change to them, which makes the agent walk again.
@@ -91,13 +107,20 @@ pub struct TreeIndex {
 }
 
 impl TreeIndex {
+    /// Takes the files of the trees from the records of the indexing walk's scan cache.
+    pub(super) fn with_base(mut self, base: Arc<Records>) -> TreeIndex {
+        self.read = base.trees();
+        self.base = base;
+        self.moved.clear();
+        self
+    }
+
     /// Records what a scan of `key` found (`None` when it was not read).
     pub fn set(&mut self, key: u64, state: FileState, found: Option<FileFindings>) {
+        self.mark_read(key, state == FileState::Read);
         if state == FileState::Read {
-            self.read.insert(key);
             self.unread.remove(&key);
         } else {
-            self.read.remove(&key);
             self.unread.insert(key, state);
         }
         match found.filter(|f| !f.findings.is_empty() || f.suppressed > 0) {
@@ -112,9 +135,31 @@ impl TreeIndex {
 
     /// Forgets a file that is gone (or no longer scanned: a symlink, an excluded name).
     pub fn remove(&mut self, key: u64) {
-        self.read.remove(&key);
+        self.mark_read(key, false);
         self.unread.remove(&key);
         self.found.remove(&key);
+    }
+
+    /// Notes whether `key` is read now, keeping in memory only where that differs from the
+    /// base (a file changed in place costs nothing).
+    fn mark_read(&mut self, key: u64, now: bool) {
+        let base = self.base.is_tree_file(key);
+        let was = self.moved.get(&key).copied().unwrap_or(base);
+        match (was, now) {
+            (false, true) => self.read += 1,
+            (true, false) => self.read = self.read.saturating_sub(1),
+            _ => {}
+        }
+        if now == base {
+            self.moved.remove(&key);
+        } else {
+            self.moved.insert(key, now);
+        }
+    }
+
+    /// Files created or removed since the indexing walk.
+    pub fn moved(&self) -> usize {
+        self.moved.len()
     }
 
     /// How many files are in each state: (read, skipped, failed).
@@ -123,7 +168,7 @@ impl TreeIndex {
             FileState::Skipped => (s + 1, f),
             _ => (s, f + 1),
         });
-        (self.read.len() as u64, skipped, failed)
+        (self.read, skipped, failed)
     }
 
     /// All findings held, and the number suppressed.
@@ -158,5 +203,39 @@ mod tests {
         ix.set(3, FileState::Read, None);
         ix.remove(1);
         assert_eq!((ix.counts(), ix.found.len()), ((1, 0, 1), 0));
+    }
+
+    #[test]
+    fn files_of_the_base_cost_memory_only_when_created_or_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = super::super::cache::CacheBuilder::new(Some(dir.path()));
+        // Keys 0..100 are files of the trees, 100..110 env files.
+        let mut recs: Vec<[u64; 2]> = (0..110)
+            .map(|k| {
+                [
+                    k,
+                    if k < 100 {
+                        super::super::cache::TREE
+                    } else {
+                        0
+                    },
+                ]
+            })
+            .collect();
+        b.add(&mut recs);
+        let cache = b.finish("v".into(), 1, HashMap::new()).unwrap();
+        let mut ix = TreeIndex::default().with_base(cache.records());
+        assert_eq!(ix.counts(), (100, 0, 0));
+        ix.set(5, FileState::Read, None); // changed in place
+        assert_eq!((ix.counts(), ix.moved()), ((100, 0, 0), 0));
+        ix.remove(6);
+        ix.remove(6);
+        ix.set(200, FileState::Read, None); // created
+        ix.set(105, FileState::Read, None); // an env file now in the trees
+        ix.set(7, FileState::Failed, None);
+        assert_eq!((ix.counts(), ix.moved()), ((100, 0, 1), 4));
+        ix.set(6, FileState::Read, None); // back as it was
+        ix.remove(300); // never there
+        assert_eq!((ix.counts(), ix.moved()), ((101, 0, 1), 3));
     }
 }

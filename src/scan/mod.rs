@@ -34,7 +34,7 @@ mod walk;
 mod worker;
 
 pub use aggregate::aggregate_lone_key_ids;
-pub use cache::{path_key, CacheEntry, CacheFile, ScanCache};
+pub use cache::{key_of, path_key, CacheFile, ScanCache};
 pub use outcome::{ScanOutcome, Scanned, Stats};
 pub use plan::{Haystack, Options, Plan, Reuse, WatchSet};
 pub use reader::{ALLOW_MARKER, CHUNK};

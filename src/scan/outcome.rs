@@ -105,15 +105,13 @@ impl Scanned {
     }
 }
 
-/// Sorts the findings and makes the outcome and the cache of a scan.
+/// Sorts the findings and makes the outcome of a scan.
 pub(super) fn finish(
     plan: &Plan,
     merged: Merged,
     started: Instant,
     cancelled: bool,
-    version: String,
-    full_scan_at: u64,
-) -> (ScanOutcome, ScanCache) {
+) -> ScanOutcome {
     let mut findings = merged.findings;
     findings.sort_by(|a, b| {
         (a.source != Source::File && a.source != Source::EnvFile)
@@ -128,18 +126,10 @@ pub(super) fn finish(
     let mut unreadable = plan.unreadable.clone();
     unreadable.extend(merged.unreadable);
     unreadable.sort_by(|a, b| a.path.cmp(&b.path));
-    let cache = ScanCache {
-        rules_version: version,
-        entries: merged.cache,
-        full_scan_at,
-    };
-    (
-        ScanOutcome {
-            findings,
-            stats,
-            cancelled,
-            unreadable,
-        },
-        cache,
-    )
+    ScanOutcome {
+        findings,
+        stats,
+        cancelled,
+        unreadable,
+    }
 }

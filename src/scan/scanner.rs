@@ -91,7 +91,7 @@ impl Scanner {
         cancel: &AtomicBool,
         prior: Option<&ScanCache>,
     ) -> (ScanOutcome, ScanCache) {
-        let (outcome, cache, _) = self.walk(plan, cancel, prior, None);
+        let (outcome, cache, _) = self.walk(plan, cancel, prior, None, None);
         (outcome, cache)
     }
 
@@ -104,12 +104,15 @@ impl Scanner {
                 Scanned::walked(outcome, cache, None)
             }
             Reuse::Cache(file) => {
-                let (outcome, cache) = self.run(plan, cancel, load(Some(&file)).as_ref());
+                let prior = load(Some(&file));
+                let (outcome, cache, _) = self.walk(plan, cancel, prior.as_ref(), file.dir(), None);
                 Scanned::walked(outcome, cache, None)
             }
             Reuse::Index { cache, watch } => {
                 let prior = load(cache.as_ref());
-                let (outcome, cache, index) = self.walk(plan, cancel, prior.as_ref(), Some(watch));
+                let dir = cache.as_ref().and_then(CacheFile::dir);
+                let (outcome, cache, index) =
+                    self.walk(plan, cancel, prior.as_ref(), dir, Some(watch));
                 Scanned::walked(outcome, cache, index)
             }
             Reuse::Update {

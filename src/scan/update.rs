@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::cache::{path_key, stamp_of, CacheFile};
-use super::index::{FileState, TreeIndex};
+use super::cache::{key_of, stamp_of, CacheFile};
+use super::index::{FileState, TreeIndex, MAX_MOVED};
 use super::outcome::{self, ScanOutcome, Scanned, Stats};
 use super::plan::{Plan, Reuse, WatchSet};
 use super::scanner::{env_set, source_of, Scanner};
@@ -102,7 +102,7 @@ impl Scanner {
                 if cancel.load(Ordering::Relaxed) {
                     break;
                 }
-                let key = path_key(&path.to_string_lossy());
+                let key = key_of(path);
                 let skip = env_set.contains(path.as_path()) || (!loose && self.is_excluded(path));
                 let state = match (skip, std::fs::symlink_metadata(path)) {
                     (true, _) => None,
@@ -148,9 +148,7 @@ impl Scanner {
         st.cached += files.saturating_sub(read.files);
         st.bytes += read.bytes;
         let cancelled = cancel.load(Ordering::Relaxed);
-        let version = self.rules_version();
-        let full_scan_at = index.full_scan_at;
-        outcome::finish(plan, merged, started, cancelled, version, full_scan_at).0
+        outcome::finish(plan, merged, started, cancelled)
     }
 }
 
@@ -164,6 +162,8 @@ fn stale(index: &TreeIndex, plan: &Plan) -> Option<&'static str> {
         Some("a tree root was replaced")
     } else if unreadable_dir_recovered(index) {
         Some("a directory that could not be read changed")
+    } else if index.moved() > MAX_MOVED {
+        Some("many files were created or removed")
     } else {
         None
     }

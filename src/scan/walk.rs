@@ -1,7 +1,7 @@
 //! The full walk: env files, the trees (walked in parallel by `ignore`, one [`Worker`] per
 //! thread), process environments and in-memory haystacks. An indexing walk also adds an
 //! inotify watch on every directory before the walker reads it, and returns a [`TreeIndex`]
-//! for later updates (`update.rs`).
+//! for later updates (`update.rs`) that looks its files up in the walk's new scan cache.
 
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
 use inotify::{WatchDescriptor, Watches};
 
-use super::cache::ScanCache;
+use super::cache::{CacheBuilder, ScanCache};
 use super::index::{self, FileFindings, TreeIndex};
 use super::outcome::{self, ScanOutcome};
 use super::plan::{Plan, WatchSet};
@@ -24,18 +24,24 @@ impl Scanner {
     /// The full walk: env files, the trees (each file read unless `prior` holds it unchanged),
     /// process environments and in-memory haystacks. With `watch`, every directory gets an
     /// inotify watch before it is read, and the trees are indexed for
-    /// [`Reuse::Update`](super::Reuse::Update).
+    /// [`Reuse::Update`](super::Reuse::Update). The new cache (with `build_cache` or `watch`)
+    /// is built in a temporary file in `cache_dir` (else the system's temporary directory).
     pub(super) fn walk(
         &self,
         plan: &Plan,
         cancel: &AtomicBool,
         prior: Option<&ScanCache>,
+        cache_dir: Option<&Path>,
         watch: Option<WatchSet>,
     ) -> (ScanOutcome, ScanCache, Option<TreeIndex>) {
         let started = Instant::now();
         let version = self.rules_version();
         let prior = prior.filter(|c| c.rules_version == version);
-        let shared = Mutex::new(Merged::default());
+        let building = self.opts.build_cache || watch.is_some();
+        let shared = Mutex::new(Merged {
+            records: building.then(|| CacheBuilder::new(cache_dir)),
+            ..Merged::default()
+        });
         let watching = watch.map(|w| Watching::new(w, plan, self.opts.same_file_system));
 
         self.scan_env_files(plan, cancel, &shared, prior);
@@ -44,17 +50,19 @@ impl Scanner {
         }
         self.scan_volatile(plan, cancel, &shared);
 
-        let merged = shared.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut merged = shared.into_inner().unwrap_or_else(|e| e.into_inner());
         let full_scan_at = prior.map_or_else(|| epoch_secs(started), |p| p.full_scan_at);
-        let index = match watching {
-            Some(watching) if !cancel.load(Ordering::Relaxed) => {
-                watching.index(plan, &merged, full_scan_at)
-            }
+        let cancelled = cancel.load(Ordering::Relaxed);
+        let cache = match merged.records.take() {
+            Some(b) if !cancelled => new_cache(b, &merged, version.clone(), full_scan_at),
             _ => None,
         };
-        let cancelled = cancel.load(Ordering::Relaxed);
-        let (outcome, cache) =
-            outcome::finish(plan, merged, started, cancelled, version, full_scan_at);
+        let index = match (watching, &cache) {
+            (Some(watching), Some(cache)) => watching.index(plan, &merged, cache, full_scan_at),
+            _ => None,
+        };
+        let outcome = outcome::finish(plan, merged, started, cancelled);
+        let cache = cache.unwrap_or_else(|| ScanCache::empty(version, full_scan_at));
         (outcome, cache, index)
     }
 
@@ -247,7 +255,13 @@ impl Watching {
 
     /// The index of a completed walk, or `None` when some directory could not be watched (the
     /// watches this walk added are then removed: they would serve nothing).
-    fn index(&self, plan: &Plan, merged: &Merged, full_scan_at: u64) -> Option<TreeIndex> {
+    fn index(
+        &self,
+        plan: &Plan,
+        merged: &Merged,
+        cache: &ScanCache,
+        full_scan_at: u64,
+    ) -> Option<TreeIndex> {
         if self.exhausted.load(Ordering::Relaxed) {
             log::warn!(directories = self.added.load(Ordering::Relaxed), budget = self.set.budget;
                 "too many directories to watch; each cycle checks every file of the trees (one stat each)");
@@ -272,10 +286,16 @@ impl Watching {
             linked: merged.links.iter().cloned().collect(),
             full_scan_at,
             ..TreeIndex::default()
-        };
+        }
+        .with_base(cache.records());
         add_dirs(&mut index, &merged.watched);
-        for &(key, state) in &merged.indexed {
-            index.set(key, state, cached_findings(merged, key));
+        for &(key, state) in &merged.unread {
+            index.set(key, state, None);
+        }
+        for (&key, found) in &merged.found {
+            if index.base.is_tree_file(key) {
+                index.found.insert(key, found.clone());
+            }
         }
         Some(index)
     }
@@ -303,10 +323,24 @@ fn add_dirs(index: &mut TreeIndex, watched: &[(WatchDescriptor, PathBuf)]) {
 
 /// The findings a scan made in the file with cache key `key`, as the index keeps them.
 pub(super) fn cached_findings(merged: &Merged, key: u64) -> Option<FileFindings> {
-    merged.cache.get(&key).map(|e| FileFindings {
-        findings: e.findings.clone(),
-        suppressed: e.suppressed,
-    })
+    merged.found.get(&key).cloned()
+}
+
+/// The scan cache of a walk (`None` when its temporary file failed: the walk is then not
+/// indexed, and the next one reads every file).
+fn new_cache(
+    builder: CacheBuilder,
+    merged: &Merged,
+    version: String,
+    full_scan_at: u64,
+) -> Option<ScanCache> {
+    match builder.finish(version, full_scan_at, merged.found.clone()) {
+        Ok(cache) => Some(cache),
+        Err(e) => {
+            log::warn!(error:% = e; "cannot build the scan cache; the next cycle reads every file");
+            None
+        }
+    }
 }
 
 /// The identity (device, inode) of each tree root as its path resolves now: a root reached

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use inotify::WatchDescriptor;
 
-use super::cache::{path_key, stamp_of, CacheEntry, ScanCache};
+use super::cache::{key_of, stamp_hash, stamp_of, CacheBuilder, ScanCache, TREE};
 use super::emit::{self, group_credentials, Ctx};
-use super::index::FileState;
+use super::index::{FileFindings, FileState};
 use super::matcher::RawMatch;
 use super::outcome::Stats;
 use super::plan::Haystack;
@@ -22,16 +22,21 @@ use super::scanner::Scanner;
 use super::unreadable::Unreadable;
 use crate::finding::{Finding, Source};
 
+/// Records a worker collects before it hands them to the [`CacheBuilder`] (64 KiB).
+const LOCAL_RECORDS: usize = 4096;
+
 /// What the workers of one scan found together.
 #[derive(Default)]
 pub(super) struct Merged {
     pub(super) findings: Vec<Finding>,
     pub(super) stats: Stats,
-    /// Cache entries of the files read (or taken from the prior cache).
-    pub(super) cache: HashMap<u64, CacheEntry>,
+    /// The new scan cache: a record of each file read (or taken from the prior cache).
+    pub(super) records: Option<CacheBuilder>,
+    /// Findings of each file that has any, by path key.
+    pub(super) found: HashMap<u64, FileFindings>,
     pub(super) unreadable: Vec<Unreadable>,
-    /// While indexing: what became of each file, by path key.
-    pub(super) indexed: Vec<(u64, FileState)>,
+    /// While indexing: the files skipped or not read, by path key.
+    pub(super) unread: Vec<(u64, FileState)>,
     /// While indexing: the directory watches added.
     pub(super) watched: Vec<(WatchDescriptor, PathBuf)>,
     /// Entries the walk could not read.
@@ -50,11 +55,15 @@ pub(super) struct Worker<'a> {
     reader: ChunkReader,
     findings: Vec<Finding>,
     stats: Stats,
-    cache: HashMap<u64, CacheEntry>,
+    /// Records for the new scan cache, when the scan builds one.
+    records: Option<Vec<[u64; 2]>>,
+    found: HashMap<u64, FileFindings>,
     rate: u64,
     rate_window: (Instant, u64),
-    /// While indexing: what became of each file.
-    indexed: Option<Vec<(u64, FileState)>>,
+    /// Whether the files are of the trees of an indexing walk.
+    indexing: bool,
+    /// While indexing: the files skipped or not read.
+    unread: Vec<(u64, FileState)>,
     /// While indexing: the directory watches added.
     watched: Vec<(WatchDescriptor, PathBuf)>,
     walk_errors: u64,
@@ -72,6 +81,9 @@ impl<'a> Worker<'a> {
         prior: Option<&'a ScanCache>,
         rate: u64,
     ) -> Self {
+        let keeps = (shared.lock().unwrap_or_else(|e| e.into_inner()))
+            .records
+            .is_some();
         Worker {
             scanner,
             shared,
@@ -79,10 +91,12 @@ impl<'a> Worker<'a> {
             reader: ChunkReader::default(),
             findings: Vec::new(),
             stats: Stats::default(),
-            cache: HashMap::new(),
+            records: keeps.then(Vec::new),
+            found: HashMap::new(),
             rate,
             rate_window: (Instant::now(), 0),
-            indexed: None,
+            indexing: false,
+            unread: Vec::new(),
             watched: Vec::new(),
             walk_errors: 0,
             failed: Vec::new(),
@@ -90,9 +104,9 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Records what becomes of each file (and its findings apart), for a [`TreeIndex`](super::index::TreeIndex).
+    /// Records what becomes of each file, for a [`TreeIndex`](super::index::TreeIndex).
     pub(super) fn index_files(&mut self) {
-        self.indexed = Some(Vec::new());
+        self.indexing = true;
     }
 
     /// Notes a directory watch added by the walk.
@@ -128,19 +142,47 @@ impl<'a> Worker<'a> {
     }
 
     /// Notes what became of a file of the trees, while indexing.
+    /// (A file read has a record in the new cache instead, see [`Worker::keep`].)
     fn record(&mut self, path: &Path, state: FileState) {
-        if let Some(ix) = self.indexed.as_mut() {
-            ix.push((path_key(&path.to_string_lossy()), state));
+        if self.indexing && state != FileState::Read {
+            self.unread.push((key_of(path), state));
             if state == FileState::Failed {
                 self.failed.push(path.to_path_buf());
             }
         }
     }
 
+    /// Keeps what a file read (or taken from the cache) holds: its record for the new cache,
+    /// and its findings if it has any.
+    fn keep(&mut self, key: u64, stamp: u64, found: Option<FileFindings>) {
+        if let Some(f) = found.filter(|f| !f.findings.is_empty() || f.suppressed > 0) {
+            self.found.insert(key, f);
+        }
+        let Some(records) = self.records.as_mut() else {
+            return;
+        };
+        records.push([key, stamp | if self.indexing { TREE } else { 0 }]);
+        if records.len() >= LOCAL_RECORDS {
+            self.hand_over_records();
+        }
+    }
+
+    /// Hands the records collected so far to the [`CacheBuilder`].
+    fn hand_over_records(&mut self) {
+        let Some(records) = self.records.as_mut().filter(|r| !r.is_empty()) else {
+            return;
+        };
+        let mut m = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = m.records.as_mut() {
+            b.add(records);
+        }
+        records.clear();
+    }
+
     /// Notes a file that has other names, while indexing: a write through one of those sends
     /// no event to this name's directory, so updates compare its stamp instead.
     fn note_link(&mut self, path: &Path, meta: &Metadata) {
-        if self.indexed.is_some() && meta.nlink() > 1 {
+        if self.indexing && meta.nlink() > 1 {
             self.links.push((path.to_path_buf(), stamp_of(meta)));
         }
     }
@@ -153,10 +195,11 @@ impl<'a> Worker<'a> {
     }
 
     fn scan_file(&mut self, path: &Path, source: Source) -> FileState {
-        let display = path.to_string_lossy().into_owned();
-        if let Some(state) = self.take_cached(path, &display) {
+        let key = key_of(path);
+        if let Some(state) = self.take_cached(path, key) {
             return state;
         }
+        let display = path.to_string_lossy().into_owned();
         let (mut file, meta) = match self.open(path, &display) {
             Ok(opened) => opened,
             Err(state) => return state,
@@ -176,30 +219,31 @@ impl<'a> Worker<'a> {
             return self.failed(&display, "read error", &e);
         }
         group_credentials(&mut self.findings[first..]);
-        if self.scanner.opts.build_cache || self.indexed.is_some() {
-            let entry = CacheEntry {
-                stamp: stamp_of(&meta),
-                findings: self.findings[first..].to_vec(),
-                suppressed: self.stats.suppressed - suppressed_before,
-            };
-            self.cache.insert(path_key(&display), entry);
-        }
+        let found = FileFindings {
+            findings: self.findings[first..].to_vec(),
+            suppressed: self.stats.suppressed - suppressed_before,
+        };
+        self.keep(key, stamp_hash(&stamp_of(&meta)), Some(found));
         FileState::Read
     }
 
-    /// Takes a file from the stat cache when its entry's stamp still matches: one stat and no
-    /// open.
-    fn take_cached(&mut self, path: &Path, display: &str) -> Option<FileState> {
+    /// Takes a file from the stat cache when its entry's stamp still matches: one lookup, one
+    /// stat and no open.
+    fn take_cached(&mut self, path: &Path, key: u64) -> Option<FileState> {
         let prior = self.prior?;
+        let stamp = prior.stamp(key)?;
         let meta = std::fs::metadata(path).ok()?;
-        let key = path_key(display);
-        let entry =
-            (prior.entries.get(&key)).filter(|e| meta.is_file() && e.stamp == stamp_of(&meta))?;
+        if !meta.is_file() || stamp != stamp_hash(&stamp_of(&meta)) {
+            return None;
+        }
         self.stats.files += 1;
         self.stats.cached += 1;
-        self.stats.suppressed += entry.suppressed;
-        self.findings.extend(entry.findings.iter().cloned());
-        self.cache.insert(key, entry.clone());
+        let found = prior.found(key);
+        if let Some(f) = found {
+            self.stats.suppressed += f.suppressed;
+            self.findings.extend(f.findings.iter().cloned());
+        }
+        self.keep(key, stamp, found.cloned());
         self.note_link(path, &meta);
         Some(FileState::Read)
     }
@@ -335,13 +379,12 @@ impl reader::Sink for WorkerSink<'_, '_, '_> {
 
 impl Drop for Worker<'_> {
     fn drop(&mut self) {
+        self.hand_over_records();
         let mut m = self.shared.lock().unwrap_or_else(|e| e.into_inner());
         m.findings.append(&mut self.findings);
         m.stats.add(&self.stats);
-        m.cache.extend(self.cache.drain());
-        if let Some(ix) = self.indexed.as_mut() {
-            m.indexed.append(ix);
-        }
+        m.found.extend(self.found.drain());
+        m.unread.append(&mut self.unread);
         m.watched.append(&mut self.watched);
         m.walk_errors += self.walk_errors;
         m.failed.append(&mut self.failed);
