@@ -152,6 +152,12 @@ class Handler(BaseHTTPRequestHandler):
         if isinstance(body, str):
             body = body.encode()
         self._status = status
+        # The request is in the log before its answer leaves: a client that reads the log right
+        # after the answer must find it there.
+        if getattr(self, "_to_record", False):
+            with STATE.lock:
+                self.record()
+            self._to_record = False
         try:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
@@ -234,11 +240,14 @@ class Handler(BaseHTTPRequestHandler):
     def dispatch(self):
         if self.path.startswith("/_control"):
             return self.control()
+        self._to_record = True
         try:
             self.imds()
         finally:
-            with STATE.lock:
-                self.record()
+            if self._to_record:  # no answer was sent (the client went away): still logged
+                with STATE.lock:
+                    self.record()
+                self._to_record = False
 
     def fault(self):
         """Applies injected faults; returns True when the request was answered."""
