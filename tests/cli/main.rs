@@ -8,5 +8,6 @@ mod corpus;
 mod ec2;
 mod harness;
 mod imds_emulator;
+mod properties;
 mod role;
 mod scan;
