@@ -220,7 +220,7 @@ pub struct ReadMatch {
 }
 
 /// Reads `bytes` through a [`ChunkReader`] that reports `chunk` bytes per window (raised to
-/// the smallest size allowed, the overlap plus one) and returns every match in order, as
+/// the smallest size allowed, the overlap plus one; a chunk over the input's size reads it whole) and returns every match in order, as
 /// production reads a process environment or user-data. For the fuzz targets and property
 /// tests: the findings must not depend on `chunk`.
 #[doc(hidden)]
@@ -240,7 +240,8 @@ pub fn read_chunked(matcher: &Matcher, bytes: &[u8], chunk: usize) -> Vec<ReadMa
         }
     }
     let mut reader = ChunkReader {
-        chunk: chunk.max(OVERLAP + 1),
+        // A chunk larger than the input reads it whole, as one of exactly its size does.
+        chunk: chunk.min(bytes.len() + 1).max(OVERLAP + 1),
         ..ChunkReader::default()
     };
     let mut sink = Collect(Vec::new());
