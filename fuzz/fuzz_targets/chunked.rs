@@ -27,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
     let m = common::matcher();
     let whole = read_chunked(m, &hay, hay.len() + 1);
     let chunked = read_chunked(m, &hay, chunk);
-    assert_eq!(chunked, whole, "chunk {chunk}: the findings differ from one whole read");
+    assert_eq!(
+        chunked, whole,
+        "chunk {chunk}: the findings differ from one whole read"
+    );
 
     let mut raw = Vec::new();
     m.find(&hay, &mut raw);

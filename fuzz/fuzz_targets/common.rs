@@ -17,7 +17,8 @@ pub fn matcher() -> &'static Matcher {
 /// inputs one after the other in one thread).
 pub fn scratch() -> &'static Path {
     static D: OnceLock<tempfile::TempDir> = OnceLock::new();
-    D.get_or_init(|| tempfile::tempdir().expect("a temporary directory")).path()
+    D.get_or_init(|| tempfile::tempdir().expect("a temporary directory"))
+        .path()
 }
 
 /// Panics when `shown` (a `Display` or `Debug`) holds `secret` while none of the values that

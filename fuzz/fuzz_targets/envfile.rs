@@ -21,8 +21,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = is_env_file_name(Path::new(&*String::from_utf8_lossy(name)));
     for p in unit_environment_files(content) {
-        assert!(p.is_absolute(), "an EnvironmentFile= path is absolute: {p:?}");
-        assert!(!p.to_string_lossy().contains('%'), "no unresolved specifier: {p:?}");
+        assert!(
+            p.is_absolute(),
+            "an EnvironmentFile= path is absolute: {p:?}"
+        );
+        assert!(
+            !p.to_string_lossy().contains('%'),
+            "no unresolved specifier: {p:?}"
+        );
     }
     let found = read_chunked(common::matcher(), content, usize::MAX / 2);
     for f in &found {

@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(info) = serde_json::from_slice::<IamInfo>(data) {
         let _ = format!("{info:?}");
     }
-    let shown = match parse_credentials("role", "/latest/meta-data/iam/security-credentials/role", data) {
+    let shown = match parse_credentials(
+        "role",
+        "/latest/meta-data/iam/security-credentials/role",
+        data,
+    ) {
         Ok(c) => {
             let _ = c.to_aws();
             format!("{c:?}")

@@ -15,7 +15,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(table) = std::str::from_utf8(data) else {
         return;
     };
-    let trees = ["/", "/srv/app", "/home/user with space", "/mnt/nfs\040share"];
+    let trees = [
+        "/",
+        "/srv/app",
+        "/home/user with space",
+        "/mnt/nfs\040share",
+    ];
     for t in trees {
         if let Some(fs) = fs_type_of(table, Path::new(t)) {
             assert!(!fs.contains([' ', '\n']), "one field: {fs:?}");

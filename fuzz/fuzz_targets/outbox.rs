@@ -18,14 +18,19 @@ fuzz_target!(|data: &[u8]| {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(OUTBOX_FILE), data).unwrap();
     let first: Vec<(u64, String)> = match Outbox::<Item>::open(&dir, OUTBOX_FILE, MAX_BYTES) {
-        Ok(o) => o.entries().map(|e| (e.seq, serde_json::to_string(&e.item).unwrap())).collect(),
+        Ok(o) => o
+            .entries()
+            .map(|e| (e.seq, serde_json::to_string(&e.item).unwrap()))
+            .collect(),
         Err(e) => {
             let _ = (e.to_string(), format!("{e:?}"));
             return;
         }
     };
     let o = Outbox::<Item>::open(&dir, OUTBOX_FILE, MAX_BYTES).expect("a repaired outbox opens");
-    let second: Vec<(u64, String)> =
-        o.entries().map(|e| (e.seq, serde_json::to_string(&e.item).unwrap())).collect();
+    let second: Vec<(u64, String)> = o
+        .entries()
+        .map(|e| (e.seq, serde_json::to_string(&e.item).unwrap()))
+        .collect();
     assert_eq!(second, first, "a reload keeps every entry once");
 });

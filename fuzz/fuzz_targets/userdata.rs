@@ -18,7 +18,11 @@ fuzz_target!(|data: &[u8]| {
     let limit = u64::from(u16::from_le_bytes([*l0, *l1])) * 64;
     match decode(raw.to_vec(), limit) {
         Ok(out) => {
-            assert!(out.len() as u64 <= limit, "{} bytes over the limit {limit}", out.len());
+            assert!(
+                out.len() as u64 <= limit,
+                "{} bytes over the limit {limit}",
+                out.len()
+            );
             let _ = read_chunked(common::matcher(), &out, usize::MAX / 2);
         }
         Err(e) => {
