@@ -32,6 +32,9 @@ use crate::config::{Config, Env};
 use crate::error::{Error, Exit};
 
 pub use outcome::CycleOutcome;
+// The mountinfo parser, for the fuzz targets.
+#[doc(hidden)]
+pub use mounts::{fs_type_of, relevant_hash};
 
 /// Runs the agent with a loaded configuration (`once`: one cycle, its summary on stdout,
 /// then exit). `config_path` and `env` are read again on reload. Returns the DESIGN.md exit

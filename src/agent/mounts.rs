@@ -100,7 +100,8 @@ fn on_local_fs(path: &Path) -> bool {
 
 /// The file system type of the mount that holds `path`, from a mountinfo table
 /// (`id parent dev root mountpoint options [optional…] - type source superoptions`).
-fn fs_type_of<'a>(table: &'a str, path: &Path) -> Option<&'a str> {
+#[doc(hidden)]
+pub fn fs_type_of<'a>(table: &'a str, path: &Path) -> Option<&'a str> {
     table
         .lines()
         .filter_map(|line| {
@@ -147,7 +148,8 @@ fn mounts_hash(trees: &[PathBuf]) -> u64 {
 
 /// The hash of the mountinfo lines whose mount point lies inside one of `roots` or at or above
 /// one (a mount over an ancestor changes what the tree is).
-fn relevant_hash(table: &str, roots: &[PathBuf]) -> u64 {
+#[doc(hidden)]
+pub fn relevant_hash(table: &str, roots: &[PathBuf]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::hash::DefaultHasher::new();
     for line in table.lines() {

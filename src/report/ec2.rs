@@ -213,7 +213,8 @@ fn form(instance_id: &str) -> Option<String> {
 }
 
 /// IMDSv1's status from the `httpTokens` of the answer's `metadataOptions`.
-fn http_tokens(xml: &str) -> Option<V1Status> {
+#[doc(hidden)]
+pub fn http_tokens(xml: &str) -> Option<V1Status> {
     let options = xml_element(xml, "metadataOptions")?;
     match xml_element(&options, "httpTokens")?.as_str() {
         "required" => Some(V1Status::Closed),

@@ -37,6 +37,8 @@ pub use aggregate::aggregate_lone_key_ids;
 pub use cache::{key_of, path_key, CacheFile, ScanCache};
 pub use outcome::{ScanOutcome, Scanned, Stats};
 pub use plan::{Haystack, Options, Plan, Reuse, WatchSet};
+#[doc(hidden)]
+pub use reader::{read_chunked, ReadMatch, OVERLAP};
 pub use reader::{ALLOW_MARKER, CHUNK};
 pub use scanner::{ScanError, Scanner};
 pub use unreadable::Unreadable;

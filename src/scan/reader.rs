@@ -13,8 +13,10 @@ use super::matcher::{self, Matcher, RawMatch};
 
 /// Bytes read per chunk of a file.
 pub const CHUNK: usize = 1 << 20;
-/// Bytes kept from the previous chunk (see [`matcher::REQUIRED_OVERLAP`]).
-const OVERLAP: usize = matcher::REQUIRED_OVERLAP;
+/// Bytes kept from the previous chunk (see [`matcher::REQUIRED_OVERLAP`]); public for the fuzz
+/// targets and property tests, whose chunks must exceed it.
+#[doc(hidden)]
+pub const OVERLAP: usize = matcher::REQUIRED_OVERLAP;
 /// How far around a finding its line is searched for the allow marker (bounds the work on
 /// very long lines).
 const CONTEXT_LINE_CAP: usize = 64 * 1024;
@@ -198,6 +200,54 @@ impl ChunkReader {
         w.base += discard as u64;
         w.fresh_from = fresh_to - discard;
     }
+}
+
+/// One match as the reader reports it, for the fuzz targets and property tests (not used in
+/// production): the rule, where the value lies and whether its line is marked.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadMatch {
+    /// Index of the rule in the rule set.
+    pub rule: usize,
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column, in bytes.
+    pub column: u64,
+    /// Whether its line carries [`ALLOW_MARKER`].
+    pub marked: bool,
+    /// The value (its `Debug` is redacted).
+    pub value: matcher::SecretBytes,
+}
+
+/// Reads `bytes` through a [`ChunkReader`] that reports `chunk` bytes per window (raised to
+/// the smallest size allowed, the overlap plus one; a chunk over the input's size reads it whole) and returns every match in order, as
+/// production reads a process environment or user-data. For the fuzz targets and property
+/// tests: the findings must not depend on `chunk`.
+#[doc(hidden)]
+pub fn read_chunked(matcher: &Matcher, bytes: &[u8], chunk: usize) -> Vec<ReadMatch> {
+    struct Collect(Vec<ReadMatch>);
+    impl Sink for Collect {
+        fn read(&mut self, _: u64) {}
+        fn unread(&mut self, _: u64) {}
+        fn found(&mut self, m: &RawMatch, at: Place) {
+            self.0.push(ReadMatch {
+                rule: m.rule,
+                line: at.line,
+                column: at.column,
+                marked: at.marked,
+                value: m.value.clone(),
+            });
+        }
+    }
+    let mut reader = ChunkReader {
+        // A chunk larger than the input reads it whole, as one of exactly its size does.
+        chunk: chunk.min(bytes.len() + 1).max(OVERLAP + 1),
+        ..ChunkReader::default()
+    };
+    let mut sink = Collect(Vec::new());
+    // Reading from memory cannot fail, and without a file size no BOM is sniffed.
+    let _ = reader.read(bytes, matcher, u64::MAX, None, &mut sink);
+    sink.0
 }
 
 /// Newlines of the window up to the current match. Matches come sorted by position, so lines

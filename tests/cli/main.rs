@@ -8,6 +8,7 @@ mod corpus;
 mod ec2;
 mod harness;
 mod imds_emulator;
+mod properties;
 mod role;
 mod scan;
 mod status;

@@ -70,6 +70,9 @@ pub use credentials::{CredentialError, CredentialSource};
 pub use delivery::{change_key, Delivery, Item};
 pub use retry::{CloudWatchError, DEFAULT_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_MIN_BACKOFF};
 pub use sink::{Builder, CloudWatchSink};
+// The error-answer parsers, for the fuzz targets.
+#[doc(hidden)]
+pub use retry::{parse_error, xml_element};
 // Shared with `report::ec2`, which signs, sends and classifies its call the same way.
-pub(crate) use retry::{classify, parse_error, xml_element, Class};
+pub(crate) use retry::{classify, Class};
 pub(crate) use service::{host_header, http_client, scrub, send};

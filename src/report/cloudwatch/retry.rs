@@ -381,7 +381,8 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// The error code and message of an error answer: JSON (`__type`, `message`), XML
 /// (`<Code>`, `<Message>`, which moto uses for auth errors even on JSON calls), or the
 /// `x-amzn-query-error` header.
-pub(crate) fn parse_error(headers: &reqwest::header::HeaderMap, body: &[u8]) -> (String, String) {
+#[doc(hidden)]
+pub fn parse_error(headers: &reqwest::header::HeaderMap, body: &[u8]) -> (String, String) {
     let header_code = headers
         .get("x-amzn-query-error")
         .or_else(|| headers.get("x-amzn-errortype"))
@@ -413,7 +414,8 @@ pub(crate) fn parse_error(headers: &reqwest::header::HeaderMap, body: &[u8]) -> 
 }
 
 /// The trimmed text of the first `<name>` element.
-pub(crate) fn xml_element(text: &str, name: &str) -> Option<String> {
+#[doc(hidden)]
+pub fn xml_element(text: &str, name: &str) -> Option<String> {
     let open = format!("<{name}>");
     let close = format!("</{name}>");
     let start = text.find(&open)? + open.len();

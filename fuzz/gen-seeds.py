@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora (the matcher also reads tests/corpus itself: scripts/fuzz) of the fuzz targets (fuzz/corpus/TARGET/seed-*) from tests/corpus,
+the shipped config and hand-written samples of every format the targets parse. Run from the
+repository root; the output is committed, so a run only needs repeating when a format changes."""
+import base64, gzip, json, os, pathlib, shutil, subprocess, sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+OUT = ROOT / "fuzz" / "corpus"
+CORPUS = ROOT / "tests" / "corpus"
+KEY_ID, SECRET = "AKIASXQV3SVWMFRRRM75", "V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw"
+seeds = {}
+
+def add(target, name, data):
+    if isinstance(data, str):
+        data = data.encode()
+    seeds.setdefault(target, {})[name] = data
+
+corpus_files = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.stat().st_size <= 64 * 1024
+                      and p.name != "expected.json")
+for p in corpus_files:
+    rel = str(p.relative_to(CORPUS)).replace("/", "_")
+    data = p.read_bytes()
+    # Newlines as filler: a line of ~20 KB around a key is the known slow case of the matcher
+    # (fuzz/artifacts/chunked/timeout-*), found by this target; the seeds stay off it.
+    add("chunked", rel, b"\x00\x00\x40\x00\n\x01" + data)
+    add("envfile", rel, b"/" + str(p.relative_to(CORPUS)).encode() + b"\0" + data)
+
+env = {
+    "systemd": f"[Service]\nEnvironment=AWS_ACCESS_KEY_ID={KEY_ID} \"AWS_SECRET_ACCESS_KEY={SECRET}\"\nEnvironmentFile=-/etc/default/app\nEnvironmentFile=/etc/%i.env\n",
+    "etc-environment": f"PATH=\"/usr/bin\"\nAWS_ACCESS_KEY_ID=\"{KEY_ID}\"\nAWS_SECRET_ACCESS_KEY={SECRET}\n",
+    "dotenv": f"# app\nexport AWS_ACCESS_KEY_ID={KEY_ID}\r\nAWS_SECRET_ACCESS_KEY='{SECRET}'\r\n",
+    "compose": f"services:\n  app:\n    environment:\n      - AWS_ACCESS_KEY_ID={KEY_ID}\n      AWS_SECRET_ACCESS_KEY: \"{SECRET}\"\n",
+    "aws-ini": f"[default]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n[profile x]\nregion=eu-west-1\n",
+}
+names = {"systemd": "/etc/systemd/system/app.service", "etc-environment": "/etc/environment",
+         "dotenv": "/srv/app/.env", "compose": "/srv/app/docker-compose.yml", "aws-ini": "/root/.aws/credentials"}
+for k, v in env.items():
+    add("envfile", k, names[k].encode() + b"\0" + v.encode())
+    add("matcher", "env-" + k, v)
+
+for p in sorted((CORPUS / "var" / "backups").glob("proc-*-environ")):
+    add("procfs", p.name, b"12:pids:/system.slice/app.service\n0::/system.slice/app.service\n\0\0\0" + p.read_bytes())
+add("procfs", "scope", b"0::/user.slice/user-1000.slice/session-2.scope\n\0\0\0HOME=/root\0AWS_ACCESS_KEY_ID=" + KEY_ID.encode() + b"\0")
+
+add("mountinfo", "debian", "22 28 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
+    "23 28 0:22 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n"
+    "28 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p1 rw,discard,errors=remount-ro\n"
+    "60 28 0:50 / /home rw,relatime shared:30 - nfs4 fs-1.efs.eu-west-1.amazonaws.com:/ rw,vers=4.1\n")
+add("mountinfo", "escapes", "22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/root rw\n"
+    "40 22 0:40 / /mnt/nfs\\040share rw - nfs4 srv:/x rw\n41 22 0:41 / /srv/app rw master:1 - fuse.sshfs a rw\n")
+
+script = f"#!/bin/bash\nexport AWS_ACCESS_KEY_ID={KEY_ID}\nexport AWS_SECRET_ACCESS_KEY={SECRET}\n"
+lim = b"\xff\xff"
+add("userdata", "plain", lim + script.encode())
+add("userdata", "gzip", lim + gzip.compress(script.encode(), mtime=0))
+mime = ("Content-Type: multipart/mixed; boundary=\"XX\"\nMIME-Version: 1.0\n\n--XX\n"
+        "Content-Type: text/x-shellscript\nContent-Transfer-Encoding: base64\n\n"
+        + base64.b64encode(script.encode()).decode() + "\n--XX\nContent-Type: application/x-gzip\n"
+        "Content-Transfer-Encoding: base64\n\n" + base64.b64encode(gzip.compress(b"#cloud-config\n", mtime=0)).decode()
+        + "\n--XX--\n")
+add("userdata", "mime", lim + mime.encode())
+add("userdata", "mime-gzip", lim + gzip.compress(mime.encode(), mtime=0))
+add("userdata", "small-limit", b"\x01\x00" + gzip.compress(b"A" * 10000, mtime=0))
+
+add("imds_json", "identity", json.dumps({"instanceId": "i-0123456789abcdef0", "accountId": "123456789012",
+    "region": "eu-west-1", "availabilityZone": "eu-west-1a", "instanceType": "t3.micro",
+    "imageId": "ami-0123456789abcdef0", "architecture": "x86_64"}))
+add("imds_json", "iam-info", json.dumps({"Code": "Success", "LastUpdated": "2024-01-01T00:00:00Z",
+    "InstanceProfileArn": "arn:aws:iam::123456789012:instance-profile/p", "InstanceProfileId": "AIPAEXAMPLE"}))
+add("imds_json", "credentials", json.dumps({"Code": "Success", "LastUpdated": "2024-01-01T00:00:00Z",
+    "Type": "AWS-HMAC", "AccessKeyId": "ASIASXQV3SVWMFRRRM75", "SecretAccessKey": SECRET,
+    "Token": "IQoJb3JpZ2luX2VjEXAMPLETOKEN" * 4, "Expiration": "2030-01-01T00:00:00Z"}))
+add("imds_json", "credentials-failed", json.dumps({"Code": "AssumeRoleUnauthorizedAccess",
+    "Message": "cannot assume", "LastUpdated": "2024-01-01T00:00:00Z"}))
+
+add("aws_error", "json", "x-amzn-query-error: Throttling;Sender\n\n"
+    '{"__type":"com.amazonaws.logs#ThrottlingException","message":"Rate exceeded"}')
+add("aws_error", "json-code", '\n\n{"code":"AccessDeniedException:foo","Message":"no"}')
+add("aws_error", "xml", "\n\n<?xml version=\"1.0\"?><ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code>"
+    "<Message>Signature expired: 20240101T000000Z is now earlier than 20240101T001500Z</Message></Error></ErrorResponse>")
+add("aws_error", "ec2", "\n\n<DescribeInstancesResponse><reservationSet><item><instancesSet><item>"
+    "<metadataOptions><state>applied</state><httpTokens>required</httpTokens></metadataOptions>"
+    "</item></instancesSet></item></reservationSet></DescribeInstancesResponse>")
+
+add("config", "shipped", (ROOT / "config" / "credhygiene.toml").read_bytes())
+add("config", "small", "[agent]\ninterval = \"1h\"\n[scan]\npaths = [\"/srv\"]\nmax_file_size = \"10 MiB\"\n"
+    "[cloudwatch]\nenabled = true\nregion = \"eu-west-1\"\nlog_retention_days = 30\n")
+add("allowlist", "lines", "# fingerprints\nsha256:0123abcd  # test key\n\n  sha256:ffff\n#\n")
+
+add("state_delivered", "keys", json.dumps({"version": 1, "generation": "abc",
+    "keys": ["0123:new:abc", "4567:resolved:abc"]}))
+add("state_delivered", "foreign", json.dumps({"version": 2, "generation": "x", "keys": []}))
+
+# findings.json and the outbox as the agent writes them: a scan of the corpus.
+exe = ROOT / "target" / "debug" / "credhygiene"
+if exe.exists():
+    out = subprocess.run([str(exe), "scan", "--format", "json", "etc"], cwd=CORPUS,
+                         capture_output=True, text=True).stdout
+    try:
+        findings = json.loads(out).get("findings", [])[:3]
+    except ValueError:
+        findings = []
+    add("state_findings", "scan", json.dumps({"version": 1, "commits": 2, "findings": findings}))
+add("state_findings", "empty", json.dumps({"version": 1, "findings": []}))
+add("state_findings", "foreign", json.dumps({"version": 9, "findings": [{}]}))
+header = json.dumps({"version": 1, "next_seq": 3, "dropped": 0})
+add("outbox", "header", header + "\n")
+entry = lambda seq, text: json.dumps({"seq": seq, "item": {"type": "log", "region": "eu-west-1",
+    "group": "/credhygiene", "stream": "i-0123", "event": {"timestamp": 1700000000000, "message": text}}})
+add("outbox", "entries", "\n".join([header, entry(1, "a"), entry(2, "b")]) + "\n")
+add("outbox", "torn", header + "\n" + entry(1, "a")[:30] + entry(2, "b") + "\n" + entry(3, "c")[:12])
+
+shutil.rmtree(OUT, ignore_errors=True)
+for target, files in seeds.items():
+    d = OUT / target
+    d.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (d / ("seed-" + name)).write_bytes(data)
+print(f"{sum(len(f) for f in seeds.values())} seeds for {len(seeds)} targets in {OUT}", file=sys.stderr)
