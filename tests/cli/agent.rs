@@ -48,6 +48,32 @@ fn config_with_imds(
     cfg
 }
 
+/// Runs `credhygiene -v run` with IMDS at `emu` until `emu` has answered at least `checks`
+/// role checks (each reads iam/info), then stops it with SIGTERM; returns its output and the
+/// role checks seen.
+fn run_until_role_checks(
+    cfg: &Path,
+    emu: &crate::imds_emulator::Emulator,
+    checks: usize,
+) -> (std::process::Output, usize) {
+    let child = Command::new(assert_cmd::cargo::cargo_bin("credhygiene"))
+        .args(["-v", "--config", cfg.to_str().unwrap(), "run"])
+        .env_remove("CREDHYGIENE_CONFIG")
+        .env("AWS_EC2_METADATA_DISABLED", "false")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", emu.endpoint())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    let seen = || emu.requests("GET", "/latest/meta-data/iam/info").len();
+    while seen() < checks && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    send_signal(child.id(), "TERM");
+    (child.wait_with_output().unwrap(), seen())
+}
+
 struct Daemon {
     child: Child,
     lines: mpsc::Receiver<String>,
@@ -656,24 +682,8 @@ fn the_daemon_probes_imdsv1_once_not_at_every_role_check() {
                 "role_check_interval = \"300ms\"",
             )],
         );
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("credhygiene"))
-            .args(["--config", cfg.to_str().unwrap(), "run"])
-            .env_remove("CREDHYGIENE_CONFIG")
-            .env("AWS_EC2_METADATA_DISABLED", "false")
-            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", emu.endpoint())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Enough role checks (each reads iam/info) and at least two cycles.
-        let end = Instant::now() + Duration::from_secs(30);
-        let checks = || emu.requests("GET", "/latest/meta-data/iam/info").len();
-        while checks() < 8 && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        send_signal(child.id(), "TERM");
-        child.wait().unwrap();
-        assert!(checks() >= 8, "only {} role checks", checks());
+        let (_, checks) = run_until_role_checks(&cfg, &emu, 8);
+        assert!(checks >= 8, "only {checks} role checks");
         let tokenless = emu
             .log()
             .iter()
@@ -709,24 +719,9 @@ fn role_checks_between_cycles_do_not_see_a_change_where_there_is_none() {
         format!("AWS_ACCESS_KEY_ID={KEY_ID}\nAWS_SECRET_ACCESS_KEY={SECRET}\n"),
     )
     .unwrap();
-    let child = Command::new(assert_cmd::cargo::cargo_bin("credhygiene"))
-        .args(["-v", "--config", cfg.to_str().unwrap(), "run"])
-        .env_remove("CREDHYGIENE_CONFIG")
-        .env("AWS_EC2_METADATA_DISABLED", "false")
-        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", emu.endpoint())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let end = Instant::now() + Duration::from_secs(30);
-    let checks = || emu.requests("GET", "/latest/meta-data/iam/info").len();
-    while checks() < 8 && Instant::now() < end {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    send_signal(child.id(), "TERM");
-    let out = child.wait_with_output().unwrap();
+    let (out, checks) = run_until_role_checks(&cfg, &emu, 8);
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(checks() >= 8, "only {} role checks:\n{log}", checks());
+    assert!(checks >= 8, "only {checks} role checks:\n{log}");
     assert!(
         log.contains("no_static_keys_with_role") || log.contains("cycle complete"),
         "{log}"

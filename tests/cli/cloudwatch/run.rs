@@ -12,7 +12,7 @@ use crate::common::{assert_exit, assert_no_secret, send_signal, KEY_ID};
 use crate::harness::agent_world::{
     agent_command, agent_world, agent_world_with, run_once, AgentWorld, LoggedDaemon, WorldOptions,
 };
-use crate::harness::fixtures::{changes_of, events_of, finding_keys, INSTANCE_ID};
+use crate::harness::fixtures::{changes_of, events_of, finding_keys, queued_again, INSTANCE_ID};
 use crate::harness::moto::read_back;
 use crate::harness::proxy::count;
 use credhygiene::state::OUTBOX_FILE;
@@ -214,18 +214,7 @@ async fn daemon_killed_and_stopped_mid_cycle_loses_and_repeats_nothing() {
     // that batch after the restart: the documented duplicate window, whose copies are the same
     // event (same body, same cycle time). A change queued again by a later cycle would be a
     // different event: that must never happen.
-    let requeued: Vec<_> = keys
-        .iter()
-        .filter(|(_, n)| **n > 1)
-        .filter(|((id, change), _)| {
-            let bodies: std::collections::BTreeSet<String> = events_of(&events, "finding")
-                .into_iter()
-                .filter(|e| e["id"] == id.as_str() && e["change"] == change.as_str())
-                .map(|e| e.to_string())
-                .collect();
-            bodies.len() > 1
-        })
-        .collect();
+    let requeued = queued_again(&events);
     assert!(requeued.is_empty(), "changes queued again: {requeued:?}");
     let new: std::collections::BTreeSet<&str> = keys
         .keys()
@@ -294,18 +283,7 @@ async fn run_once_with_an_unwritable_finding_state_delivers_each_change_once() {
     // that batch after the restart: the documented duplicate window, whose copies are the same
     // event (same body, same cycle time). A change queued again by a later cycle would be a
     // different event: that must never happen.
-    let requeued: Vec<_> = keys
-        .iter()
-        .filter(|(_, n)| **n > 1)
-        .filter(|((id, change), _)| {
-            let bodies: std::collections::BTreeSet<String> = events_of(&events, "finding")
-                .into_iter()
-                .filter(|e| e["id"] == id.as_str() && e["change"] == change.as_str())
-                .map(|e| e.to_string())
-                .collect();
-            bodies.len() > 1
-        })
-        .collect();
+    let requeued = queued_again(&events);
     assert!(requeued.is_empty(), "changes queued again: {requeued:?}");
     assert_eq!(events_of(&events, "summary").len(), 3);
     let secrets = w.moto.secrets();

@@ -76,6 +76,24 @@ pub fn synthetic(id: &str) -> Finding {
     }
 }
 
+/// The finding changes delivered more than once as different events: a change queued again.
+/// (A batch resent after a crash in the documented duplicate window repeats the same event.)
+pub fn queued_again(events: &[Value]) -> Vec<(String, String)> {
+    finding_keys(events)
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(key, _)| key)
+        .filter(|(id, change)| {
+            let bodies: std::collections::BTreeSet<String> = events_of(events, "finding")
+                .into_iter()
+                .filter(|e| e["id"] == id.as_str() && e["change"] == change.as_str())
+                .map(|e| e.to_string())
+                .collect();
+            bodies.len() > 1
+        })
+        .collect()
+}
+
 /// A cycle whose scan found `findings`, diffed against (and committed to) `state_dir`.
 pub fn cycle_of(state_dir: &Path, findings: Vec<Finding>) -> CycleReport {
     let mut st = FindingState::load(state_dir).unwrap();
