@@ -52,9 +52,13 @@ pub(super) async fn run(
 
     let mut watchdog = Watchdog::from_env();
     let mut schedule = Schedule::new(&parts.config.agent);
-    let first_contact = Instant::now() + random_up_to(parts.config.agent.first_contact_splay);
-    parts.first_contact = Some(first_contact);
-    schedule.next_retry = schedule.next_retry.min(first_contact);
+    // Only a daemon that may call AWS waits for its first contact (and keeps its phase): with
+    // CloudWatch off, or IMDS disabled (no role credentials), the cycles keep their interval.
+    if parts.config.cloudwatch.enabled && parts.imds.is_some() {
+        let first_contact = Instant::now() + random_up_to(parts.config.agent.first_contact_splay);
+        parts.first_contact = Some(first_contact);
+        schedule.next_retry = schedule.next_retry.min(first_contact);
+    }
     let cancel = Arc::new(AtomicBool::new(false));
 
     loop {

@@ -730,3 +730,25 @@ fn role_checks_between_cycles_do_not_see_a_change_where_there_is_none() {
     assert!(!log.contains("the role check changed"), "{log}");
     assert_no_secret(&out.stderr, &[SECRET]);
 }
+
+/// The first-contact splay only delays AWS calls: a daemon with CloudWatch off keeps its cycle
+/// interval (it once waited up to `first_contact_splay` for its second cycle).
+#[test]
+fn without_cloudwatch_the_first_contact_splay_does_not_delay_cycles() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("srv");
+    fs::create_dir_all(&root).unwrap();
+    let cfg = write_config(dir.path(), &root, "");
+    let text = fs::read_to_string(&cfg).unwrap().replace(
+        "first_contact_splay = \"0s\"",
+        "first_contact_splay = \"1h\"",
+    );
+    fs::write(&cfg, text).unwrap();
+    let mut d = Daemon::start(&cfg, None);
+    let wait = Duration::from_secs(15);
+    d.wait_for(&["cycle complete"], wait);
+    d.wait_for(&["cycle complete"], wait);
+    d.signal("TERM");
+    let (code, _, _) = d.wait_exit(wait);
+    assert_eq!(code, 0);
+}
