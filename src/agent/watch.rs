@@ -60,6 +60,9 @@ enum Role {
     Early,
 }
 
+/// The stream's read buffer: the events read from the kernel but not yet taken.
+pub(crate) const EVENT_BUFFER_BYTES: usize = 16 * 1024;
+
 /// What one event is about, by the table.
 #[derive(Debug)]
 pub(crate) struct Seen {
@@ -81,7 +84,7 @@ impl Watches {
     /// A new inotify instance with no watch.
     pub(crate) fn new() -> io::Result<Watches> {
         Ok(Watches {
-            events: Inotify::init()?.into_event_stream(vec![0u8; 16 * 1024])?,
+            events: Inotify::init()?.into_event_stream(vec![0u8; EVENT_BUFFER_BYTES])?,
             table: HashMap::new(),
         })
     }
