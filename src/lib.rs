@@ -32,6 +32,7 @@ pub mod role;
 pub mod rules;
 // The pivot type: what the scan produces and every reporter consumes.
 pub mod finding;
+pub mod owner;
 // (the scan itself)
 pub mod scan;
 // The configured sources, and what is remembered of their findings.
