@@ -11,6 +11,7 @@ pub mod cycle;
 pub mod ec2;
 pub mod endpoints;
 mod endpoints_data;
+pub mod fleet;
 pub mod journald;
 pub mod json;
 pub mod sarif;
