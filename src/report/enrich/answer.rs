@@ -3,7 +3,7 @@
 //! (`ListAccessKeys` for that user). Pure, with table tests.
 
 use crate::owner::KeyStatus;
-use crate::report::cloudwatch::xml_element;
+use crate::report::aws::xml_element;
 
 /// What `GetAccessKeyLastUsed` says about a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
