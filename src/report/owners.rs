@@ -82,7 +82,7 @@ impl Owners {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::finding::{account_from_key_id, KeyType, Kind, Source};
     use crate::owner::KeyStatus;
@@ -91,7 +91,8 @@ mod tests {
         crate::owner::tests::key_id_of("AKIA", account)
     }
 
-    fn finding(key_id: Option<&str>) -> Finding {
+    /// A finding of `key_id` (its account decoded), for the tests of the owner's users.
+    pub(crate) fn finding(key_id: Option<&str>) -> Finding {
         Finding {
             id: "f".into(),
             rule: "r".into(),

@@ -207,27 +207,7 @@ pub async fn scan_owners(cfg: &Config, findings: &[Finding]) -> Owners {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::{KeyType, Kind, Source};
-
-    fn with_key(key_id: Option<&str>) -> Finding {
-        Finding {
-            id: "f".into(),
-            rule: "r".into(),
-            kind: Kind::AccessKeyId,
-            source: Source::File,
-            path: "/p".into(),
-            line: 1,
-            column: 1,
-            key_id: key_id.map(str::to_string),
-            key_type: key_id.map(KeyType::of),
-            account_id: None,
-            credential: "c".into(),
-            redacted: "AKIA…".into(),
-            fingerprint: "sha256:00".into(),
-            process: None,
-            aggregate: None,
-        }
-    }
+    use crate::report::owners::tests::finding as with_key;
 
     #[test]
     fn the_instance_account_is_asked_for_only_when_it_matters() {
