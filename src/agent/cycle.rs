@@ -58,7 +58,10 @@ pub(super) async fn run(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOut
         if let Some(r) = role.as_mut() {
             r.add_static_keys_check(out.credentials);
         }
-        let report = diff(&state, &scanned, role.as_ref(), &mut out);
+        let mut report = diff(&state, &scanned, role.as_ref(), &mut out);
+        if let Some(e) = parts.enricher.as_mut() {
+            e.enrich_cycle(&mut report, &scanned.findings).await;
+        }
         if cfg.journald.enabled {
             out.journal_entries = crate::report::journald::emit(&report);
         }

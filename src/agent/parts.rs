@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::imds::{CredentialsProvider, ImdsClient};
 use crate::report::cloudwatch::{CloudWatchError, CloudWatchSink};
 use crate::report::ec2::Ec2Client;
+use crate::report::enrich::Enricher;
 use crate::scan::{Options, Scanner};
 use crate::state::{self, FindingState, StateError};
 
@@ -45,6 +46,9 @@ pub(super) struct Parts {
     /// The daemon's first CloudWatch call waits until then ([`crate::config::AgentConfig::first_contact_splay`]);
     /// `None` for `run --once` and once it has passed.
     pub(super) first_contact: Option<tokio::time::Instant>,
+    /// IAM for `[enrich] iam` (None when it is off, or IMDS is); its answers are kept across
+    /// cycles, not across reloads.
+    pub(super) enricher: Option<Enricher<CredentialsProvider>>,
 }
 
 impl Parts {
@@ -53,6 +57,7 @@ impl Parts {
         let sink = open_sink(&config, imds.as_ref());
         Ok(Parts {
             ec2: open_ec2(&config, imds.as_ref()),
+            enricher: open_enricher(&config, imds.as_ref()),
             sink_locked: is_locked(&sink),
             config,
             scanner,
@@ -81,6 +86,7 @@ impl Parts {
         self.sink = open_sink(&config, imds.as_ref());
         self.sink_locked = is_locked(&self.sink);
         self.ec2 = open_ec2(&config, imds.as_ref());
+        self.enricher = open_enricher(&config, imds.as_ref());
         self.scanner = scanner;
         self.imds = imds;
         self.config = config;
@@ -140,6 +146,18 @@ fn open_ec2(config: &Config, imds: Option<&Arc<ImdsClient>>) -> Option<super::pr
     let source = CredentialsProvider::new(Arc::clone(imds));
     Ec2Client::new(config, source)
         .map_err(|e| log::error!(error:% = e; "imds.v1_from_ec2_api is off for this process"))
+        .ok()
+}
+
+/// The IAM enrichment of `[enrich] iam`, signing with the instance role's credentials; None
+/// when it or IMDS is off.
+fn open_enricher(
+    config: &Config,
+    imds: Option<&Arc<ImdsClient>>,
+) -> Option<Enricher<CredentialsProvider>> {
+    let imds = imds.filter(|_| config.enrich.iam)?;
+    Enricher::new(config, CredentialsProvider::new(Arc::clone(imds)))
+        .map_err(|e| log::error!(error:% = e; "[enrich] iam is off for this process"))
         .ok()
 }
 
