@@ -2,8 +2,9 @@
 //! work". Security Hub not enabled in the account and region (`InvalidAccessException`, "not
 //! subscribed") or the role lacking `securityhub:BatchImportFindings` (`AccessDenied…`) will
 //! not change by retrying every cycle: the sink says so once, stops calling, and asks again
-//! after [`RECHECK`]. The gate is kept in the sink's state file, so a restart does not ask
-//! again early (a restart after a configuration change does: see [`Gate::reset`]).
+//! after [`RECHECK`]. The gate is written to the sink's state file (what an operator reads
+//! there); a new process or a configuration reload opens it again ([`Gate::reset`]), since the
+//! operator may just have enabled Security Hub or granted the permission.
 //!
 //! | gate | call outcome | next gate | said |
 //! |---|---|---|---|
@@ -102,8 +103,7 @@ impl Gate {
         }
     }
 
-    /// Opens the gate: a new configuration (reload, restart with a changed file) deserves a
-    /// fresh try, since the operator may just have granted the permission.
+    /// Opens the gate: a new process or a reloaded configuration deserves a fresh try.
     pub(crate) fn reset(&mut self) {
         *self = Gate::Open;
     }

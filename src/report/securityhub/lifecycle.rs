@@ -66,15 +66,15 @@ impl Entry {
 /// Every finding the sink remembers, by `Id`.
 pub(crate) type Tracked = BTreeMap<String, Entry>;
 
-/// What one [`plan`] changed.
+/// What one cycle's plan changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Planned {
+pub struct Planned {
     /// Findings made pending (new, changed, refreshed, archived).
-    pub(crate) imports: usize,
+    pub imports: usize,
     /// Of those, archived.
-    pub(crate) archived: usize,
-    /// New findings not tracked because [`MAX_TRACKED`] were held.
-    pub(crate) overflow: usize,
+    pub archived: usize,
+    /// New findings not tracked because the bound (1,000 per instance) was reached.
+    pub overflow: usize,
 }
 
 /// The next state from `state`, the instance's picture `view` and `now`: every finding whose

@@ -24,13 +24,13 @@
 //!   before the state is on disk, where that batch is sent again (same `Id`s: an update).
 //! - **Only changes are imported**, in batches of at most 100 findings and 6 MB.
 
-// The sink (`sink.rs`) sends through the shared AWS call layer (`report::aws`); until it is
-// declared, the document builder and its rules have no caller outside the tests.
-#![allow(dead_code)]
-
 mod asff;
 mod gate;
 mod lifecycle;
+mod sink;
 mod store;
 #[cfg(test)]
 mod testkit;
+
+pub use lifecycle::Planned;
+pub use sink::{Delivery, SecurityHubSink};

@@ -28,6 +28,9 @@ use super::gate::{Outcome, Say};
 use super::lifecycle::{self, Planned};
 use super::store::{Store, MAX_FINDING_BYTES};
 
+/// One request's findings: their `Id`s and documents.
+type Batch = Vec<(String, serde_json::Value)>;
+
 /// Findings per `BatchImportFindings` (the API's maximum).
 pub(crate) const MAX_BATCH_FINDINGS: usize = 100;
 /// Bytes per request body (the API's 6 MB, with room for the envelope).
@@ -124,9 +127,15 @@ pub(crate) fn refusal(code: &str) -> Refusal {
     let c = code.to_ascii_lowercase();
     if c.contains("accessdenied") || c.contains("invalidaccess") || c.contains("notauthorized") {
         Refusal::Denied
-    } else if ["throttl", "limitexceeded", "internal", "unavailable", "timeout"]
-        .iter()
-        .any(|k| c.contains(k))
+    } else if [
+        "throttl",
+        "limitexceeded",
+        "internal",
+        "unavailable",
+        "timeout",
+    ]
+    .iter()
+    .any(|k| c.contains(k))
     {
         Refusal::Keep
     } else {
@@ -148,9 +157,11 @@ fn secs(t: SystemTime) -> u64 {
 
 impl<C: CredentialSource> SecurityHubSink<C> {
     /// Opens the state under `state_dir` (locked: a second process gets
-    /// [`StateError::Locked`]) and builds the HTTP client.
+    /// [`StateError::Locked`]) and builds the HTTP client. The gate starts open: the first
+    /// flush asks Security Hub whatever an earlier process learnt.
     pub fn open(config: &Config, source: C) -> Result<SecurityHubSink<C>, AwsError> {
-        let store = Store::open(&config.agent.state_dir)?;
+        let mut store = Store::open(&config.agent.state_dir)?;
+        store.gate.reset();
         Ok(SecurityHubSink {
             endpoint: config.securityhub.endpoint.clone(),
             region: config.cloudwatch.region.clone(),
@@ -171,8 +182,12 @@ impl<C: CredentialSource> SecurityHubSink<C> {
     /// Plans the imports of a cycle that saw `view` at `now` and writes them durably before
     /// anything is sent (on error nothing is planned: the next cycle plans again).
     pub fn observe(&mut self, view: &HostView, now: SystemTime) -> Result<Planned, StateError> {
-        let region = self.region.clone().unwrap_or_else(|| view.instance.region.clone());
-        let (next, planned) = lifecycle::plan(&self.store.tracked, view, &destination(&region), now);
+        let region = self
+            .region
+            .clone()
+            .unwrap_or_else(|| view.instance.region.clone());
+        let (next, planned) =
+            lifecycle::plan(&self.store.tracked, view, &destination(&region), now);
         if planned.overflow > 0 {
             log::warn!(overflow = planned.overflow, bound = lifecycle::MAX_TRACKED;
                 "more findings on this instance than Security Hub tracks; the rest are not imported");
@@ -211,21 +226,36 @@ impl<C: CredentialSource> SecurityHubSink<C> {
 
     async fn send_all(&mut self, creds: &mut RoleCredentials, now: SystemTime, d: &mut Delivery) {
         for (target, batch) in self.batches(d) {
-            let body = serde_json::json!({ "Findings": batch.iter().map(|(_, b)| b).collect::<Vec<_>>() });
+            let body =
+                serde_json::json!({ "Findings": batch.iter().map(|(_, b)| b).collect::<Vec<_>>() });
             let body = serde_json::to_vec(&body).unwrap_or_default();
-            let result = self.service.call(&Import, &target, &body, creds, &mut d.calls).await;
+            let result = self
+                .service
+                .call(&Import, &target, &body, creds, &mut d.calls)
+                .await;
             let outcome = match result {
                 Ok(answer) => {
                     self.settle(&batch, &answer, d);
                     Outcome::Answered
                 }
-                Err(e) if refused(&e) => Outcome::Refused(e.to_string()),
+                Err(e) if refused(&e) => {
+                    let reason = e.to_string();
+                    if matches!(e, AwsError::AccessDenied { .. }) {
+                        // A missing permission needs an operator (`run --once` exits 3).
+                        d.errors.push(e);
+                        Outcome::Refused(reason)
+                    } else {
+                        Outcome::Refused(format!(
+                            "Security Hub is not enabled in this account and region ({reason})"
+                        ))
+                    }
+                }
                 Err(e) => {
                     d.errors.push(e);
                     Outcome::Transient
                 }
             };
-            let stop = !matches!(outcome, Outcome::Answered) || !d.errors.is_empty();
+            let stop = outcome != Outcome::Answered || !d.errors.is_empty();
             self.gate(outcome, now, d);
             if let Err(e) = self.store.save() {
                 d.errors.push(AwsError::State(e));
@@ -260,8 +290,8 @@ impl<C: CredentialSource> SecurityHubSink<C> {
     /// The pending documents in batches of at most [`MAX_BATCH_FINDINGS`] and
     /// [`MAX_BATCH_BYTES`], by the account and region they go to. A document over Security
     /// Hub's 240 KB (it cannot be, by construction) is dropped and counted.
-    fn batches(&mut self, d: &mut Delivery) -> Vec<(Target, Vec<(String, serde_json::Value)>)> {
-        let mut by_dest: BTreeMap<(String, String), Vec<Vec<(String, serde_json::Value)>>> = BTreeMap::new();
+    fn batches(&mut self, d: &mut Delivery) -> Vec<(Target, Batch)> {
+        let mut by_dest: BTreeMap<(String, String), Vec<Batch>> = BTreeMap::new();
         let mut oversize = Vec::new();
         let mut sizes: BTreeMap<(String, String), usize> = BTreeMap::new();
         for e in self.store.tracked.values().filter(|e| e.pending) {
@@ -275,9 +305,9 @@ impl<C: CredentialSource> SecurityHubSink<C> {
             let key = (doc.region.clone(), doc.aws_account_id.clone());
             let batches = by_dest.entry(key.clone()).or_default();
             let used = sizes.entry(key).or_default();
-            let full = batches
-                .last()
-                .is_none_or(|b| b.len() >= MAX_BATCH_FINDINGS || *used + size + 1 > MAX_BATCH_BYTES);
+            let full = batches.last().is_none_or(|b| {
+                b.len() >= MAX_BATCH_FINDINGS || *used + size + 1 > MAX_BATCH_BYTES
+            });
             if full {
                 batches.push(Vec::new());
                 *used = 0;
@@ -301,7 +331,11 @@ impl<C: CredentialSource> SecurityHubSink<C> {
                 }
             };
             for b in batches {
-                let target = Target { region: region.clone(), endpoint: endpoint.clone(), account: Some(account.clone()) };
+                let target = Target {
+                    region: region.clone(),
+                    endpoint: endpoint.clone(),
+                    account: Some(account.clone()),
+                };
                 out.push((target, b));
             }
         }
@@ -318,7 +352,12 @@ impl<C: CredentialSource> SecurityHubSink<C> {
     /// Settles every finding of an answered batch by what Security Hub said of it.
     fn settle(&mut self, batch: &[(String, serde_json::Value)], answer: &[u8], d: &mut Delivery) {
         let failed: BTreeMap<String, Failed> = serde_json::from_slice::<Answer>(answer)
-            .map(|a| a.failed_findings.into_iter().map(|f| (f.id.clone(), f)).collect())
+            .map(|a| {
+                a.failed_findings
+                    .into_iter()
+                    .map(|f| (f.id.clone(), f))
+                    .collect()
+            })
             .unwrap_or_default();
         for (id, _) in batch {
             match failed.get(id) {
