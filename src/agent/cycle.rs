@@ -76,13 +76,13 @@ pub(super) async fn run(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOut
             log::warn!("finding changes not spooled for CloudWatch this cycle; they are computed again next cycle");
             out.not_spooled = true;
         }
+        out.delivery = flush(parts, delivery).await;
+        out.cloudwatch_off = parts.sink.as_ref().err().cloned();
         let owners = HashMap::new(); // filled by the IAM enrichment ([enrich] iam)
         out.securityhub =
             super::securityhub::report(parts, role.as_ref(), &scanned.findings, &owners).await;
         out.securityhub_off = parts.securityhub.as_ref().err().cloned();
         drop(scanned);
-        out.delivery = flush(parts, delivery).await;
-        out.cloudwatch_off = parts.sink.as_ref().err().cloned();
     }
     out.role = role;
     out.elapsed = started.elapsed();

@@ -222,7 +222,7 @@ pub(crate) fn credential(view: &HostView, c: &CredentialView, to: &Destination) 
     let title = format!("Hard-coded {what} in {}:{}", f.path, f.line);
     let parts: Vec<&str> = c.kinds.iter().map(|k| k.as_str()).collect();
     let description = format!(
-        "A {what} is written in {} (line {}, found in a {} source) on instance {}: {}. \
+        "The {what} is written in {} (line {}, found in a {} source) on instance {}: {}. \
          Hard-coded keys are never rotated and escape the instance role's scoping \
          (CIS AWS Foundations 1.18). Parts found together: {}. The secret itself is not \
          reported, only its fingerprint {}.",
