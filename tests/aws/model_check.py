@@ -90,15 +90,20 @@ def check(method, path, headers, body):
     if not headers.get("host"):
         errors.append("no Host header")
     errors += _check_signature(headers, model.signing_name)
+    return operation, _check_body(op, body, errors)
+
+
+def _check_body(op, body, errors):
+    """`errors` with what the model rejects in a JSON request body of operation `op`."""
     try:
         params = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
-        return operation, errors + [f"body is not JSON: {e}"]
+        return errors + [f"body is not JSON: {e}"]
     if not isinstance(params, dict):
-        return operation, errors + ["body is not a JSON object"]
+        return errors + ["body is not a JSON object"]
     if op.input_shape is not None:
         _check(params, op.input_shape, op.input_shape.name, errors)
-    return operation, errors
+    return errors
 
 
 def check_rest_json(method, path, headers, body):
@@ -124,13 +129,7 @@ def check_rest_json(method, path, headers, body):
     if not headers.get("host"):
         errors.append("no Host header")
     errors += _check_signature(headers, model.signing_name)
-    try:
-        params = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        return operation, errors + [f"body is not JSON: {e}"]
-    if op.input_shape is not None:
-        _check(params, op.input_shape, op.input_shape.name, errors)
-    return operation, errors
+    return operation, _check_body(op, body, errors)
 
 
 def check_query(method, path, headers, body):
