@@ -65,20 +65,30 @@ def check_ec2_statement(where, st, region_condition):
          f"{where}: {EC2_ACTION} condition is {st.get('Condition')}, expected {want}")
 
 
+SH_ACTION = "securityhub:BatchImportFindings"
+# The account's own default product, and nothing else: in the static policy through the
+# principal's account, in the template through the stack's.
+SH_RESOURCES = (
+    "arn:*:securityhub:*:${aws:PrincipalAccount}:product/${aws:PrincipalAccount}/default",
+    {"Fn::Sub": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default"},
+)
+
+
 def check_policy_statements(where, statements, log_resource_ok, creates_group,
                             describe_instances=None):
     """The least-privilege contract: exactly PutMetricData limited to the namespace, the Logs
     write actions on the log group and, when the agent may create the group, CreateLogGroup and
     PutRetentionPolicy on it; with the opt-in (`describe_instances`: its region condition, or
     "any" for none) the DescribeInstances statement; nothing else, no wildcard actions."""
-    want = {"cloudwatch:PutMetricData"} | WRITE_ACTIONS | (CREATE_ACTIONS if creates_group else set())
+    want = ({"cloudwatch:PutMetricData", SH_ACTION} | WRITE_ACTIONS
+            | (CREATE_ACTIONS if creates_group else set()))
     if describe_instances is not None:
         ec2 = [st for st in statements if EC2_ACTION in as_list(st.get("Action", []))]
         need(len(ec2) == 1, f"{where}: expected one {EC2_ACTION} statement, found {len(ec2)}")
         check_ec2_statement(where, ec2[0], None if describe_instances == "any" else describe_instances)
         statements = [st for st in statements if st is not ec2[0]]
-    need(len(statements) == 2 + creates_group,
-         f"{where}: expected {2 + creates_group} statements, found {len(statements)}")
+    need(len(statements) == 3 + creates_group,
+         f"{where}: expected {3 + creates_group} statements, found {len(statements)}")
     actions = set()
     for st in statements:
         need(st.get("Effect") == "Allow", f"{where}: statement {st.get('Sid')} is not Allow")
@@ -92,6 +102,10 @@ def check_policy_statements(where, statements, log_resource_ok, creates_group,
             ns = cond["cloudwatch:namespace"]
             need(ns == NAMESPACE or (isinstance(ns, dict) and ns.get("Ref") == "MetricNamespace"),
                  f"{where}: namespace condition is {ns!r}, not {NAMESPACE}")
+        elif acts == {SH_ACTION}:
+            res = as_list(st["Resource"])
+            need(len(res) == 1 and res[0] in SH_RESOURCES,
+                 f"{where}: {SH_ACTION} must be on the account's default product ARN alone: {res}")
         elif acts in (WRITE_ACTIONS, CREATE_ACTIONS):
             res = as_list(st["Resource"])
             need(all(log_resource_ok(r) for r in res),

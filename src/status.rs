@@ -107,6 +107,7 @@ impl Status {
             sinks: JsonSinks {
                 journald: last.map(|c| &c.record.journald),
                 cloudwatch: last.map(|c| &c.record.cloudwatch),
+                securityhub: last.and_then(|c| c.record.securityhub.as_ref()),
             },
             outbox: JsonOutbox {
                 pending: self.outbox.pending,
@@ -206,6 +207,8 @@ struct JsonSinks<'a> {
     journald: Option<&'a SinkState>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cloudwatch: Option<&'a SinkState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    securityhub: Option<&'a SinkState>,
 }
 
 #[derive(Serialize)]
@@ -249,6 +252,9 @@ fn write_cycle(s: &mut String, c: &LastCycle) {
     line(s, "role check", &role);
     line(s, "journald", &sink_text(&r.journald));
     line(s, "CloudWatch", &sink_text(&r.cloudwatch));
+    if let Some(sh) = &r.securityhub {
+        let _ = writeln!(s, "Security Hub: {}", sink_text(sh));
+    }
 }
 
 fn sink_text(state: &SinkState) -> String {
@@ -335,6 +341,9 @@ mod tests {
             failed_checks,
             journald: SinkState::Active,
             cloudwatch: SinkState::Disabled,
+            securityhub: Some(SinkState::Inactive {
+                reason: "not enabled".into(),
+            }),
         }
     }
 
@@ -393,6 +402,10 @@ mod tests {
         assert_eq!(doc["last_cycle"]["stale"], false);
         assert_eq!(doc["last_cycle"]["by"], "daemon");
         assert_eq!(doc["sinks"]["journald"], json!({"state": "active"}));
+        assert_eq!(
+            doc["sinks"]["securityhub"],
+            json!({"state": "inactive", "reason": "not enabled"})
+        );
         assert_eq!(doc["outbox"], json!({"pending": 0, "dropped": 0}));
         let mut none = status(false, 0, 0, 0);
         none.last_cycle = None;

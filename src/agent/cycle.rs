@@ -72,6 +72,7 @@ pub(super) async fn run(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOut
             in_memory,
             holds: state.holds(&scanned.findings),
         };
+        let owners = std::mem::take(&mut report.owners);
         drop(report);
         let next = commit::next(sink, facts);
         apply(parts, next, state, in_memory, &scanned.findings, &mut out);
@@ -79,9 +80,13 @@ pub(super) async fn run(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOut
             log::warn!("finding changes not spooled for CloudWatch this cycle; they are computed again next cycle");
             out.not_spooled = true;
         }
-        drop(scanned);
         out.delivery = flush(parts, delivery).await;
         out.cloudwatch_off = parts.sink.as_ref().err().cloned();
+        out.securityhub =
+            super::securityhub::report(parts, role.as_ref(), &scanned.findings, owners.enriched())
+                .await;
+        out.securityhub_off = parts.securityhub.as_ref().err().cloned();
+        drop(scanned);
     }
     out.role = role;
     out.elapsed = started.elapsed();

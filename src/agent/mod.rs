@@ -19,6 +19,7 @@ mod mounts;
 mod outcome;
 mod parts;
 mod probe;
+mod securityhub;
 mod signals;
 pub mod systemd;
 pub mod track;

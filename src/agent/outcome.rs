@@ -37,6 +37,10 @@ pub struct CycleOutcome {
     pub delivery: Option<Delivery>,
     /// Why the CloudWatch sink is off.
     pub cloudwatch_off: Option<String>,
+    /// Security Hub delivery (None when the sink is off).
+    pub securityhub: Option<crate::report::securityhub::Delivery>,
+    /// Why the Security Hub sink is off.
+    pub securityhub_off: Option<String>,
     /// Whether the cycle was cancelled (shutdown) before it finished.
     pub cancelled: bool,
     /// Why the finding state could not be written (the same changes are computed again next
@@ -56,7 +60,11 @@ impl CycleOutcome {
         let delivered_or_spooled = self
             .delivery
             .as_ref()
-            .is_none_or(|d| d.errors.iter().all(|e| e.is_transient()));
+            .is_none_or(|d| d.errors.iter().all(|e| e.is_transient()))
+            && self
+                .securityhub
+                .as_ref()
+                .is_none_or(|d| d.errors.iter().all(|e| e.is_transient()));
         let held = self.state_error.is_some() || self.not_spooled;
         if delivered_or_spooled && !self.cancelled && !held {
             Exit::Ok
@@ -125,6 +133,11 @@ impl CycleOutcome {
                 SinkState::Disabled
             },
             cloudwatch: self.cloudwatch_state(config.cloudwatch.enabled),
+            securityhub: Some(super::securityhub::state(
+                self.securityhub.as_ref(),
+                self.securityhub_off.as_deref(),
+                config.securityhub.enabled,
+            )),
         }
     }
 
@@ -159,7 +172,26 @@ impl CycleOutcome {
         self.write_scan(&mut s);
         let _ = writeln!(s, "  journald:   {} entr(y/ies)", self.journal_entries);
         self.write_cloudwatch(&mut s);
+        self.write_securityhub(&mut s);
         s
+    }
+
+    fn write_securityhub(&self, s: &mut String) {
+        let line = match &self.securityhub {
+            None => self.securityhub_off.clone().unwrap_or_else(|| "off".into()),
+            Some(d) if !d.active => format!(
+                "inactive: {}",
+                d.inactive_reason.as_deref().unwrap_or("no credentials")
+            ),
+            Some(d) => format!(
+                "{} finding(s) imported, {} refused, {} pending; {} call(s), {} bytes sent",
+                d.accepted, d.rejected, d.pending, d.calls.calls, d.calls.bytes_sent
+            ),
+        };
+        let _ = writeln!(s, "  Security Hub: {line}");
+        for e in self.securityhub.iter().flat_map(|d| &d.errors) {
+            let _ = writeln!(s, "    error: {e}");
+        }
     }
 
     fn write_role(&self, s: &mut String) {

@@ -27,6 +27,8 @@ pub(super) struct Parts {
     pub(super) imds: Option<Arc<ImdsClient>>,
     /// The sink, or why there is none (for the summary).
     pub(super) sink: Result<Sink, String>,
+    /// The Security Hub sink, or why there is none.
+    pub(super) securityhub: Result<super::securityhub::Sink, String>,
     /// Another credhygiene process holds the outbox: this one must not move the finding state
     /// on, or the changes it saw would never reach CloudWatch.
     pub(super) sink_locked: bool,
@@ -56,6 +58,7 @@ impl Parts {
         let (scanner, imds) = engine(&config)?;
         let sink = open_sink(&config, imds.as_ref());
         Ok(Parts {
+            securityhub: super::securityhub::open(&config, imds.as_ref()),
             ec2: open_ec2(&config, imds.as_ref()),
             enricher: open_enricher(&config, imds.as_ref()),
             sink_locked: is_locked(&sink),
@@ -85,6 +88,8 @@ impl Parts {
         self.sink = Err("reloading".into()); // releases the outbox lock before reopening it
         self.sink = open_sink(&config, imds.as_ref());
         self.sink_locked = is_locked(&self.sink);
+        self.securityhub = Err("reloading".into()); // releases its state's lock first
+        self.securityhub = super::securityhub::open(&config, imds.as_ref());
         self.ec2 = open_ec2(&config, imds.as_ref());
         self.enricher = open_enricher(&config, imds.as_ref());
         self.scanner = scanner;

@@ -3,9 +3,11 @@
 
 mod enrich;
 mod env;
+mod securityhub;
 
 pub use enrich::*;
 pub use env::*;
+pub use securityhub::*;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -85,6 +87,8 @@ pub struct Config {
     pub cloudwatch: CloudWatchConfig,
     /// Whether to log finding changes to journald.
     pub journald: JournaldConfig,
+    /// Whether to import findings into Security Hub.
+    pub securityhub: SecurityHubConfig,
     /// What the agent may ask AWS about the keys it finds.
     pub enrich: EnrichConfig,
 }
@@ -498,6 +502,7 @@ pub fn apply_env(config: &mut Config, env: &Env) -> Result<(), ConfigError> {
     if let Some(ep) = env.get(ENDPOINT_URL_EC2_VAR).or(generic) {
         config.imds.ec2_endpoint = Some(ep.to_string());
     }
+    config.securityhub.apply_env(env);
     config.enrich.apply_env(env);
     Ok(())
 }
@@ -554,6 +559,7 @@ fn validate(config: &Config, origin: &Origin) -> Result<(), ConfigError> {
         return Err(invalid("agent.interval", "expected at least 1s".into()));
     }
     validate_cloudwatch(&config.cloudwatch).map_err(|(key, message)| invalid(key, message))?;
+    (config.securityhub.validate()).map_err(|(key, message)| invalid(key, message))?;
     config.enrich.validate(&origin.to_string())?;
     for (i, pat) in config.scan.exclude.iter().enumerate() {
         if let Err(e) = globset::Glob::new(pat) {

@@ -18,4 +18,5 @@ pub mod journald;
 pub mod json;
 pub mod owners;
 pub mod sarif;
+pub mod securityhub;
 pub mod text;

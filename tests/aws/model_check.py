@@ -35,6 +35,8 @@ import botocore.session
 
 # The services whose requests are checked (botocore names).
 SERVICES = ("logs", "cloudwatch", "ec2")
+# REST-JSON services (operation told by method and path): Security Hub's BatchImportFindings.
+REST_JSON_SERVICES = ("securityhub",)
 QUERY_PROTOCOLS = ("ec2", "query")
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 SIGV4_ALGORITHM = "AWS4-HMAC-SHA256"
@@ -68,6 +70,8 @@ def check(method, path, headers, body):
     if "x-amz-target" not in headers and (headers.get("content-type") or "").startswith(
             FORM_CONTENT_TYPE):
         return check_query(method, path, headers, body)
+    if "x-amz-target" not in headers and path.split("?")[0] != "/":
+        return check_rest_json(method, path, headers, body)
     errors = []
     if method != "POST" or path.split("?")[0] != "/":
         errors.append(f"{method} {path}: JSON protocol requests are POST /")
@@ -86,15 +90,46 @@ def check(method, path, headers, body):
     if not headers.get("host"):
         errors.append("no Host header")
     errors += _check_signature(headers, model.signing_name)
+    return operation, _check_body(op, body, errors)
+
+
+def _check_body(op, body, errors):
+    """`errors` with what the model rejects in a JSON request body of operation `op`."""
     try:
         params = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
-        return operation, errors + [f"body is not JSON: {e}"]
+        return errors + [f"body is not JSON: {e}"]
     if not isinstance(params, dict):
-        return operation, errors + ["body is not a JSON object"]
+        return errors + ["body is not a JSON object"]
     if op.input_shape is not None:
         _check(params, op.input_shape, op.input_shape.name, errors)
-    return operation, errors
+    return errors
+
+
+def check_rest_json(method, path, headers, body):
+    """(operation, [error, ...]) of a REST-JSON request whose members are all in the body
+    (Security Hub's `POST /findings/import`): the operation by method and path, a JSON
+    Content-Type, Host, SigV4 for the model's signing name, and the body along the input shape."""
+    session = botocore.session.get_session()
+    for name in REST_JSON_SERVICES:
+        model = session.get_service_model(name)
+        for op_name in model.operation_names:
+            op = model.operation_model(op_name)
+            if op.http.get("method") == method and op.http.get("requestUri") == path.split("?")[0]:
+                break
+        else:
+            continue
+        break
+    else:
+        return None, [f"{method} {path}: no REST-JSON operation of {REST_JSON_SERVICES}"]
+    operation = f"{model.service_name}.{op_name}"
+    errors = []
+    if not (headers.get("content-type") or "").startswith("application/json"):
+        errors.append(f"Content-Type {headers.get('content-type')!r}, REST-JSON wants application/json")
+    if not headers.get("host"):
+        errors.append("no Host header")
+    errors += _check_signature(headers, model.signing_name)
+    return operation, _check_body(op, body, errors)
 
 
 def check_query(method, path, headers, body):

@@ -12,4 +12,5 @@ mod imds_emulator;
 mod properties;
 mod role;
 mod scan;
+mod securityhub;
 mod status;

@@ -33,7 +33,7 @@ trust = {
     ],
 }
 policies = {
-    "full": ["logs:*", "monitoring:*", "cloudwatch:*"],
+    "full": ["logs:*", "monitoring:*", "cloudwatch:*", "securityhub:*"],
     "limited": [
         "monitoring:PutMetricData",
         "cloudwatch:PutMetricData",

@@ -79,6 +79,10 @@ pub(crate) enum Class {
     Skewed,
     /// The endpoint's certificate failed verification: not retried.
     Untrusted,
+    /// The service cannot take the request here, and asking again soon will not change that
+    /// (Security Hub not enabled in the account and region, an instance not managed by
+    /// Systems Manager): not retried; the sink that got it decides when to ask again.
+    NotHere,
 }
 
 /// The class of an answer from its HTTP status and error code (pure; the code decides, the
@@ -88,7 +92,8 @@ pub(crate) enum Class {
 /// |---|---|
 /// | any 2xx | `Ok` |
 /// | `ResourceAlreadyExistsException` | `AlreadyExists` |
-/// | `ResourceNotFoundException` | `NotFound` |
+/// | `ResourceNotFoundException`, `NoSuchEntity` | `NotFound` |
+/// | `InvalidAccessException`, `InvalidResourceId` | `NotHere` |
 /// | `ExpiredToken`, `ExpiredTokenException`, `TokenRefreshRequired` | `Expired` |
 /// | `AccessDenied`, `AccessDeniedException` | `AccessDenied` |
 /// | `UnauthorizedOperation`, `NotAuthorized` | `AccessDenied` |
@@ -115,6 +120,7 @@ pub(crate) fn classify(status: u16, code: &str) -> Class {
     match code {
         "ResourceAlreadyExistsException" => Class::AlreadyExists,
         "ResourceNotFoundException" | "NoSuchEntity" => Class::NotFound,
+        "InvalidAccessException" | "InvalidResourceId" => Class::NotHere,
         "ExpiredToken" | "ExpiredTokenException" | "TokenRefreshRequired" => Class::Expired,
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "NotAuthorized" => {
             Class::AccessDenied
@@ -365,6 +371,9 @@ mod tests {
             (400, "UnrecognizedClientException", Class::Auth),
             (400, "InvalidParameterException", Class::Validation),
             (400, "ResourceAlreadyExistsException", Class::AlreadyExists),
+            (404, "NoSuchEntity", Class::NotFound),
+            (401, "InvalidAccessException", Class::NotHere),
+            (400, "InvalidResourceId", Class::NotHere),
             (200, "", Class::Ok),
         ] {
             assert_eq!(classify(status, code), class, "{status} {code}");
