@@ -2,8 +2,10 @@
 //! resolved into one validated [`Config`] (environment beats file, file beats defaults).
 
 mod env;
+mod ssm;
 
 pub use env::*;
+pub use ssm::{SsmConfig, ENDPOINT_URL_SSM_VAR};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -83,6 +85,8 @@ pub struct Config {
     pub cloudwatch: CloudWatchConfig,
     /// Whether to log finding changes to journald.
     pub journald: JournaldConfig,
+    /// Systems Manager Compliance.
+    pub ssm: SsmConfig,
 }
 
 /// `[agent]`: the daemon's schedule, state directory and resource limits.
@@ -494,6 +498,7 @@ pub fn apply_env(config: &mut Config, env: &Env) -> Result<(), ConfigError> {
     if let Some(ep) = env.get(ENDPOINT_URL_EC2_VAR).or(generic) {
         config.imds.ec2_endpoint = Some(ep.to_string());
     }
+    config.ssm.apply_env(env);
     Ok(())
 }
 
@@ -549,6 +554,7 @@ fn validate(config: &Config, origin: &Origin) -> Result<(), ConfigError> {
         return Err(invalid("agent.interval", "expected at least 1s".into()));
     }
     validate_cloudwatch(&config.cloudwatch).map_err(|(key, message)| invalid(key, message))?;
+    config.ssm.validate(&origin.to_string())?;
     for (i, pat) in config.scan.exclude.iter().enumerate() {
         if let Err(e) = globset::Glob::new(pat) {
             return Err(invalid(&format!("scan.exclude[{i}]"), e.to_string()));

@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl
 import botocore.session
 
 # The services whose requests are checked (botocore names).
-SERVICES = ("logs", "cloudwatch", "ec2")
+SERVICES = ("logs", "cloudwatch", "ec2", "ssm")
 QUERY_PROTOCOLS = ("ec2", "query")
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 SIGV4_ALGORITHM = "AWS4-HMAC-SHA256"
