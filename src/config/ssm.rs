@@ -65,9 +65,16 @@ mod tests {
         let rows: [(&[(&str, &str)], Option<&str>, Option<&str>); 4] = [
             (&[], None, None),
             (&[], file.as_deref(), Some("http://file")),
-            (&[("AWS_ENDPOINT_URL", "http://all")], file.as_deref(), Some("http://all")),
             (
-                &[("AWS_ENDPOINT_URL", "http://all"), ("AWS_ENDPOINT_URL_SSM", "http://ssm")],
+                &[("AWS_ENDPOINT_URL", "http://all")],
+                file.as_deref(),
+                Some("http://all"),
+            ),
+            (
+                &[
+                    ("AWS_ENDPOINT_URL", "http://all"),
+                    ("AWS_ENDPOINT_URL_SSM", "http://ssm"),
+                ],
                 file.as_deref(),
                 Some("http://ssm"),
             ),
@@ -89,6 +96,9 @@ mod tests {
             ..SsmConfig::default()
         };
         let err = c.validate("c.toml").unwrap_err().to_string();
-        assert!(err.contains("ssm.endpoint") && err.contains("c.toml"), "{err}");
+        assert!(
+            err.contains("ssm.endpoint") && err.contains("c.toml"),
+            "{err}"
+        );
     }
 }

@@ -15,4 +15,5 @@ pub mod fleet;
 pub mod journald;
 pub mod json;
 pub mod sarif;
+pub mod ssm;
 pub mod text;

@@ -98,7 +98,11 @@ impl Request {
         let room = MAX_ITEMS - items.len() - 1;
         let mut creds: Vec<&CredentialView> = view.credentials.iter().collect();
         // Most severe first; the credential id keeps the order (and the digest) stable.
-        creds.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.credential.cmp(&b.credential)));
+        creds.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(a.credential.cmp(&b.credential))
+        });
         let (shown, rest) = if creds.len() > room + 1 {
             creds.split_at(room)
         } else {
@@ -222,7 +226,10 @@ fn credential_item(c: &CredentialView) -> Item {
     let what = credential_kind(&c.kinds, f.key_id.as_deref());
     Item {
         id: c.credential.clone(),
-        title: clip(&format!("Hard-coded {what} in {}:{}", f.path, f.line), MAX_TITLE),
+        title: clip(
+            &format!("Hard-coded {what} in {}:{}", f.path, f.line),
+            MAX_TITLE,
+        ),
         severity: c.severity.as_str().into(),
         status: "NON_COMPLIANT".into(),
         details,
@@ -383,7 +390,14 @@ mod tests {
         let keys: Vec<&str> = c.details.keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["fingerprint", "key_id", "line", "owner_account", "owner_user", "path"]
+            [
+                "fingerprint",
+                "key_id",
+                "line",
+                "owner_account",
+                "owner_user",
+                "path"
+            ]
         );
         assert_eq!(c.details["owner_user"], "deploy-bot");
         assert!(!r.items[1].details["detail"].contains('\n'));
@@ -393,7 +407,10 @@ mod tests {
 
     #[test]
     fn check_severity_table() {
-        let crit = [cred("a", Severity::Critical, "/p"), cred("b", Severity::Low, "/p")];
+        let crit = [
+            cred("a", Severity::Critical, "/p"),
+            cred("b", Severity::Low, "/p"),
+        ];
         let low = [cred("b", Severity::Informational, "/p")];
         let rows: [(&str, &[CredentialView], Severity); 6] = [
             (role::CHECK_STATIC_KEYS, &crit, Severity::Critical),

@@ -110,7 +110,7 @@ impl Memory {
 /// Takes the exclusive lock `ssm-compliance.json.lock` in `dir` for as long as the returned
 /// file is open; [`StateError::Locked`] when another process holds it (it delivers the same
 /// picture, so this one leaves it to it).
-pub fn lock(dir: &Path) -> Result<File, StateError> {
+pub(super) fn lock(dir: &Path) -> Result<File, StateError> {
     let path: PathBuf = dir.join(format!("{MEMORY_FILE}.lock"));
     let file = OpenOptions::new()
         .create(true)
