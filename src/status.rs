@@ -107,6 +107,7 @@ impl Status {
             sinks: JsonSinks {
                 journald: last.map(|c| &c.record.journald),
                 cloudwatch: last.map(|c| &c.record.cloudwatch),
+                ssm: last.and_then(|c| c.record.ssm.as_ref()),
             },
             outbox: JsonOutbox {
                 pending: self.outbox.pending,
@@ -206,6 +207,8 @@ struct JsonSinks<'a> {
     journald: Option<&'a SinkState>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cloudwatch: Option<&'a SinkState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ssm: Option<&'a SinkState>,
 }
 
 #[derive(Serialize)]
@@ -249,6 +252,9 @@ fn write_cycle(s: &mut String, c: &LastCycle) {
     line(s, "role check", &role);
     line(s, "journald", &sink_text(&r.journald));
     line(s, "CloudWatch", &sink_text(&r.cloudwatch));
+    if let Some(ssm) = &r.ssm {
+        line(s, "SSM", &sink_text(ssm));
+    }
 }
 
 fn sink_text(state: &SinkState) -> String {
@@ -335,6 +341,7 @@ mod tests {
             failed_checks,
             journald: SinkState::Active,
             cloudwatch: SinkState::Disabled,
+            ssm: None,
         }
     }
 

@@ -19,6 +19,8 @@ use crate::config::Config;
 use crate::finding::Finding;
 use crate::report::cloudwatch::Delivery;
 use crate::report::cycle::{CycleReport, RoleSummary};
+use crate::report::fleet::HostView;
+use crate::report::ssm::SsmDelivery;
 use crate::role::{self, RoleReport, V1Probe};
 use crate::scan::unreadable::{Coverage, Unreadable};
 use crate::scan::{CacheFile, Reuse, ScanCache, ScanOutcome};
@@ -76,9 +78,11 @@ pub(super) async fn run(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOut
             log::warn!("finding changes not spooled for CloudWatch this cycle; they are computed again next cycle");
             out.not_spooled = true;
         }
+        let view = host_view(role.as_ref(), &scanned.findings);
         drop(scanned);
         out.delivery = flush(parts, delivery).await;
         out.cloudwatch_off = parts.sink.as_ref().err().cloned();
+        out.ssm = Some(report_ssm(parts, view.as_ref()).await);
     }
     out.role = role;
     out.elapsed = started.elapsed();
@@ -281,6 +285,39 @@ fn apply(
     if keep {
         parts.uncommitted = Some(state);
     }
+}
+
+/// The whole picture the fleet sinks report (`None` without an instance identity: off EC2,
+/// IMDS disabled or unreachable). The IAM enrichment is not wired yet: owners are the offline
+/// account class.
+fn host_view(role: Option<&RoleReport>, findings: &[Finding]) -> Option<HostView> {
+    let r = role?;
+    let instance = r.instance.clone()?;
+    let owners = std::collections::HashMap::new();
+    let checks = Some(r.checks.clone());
+    Some(HostView::new(
+        SystemTime::now(),
+        instance,
+        checks,
+        findings,
+        &owners,
+    ))
+}
+
+/// Systems Manager Compliance: the picture of this cycle (after the daemon's first contact).
+/// `Err` says why there is no delivery (disabled, no identity, before first contact).
+async fn report_ssm(parts: &Parts, view: Option<&HostView>) -> Result<SsmDelivery, String> {
+    let sink = parts.ssm.as_ref().map_err(Clone::clone)?;
+    let Some(view) = view else {
+        return Err("no instance identity (off EC2, or IMDS disabled or unreachable)".into());
+    };
+    if parts
+        .first_contact
+        .is_some_and(|t| tokio::time::Instant::now() < t)
+    {
+        return Err("waiting for the first contact (agent.first_contact_splay)".into());
+    }
+    Ok(sink.report(view).await)
 }
 
 /// Sends what the outbox holds, within [`FLUSH_DEADLINE`] (an inactive sink sends nothing).

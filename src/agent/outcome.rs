@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use crate::config::Config;
 use crate::error::Exit;
 use crate::report::cloudwatch::Delivery;
+use crate::report::ssm::SsmDelivery;
 use crate::role::{self, RoleReport};
 use crate::state::{CycleRecord, Runner, SinkState};
 
@@ -37,6 +38,9 @@ pub struct CycleOutcome {
     pub delivery: Option<Delivery>,
     /// Why the CloudWatch sink is off.
     pub cloudwatch_off: Option<String>,
+    /// Systems Manager Compliance: what it did, or why it did nothing (`disabled`, no
+    /// identity, before the first contact); `None` when the cycle did not get that far.
+    pub ssm: Option<Result<SsmDelivery, String>>,
     /// Whether the cycle was cancelled (shutdown) before it finished.
     pub cancelled: bool,
     /// Why the finding state could not be written (the same changes are computed again next
@@ -125,6 +129,21 @@ impl CycleOutcome {
                 SinkState::Disabled
             },
             cloudwatch: self.cloudwatch_state(config.cloudwatch.enabled),
+            ssm: Some(self.ssm_state()),
+        }
+    }
+
+    /// The Systems Manager sink as `status` shows it.
+    fn ssm_state(&self) -> SinkState {
+        let inactive = |reason: &str| SinkState::Inactive {
+            reason: reason.to_string(),
+        };
+        match &self.ssm {
+            Some(Ok(d)) if d.active => SinkState::Active,
+            Some(Ok(d)) => inactive(d.inactive_reason.as_deref().unwrap_or("no credentials")),
+            Some(Err(why)) if why == super::parts::SSM_DISABLED => SinkState::Disabled,
+            Some(Err(why)) => inactive(why),
+            None => inactive("the cycle ended before reporting"),
         }
     }
 
@@ -159,7 +178,30 @@ impl CycleOutcome {
         self.write_scan(&mut s);
         let _ = writeln!(s, "  journald:   {} entr(y/ies)", self.journal_entries);
         self.write_cloudwatch(&mut s);
+        self.write_ssm(&mut s);
         s
+    }
+
+    /// The Systems Manager line of the summary.
+    fn write_ssm(&self, s: &mut String) {
+        let line = match &self.ssm {
+            None => return,
+            Some(Err(why)) => format!("off ({why})"),
+            Some(Ok(d)) if !d.active => {
+                format!("inactive: {}", d.inactive_reason.as_deref().unwrap_or("?"))
+            }
+            Some(Ok(d)) if d.delivered => format!("{} item(s) delivered", d.items),
+            Some(Ok(d)) if d.pending => format!(
+                "{} item(s) pending: {}",
+                d.items,
+                d.error.as_deref().unwrap_or("not sent")
+            ),
+            Some(Ok(d)) => match &d.error {
+                Some(e) => format!("{} item(s) refused: {e}", d.items),
+                None => format!("{} item(s), unchanged since the last delivery", d.items),
+            },
+        };
+        let _ = writeln!(s, "  ssm:        {line}");
     }
 
     fn write_role(&self, s: &mut String) {

@@ -62,7 +62,8 @@ mod tests {
     #[test]
     fn endpoint_precedence_table() {
         let file = Some("http://file".to_string());
-        let rows: [(&[(&str, &str)], Option<&str>, Option<&str>); 4] = [
+        type Row<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>, Option<&'a str>);
+        let rows: [Row; 4] = [
             (&[], None, None),
             (&[], file.as_deref(), Some("http://file")),
             (

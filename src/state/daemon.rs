@@ -77,6 +77,9 @@ pub struct CycleRecord {
     pub journald: SinkState,
     /// The CloudWatch sink.
     pub cloudwatch: SinkState,
+    /// The Systems Manager Compliance sink (absent in records of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssm: Option<SinkState>,
 }
 
 /// The file: the record and its format version.
@@ -207,6 +210,7 @@ mod tests {
             cloudwatch: SinkState::Inactive {
                 reason: "no credentials".into(),
             },
+            ssm: Some(SinkState::Disabled),
         }
     }
 
