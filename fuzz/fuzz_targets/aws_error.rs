@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 #[path = "common.rs"]
 mod common;
 
-use credhygiene::report::cloudwatch::{parse_error, xml_element};
+use credhygiene::report::aws::{parse_error, xml_element};
 use credhygiene::report::ec2::http_tokens;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 

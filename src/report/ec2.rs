@@ -19,8 +19,8 @@ use std::time::SystemTime;
 use crate::config::Config;
 use crate::imds::model::RoleCredentials;
 use crate::imds::V1Status;
-use crate::report::cloudwatch::sign::{self, SigningKey};
-use crate::report::cloudwatch::{
+use crate::report::aws::sign::{self, SigningKey};
+use crate::report::aws::{
     classify, host_header, http_client, parse_error, scrub, send, xml_element, Class,
     CredentialError, CredentialSource,
 };

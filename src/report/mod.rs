@@ -6,6 +6,7 @@
 //! whether IMDSv1 is open, signed as the CloudWatch sink signs (the agent's opt-in instead of
 //! the token-less probe).
 
+pub mod aws;
 pub mod cloudwatch;
 pub mod cycle;
 pub mod ec2;

@@ -3,18 +3,9 @@
 
 use serde::Serialize;
 
-use super::endpoint::Api;
+pub use crate::report::aws::ApiCount;
 
-/// Calls and bytes of one API.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct ApiCount {
-    /// HTTP requests sent (retries included).
-    pub calls: u64,
-    /// Request body bytes sent.
-    pub bytes_sent: u64,
-    /// Requests answered with an error or not answered.
-    pub errors: u64,
-}
+use super::endpoint::Api;
 
 /// Calls and bytes per API, the inputs of a cost estimate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

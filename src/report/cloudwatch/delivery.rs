@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::counters::ApiCounters;
 use super::logs::LogEvent;
 use super::metrics::Datum;
-use super::retry::CloudWatchError;
 #[cfg(doc)]
 use super::sink::CloudWatchSink;
+use super::CloudWatchError;
 use crate::report::cycle::Change;
 #[cfg(doc)]
 use crate::state::DeliveredKeys;

@@ -6,6 +6,7 @@
 //! and says why, rather than sending somewhere else or retrying.
 
 use crate::config::CloudWatchConfig;
+use crate::report::aws::{Operation, Target};
 use crate::report::endpoints::{self, EndpointError, Variant};
 
 use super::{logs, metrics};
@@ -80,6 +81,59 @@ impl Api {
             metrics::CONTENT_TYPE
         }
     }
+}
+
+impl Operation for Api {
+    fn name(&self) -> &'static str {
+        Api::name(*self)
+    }
+
+    fn iam_action(&self) -> &'static str {
+        Api::iam_action(*self)
+    }
+
+    fn signing_name(&self) -> &'static str {
+        Api::signing_name(*self)
+    }
+
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("content-type", self.content_type().to_string()),
+            ("x-amz-target", self.target()),
+        ]
+    }
+
+    /// The log group or stream ARN, or the metric namespace.
+    fn resource(&self, target: &Target, body: &[u8]) -> String {
+        let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        if !self.is_logs() {
+            let namespace = v["Namespace"].as_str().unwrap_or("*");
+            return format!("* (namespace {namespace})");
+        }
+        let (p, region) = (partition(&target.region), &target.region);
+        let account = target.account_or_any();
+        let group = v["logGroupName"].as_str().unwrap_or("*");
+        let base = format!("arn:{p}:logs:{region}:{account}:log-group:{group}");
+        match (self, v["logStreamName"].as_str()) {
+            (Api::CreateLogGroup, _) | (_, None) => base,
+            (_, Some(s)) => format!("{base}:log-stream:{s}"),
+        }
+    }
+}
+
+/// Where calls of `api`, and of the other operations of its service, to `region` go: the
+/// configured endpoint, else the regional one ([`endpoint_url`]).
+pub(crate) fn target(
+    cfg: &CloudWatchConfig,
+    account: Option<&str>,
+    api: Api,
+    region: &str,
+) -> Result<Target, EndpointError> {
+    Ok(Target {
+        region: region.to_string(),
+        endpoint: endpoint_url(cfg, api, region)?,
+        account: account.map(str::to_string),
+    })
 }
 
 /// The partition id of `region` for ARNs (`aws`, `aws-cn`, `aws-us-gov`, `aws-iso*`,

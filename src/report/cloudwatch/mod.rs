@@ -48,31 +48,22 @@
 //! # Layout
 //!
 //! [`sink`](CloudWatchSink) queues and drains the outbox; `delivery` holds what is queued
-//! ([`Item`]) and what a call reports ([`Delivery`]); `service` builds, signs and sends one
-//! request and retries it; `retry` says which failures are retried ([`CloudWatchError`]);
-//! `credentials` is where the signing keys come from; `endpoint` names the operations and
-//! where they go; `counters` counts calls and bytes; `logs`, `metrics` and `sign` are the
-//! wire formats and SigV4.
+//! ([`Item`]) and what a call reports ([`Delivery`]); `endpoint` names the operations and
+//! where they go; `counters` counts calls and bytes; `logs` and `metrics` are the wire
+//! formats. Signing, sending, retrying and the error classes are the shared AWS call layer,
+//! [`crate::report::aws`].
 
 mod counters;
-mod credentials;
 mod delivery;
 mod endpoint;
 pub mod logs;
 pub mod metrics;
-mod retry;
-mod service;
-pub mod sign;
 mod sink;
 
+pub use crate::report::aws::AwsError as CloudWatchError;
+pub use crate::report::aws::{
+    CredentialError, CredentialSource, DEFAULT_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_MIN_BACKOFF,
+};
 pub use counters::{ApiCount, ApiCounters};
-pub use credentials::{CredentialError, CredentialSource};
 pub use delivery::{change_key, Delivery, Item};
-pub use retry::{CloudWatchError, DEFAULT_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_MIN_BACKOFF};
 pub use sink::{Builder, CloudWatchSink};
-// The error-answer parsers, for the fuzz targets.
-#[doc(hidden)]
-pub use retry::{parse_error, xml_element};
-// Shared with `report::ec2`, which signs, sends and classifies its call the same way.
-pub(crate) use retry::{classify, Class};
-pub(crate) use service::{host_header, http_client, scrub, send};

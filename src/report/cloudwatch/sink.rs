@@ -22,16 +22,17 @@ use crate::report::cycle::CycleReport;
 use crate::report::endpoints::EndpointError;
 use crate::state::{DeliveredKeys, Outbox, OUTBOX_FILE};
 
-use super::credentials::{CredentialError, CredentialSource};
 use super::delivery::{change_key, key_generation, Delivery, Item};
 use super::endpoint::{self, Api};
 use super::logs::{self, LogEvent};
 use super::metrics::{self, Datum, Dimensions};
-use super::retry::{CloudWatchError, RetryPolicy};
-#[cfg(doc)]
-use super::retry::{DEFAULT_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_MIN_BACKOFF};
-use super::service::{Service, Target};
 use super::ApiCounters;
+use super::CloudWatchError;
+use crate::report::aws::RetryPolicy;
+use crate::report::aws::{CredentialError, CredentialSource};
+use crate::report::aws::{Service, Target};
+#[cfg(doc)]
+use crate::report::aws::{DEFAULT_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_MIN_BACKOFF};
 
 /// Knobs of the sink beyond the config file.
 #[derive(Debug)]
@@ -504,7 +505,13 @@ impl<C: CredentialSource> CloudWatchSink<C> {
             let seqs: Vec<u64> = chunk.iter().map(|(s, _)| *s).collect();
             let res = self
                 .service
-                .call(Api::PutMetricData, target, &body, creds, &mut d.calls)
+                .call(
+                    &Api::PutMetricData,
+                    target,
+                    &body,
+                    creds,
+                    d.calls.get(Api::PutMetricData),
+                )
                 .await;
             match res {
                 Ok(_) => {
@@ -571,7 +578,13 @@ impl<C: CredentialSource> CloudWatchSink<C> {
         loop {
             let res = self
                 .service
-                .call(Api::PutLogEvents, target, &body, creds, &mut d.calls)
+                .call(
+                    &Api::PutLogEvents,
+                    target,
+                    &body,
+                    creds,
+                    d.calls.get(Api::PutLogEvents),
+                )
                 .await;
             match res {
                 Ok(resp) => return self.accepted(stream, batch, &resp, d),
@@ -648,7 +661,13 @@ impl<C: CredentialSource> CloudWatchSink<C> {
         let body = logs::create_log_stream_body(group, stream);
         match self
             .service
-            .call(Api::CreateLogStream, target, &body, creds, &mut d.calls)
+            .call(
+                &Api::CreateLogStream,
+                target,
+                &body,
+                creds,
+                d.calls.get(Api::CreateLogStream),
+            )
             .await
         {
             Ok(_) => return Ok(()),
@@ -657,7 +676,13 @@ impl<C: CredentialSource> CloudWatchSink<C> {
         }
         self.create_group(target, group, creds, d).await?;
         self.service
-            .call(Api::CreateLogStream, target, &body, creds, &mut d.calls)
+            .call(
+                &Api::CreateLogStream,
+                target,
+                &body,
+                creds,
+                d.calls.get(Api::CreateLogStream),
+            )
             .await
             .map(|_| ())
     }
@@ -676,7 +701,13 @@ impl<C: CredentialSource> CloudWatchSink<C> {
         let body = logs::create_log_group_body(group);
         let resp = self
             .service
-            .call(Api::CreateLogGroup, target, &body, creds, &mut d.calls)
+            .call(
+                &Api::CreateLogGroup,
+                target,
+                &body,
+                creds,
+                d.calls.get(Api::CreateLogGroup),
+            )
             .await?;
         let days = self.cfg.log_retention_days;
         if !logs::created(&resp) {
@@ -690,7 +721,13 @@ impl<C: CredentialSource> CloudWatchSink<C> {
         let body = logs::put_retention_policy_body(group, days);
         let res = self
             .service
-            .call(Api::PutRetentionPolicy, target, &body, creds, &mut d.calls)
+            .call(
+                &Api::PutRetentionPolicy,
+                target,
+                &body,
+                creds,
+                d.calls.get(Api::PutRetentionPolicy),
+            )
             .await;
         if let Err(e) = res {
             log::warn!(error:% = e, group:% = group;
@@ -702,7 +739,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
 
     /// Where calls of `api` to `region` go now.
     fn target(&self, api: Api, region: &str) -> Result<Target, EndpointError> {
-        Target::new(&self.cfg, self.account.as_deref(), api, region)
+        endpoint::target(&self.cfg, self.account.as_deref(), api, region)
     }
 }
 

@@ -1,8 +1,7 @@
-//! Which failures are retried: [`CloudWatchError`] (what a call that did not succeed
-//! reports, and whether it is transient), the class of an error answer ([`classify`], from
-//! its status and code, read by [`parse_error`]), and the backoff between attempts
-//! ([`RetryPolicy`]). The classes follow Vector's `is_retriable_error` and the SDKs'
-//! standard retry mode.
+//! Which failures are retried: the class of an error answer ([`classify`], from its status
+//! and code, read by [`parse_error`]), and the backoff between attempts ([`RetryPolicy`]).
+//! The classes follow Vector's `is_retriable_error` and the SDKs' standard retry mode; what
+//! a failed call reports is [`super::AwsError`].
 //!
 //! Clock skew ([`ClockSkew`]): a service refuses a signature made more than 5 minutes from its
 //! own clock. When it does, the `Date` of its answer says by how much this host's clock is
@@ -14,10 +13,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 
-use super::credentials::CredentialError;
-use super::sign::SignError;
-use crate::state::StateError;
-
 /// Attempts per call for retriable errors (first try included), as the SDKs' standard mode.
 pub const DEFAULT_ATTEMPTS: usize = 4;
 /// First backoff ceiling; each retry doubles it (full jitter: the sleep is uniform in
@@ -25,110 +20,6 @@ pub const DEFAULT_ATTEMPTS: usize = 4;
 pub const DEFAULT_MIN_BACKOFF: Duration = Duration::from_millis(500);
 /// Largest backoff ceiling (the SDKs cap at 20 s).
 pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(20);
-
-/// A CloudWatch call that did not succeed, with the endpoint and what was being done.
-#[derive(Debug, thiserror::Error)]
-pub enum CloudWatchError {
-    /// No answer: connection refused, reset, timed out (after the retries).
-    #[error("{api} to {endpoint} failed: {message}")]
-    Network {
-        /// Operation.
-        api: &'static str,
-        /// Endpoint URL.
-        endpoint: String,
-        /// What went wrong.
-        message: String,
-    },
-    /// The endpoint's TLS certificate failed verification against the trusted roots (not
-    /// retried: the roots, or what answers at the endpoint, need an operator).
-    #[error("{api} to {endpoint} failed: the server's certificate is not trusted: {message} (trusted roots: SSL_CERT_FILE / SSL_CERT_DIR when set, else the host's CA bundle)")]
-    Certificate {
-        /// Operation.
-        api: &'static str,
-        /// Endpoint URL.
-        endpoint: String,
-        /// The verification error and its causes.
-        message: String,
-    },
-    /// The service answered with an error that is not one of the classes below (or a
-    /// retriable one that persisted through every attempt).
-    #[error("{api} to {endpoint} failed with HTTP {status} {code}: {message}")]
-    Service {
-        /// Operation.
-        api: &'static str,
-        /// Endpoint URL.
-        endpoint: String,
-        /// HTTP status.
-        status: u16,
-        /// Error code (`ThrottlingException` …).
-        code: String,
-        /// Server message (truncated).
-        message: String,
-    },
-    /// The role lacks a permission.
-    #[error(
-        "{api} to {endpoint} was denied: the instance role needs IAM permission {action} on {resource}: {message}"
-    )]
-    AccessDenied {
-        /// Operation.
-        api: &'static str,
-        /// Endpoint URL.
-        endpoint: String,
-        /// The missing IAM action, e.g. `logs:PutLogEvents`.
-        action: &'static str,
-        /// The resource ARN or scope, e.g. the log stream ARN.
-        resource: String,
-        /// Server message (truncated).
-        message: String,
-    },
-    /// The request was not authenticated: wrong secret, unknown key, bad session token.
-    #[error("{api} to {endpoint} was rejected ({code}): the credentials or their signature are not accepted: {message}")]
-    Auth {
-        /// Operation.
-        api: &'static str,
-        /// Endpoint URL.
-        endpoint: String,
-        /// `SignatureDoesNotMatch`, `InvalidClientTokenId`, `UnrecognizedClientException` …
-        code: String,
-        /// Server message (truncated).
-        message: String,
-    },
-    /// The service refused the request's content (not retried).
-    #[error("{api} to {endpoint} was refused as invalid ({code}): {message}")]
-    Validation {
-        /// Operation.
-        api: &'static str,
-        /// Endpoint URL.
-        endpoint: String,
-        /// Error code.
-        code: String,
-        /// Server message (truncated).
-        message: String,
-    },
-    /// No credentials to sign with.
-    #[error("CloudWatch: {0}")]
-    Credentials(#[from] CredentialError),
-    /// A request could not be signed.
-    #[error(transparent)]
-    Sign(#[from] SignError),
-    /// The outbox could not be read or written.
-    #[error("CloudWatch outbox: {0}")]
-    State(#[from] StateError),
-}
-
-impl CloudWatchError {
-    /// Whether what failed is safely spooled and will be retried (network, service, transient
-    /// credentials), as opposed to needing an operator (permissions, signature, validation,
-    /// the outbox itself).
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            CloudWatchError::Network { .. }
-                | CloudWatchError::Service { .. }
-                | CloudWatchError::Credentials(CredentialError::Failed(_))
-        )
-    }
-}
 
 /// How many times a retriable failure is tried again, and how long the sink sleeps between.
 #[derive(Debug, Clone, Copy)]
