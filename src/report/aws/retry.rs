@@ -107,6 +107,7 @@ pub(crate) enum Class {
 /// | `MissingRequiredParameter`, `ValidationError`, `ValidationException` | `Validation` |
 /// | `SerializationException`, `InvalidSequenceTokenException` | `Validation` |
 /// | `DataAlreadyAcceptedException`, `MalformedQueryString` | `Validation` |
+/// | Systems Manager: `InvalidResourceId`, `InvalidResourceType` (not a managed instance), `InvalidItemContentException`, `ItemSizeLimitExceededException`, `TotalSizeLimitExceededException`, `ComplianceTypeCountLimitExceededException` | `Validation` |
 /// | anything else: a bare 503, a proxy's 407, a firewall's HTML 403, a 413 … | `Retry` |
 pub(crate) fn classify(status: u16, code: &str) -> Class {
     if (200..300).contains(&status) {
@@ -153,7 +154,13 @@ pub(crate) fn classify(status: u16, code: &str) -> Class {
         | "SerializationException"
         | "InvalidSequenceTokenException"
         | "DataAlreadyAcceptedException"
-        | "MalformedQueryString" => Class::Validation,
+        | "MalformedQueryString"
+        | "InvalidResourceId"
+        | "InvalidResourceType"
+        | "InvalidItemContentException"
+        | "ItemSizeLimitExceededException"
+        | "TotalSizeLimitExceededException"
+        | "ComplianceTypeCountLimitExceededException" => Class::Validation,
         // Anything else (a proxy's 407, an HTML 403 from an egress firewall, a 413 …) is not
         // proof that the entries are invalid: keep them and try again later.
         _ => Class::Retry,
@@ -364,6 +371,7 @@ mod tests {
             (403, "SignatureDoesNotMatch", Class::Auth),
             (400, "UnrecognizedClientException", Class::Auth),
             (400, "InvalidParameterException", Class::Validation),
+            (400, "InvalidResourceId", Class::Validation),
             (400, "ResourceAlreadyExistsException", Class::AlreadyExists),
             (200, "", Class::Ok),
         ] {

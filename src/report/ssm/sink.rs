@@ -11,23 +11,49 @@ use serde::Serialize;
 use super::items::Request;
 use super::memory::{self, Inactive, Last, Memory};
 use crate::config::Config;
-use crate::imds::model::RoleCredentials;
-use crate::report::cloudwatch::sign::{self, SigningKey};
-use crate::report::cloudwatch::{
-    classify, host_header, http_client, parse_error, scrub, send, Class, CredentialError,
-    CredentialSource,
+use crate::report::aws::{
+    ApiCount, AwsError, CredentialError, CredentialSource, Operation, RetryPolicy, Service, Target,
 };
 use crate::report::endpoints::{self, Variant};
 use crate::report::fleet::HostView;
 
 /// The IAM action the sink needs (named when it is denied).
 pub const IAM_ACTION: &str = "ssm:PutComplianceItems";
-/// awsJson1.1, as botocore's `ssm` model says.
-const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
-/// `X-Amz-Target` of the call.
-const TARGET: &str = "AmazonSSM.PutComplianceItems";
 /// SigV4 signing name.
 const SIGNING_NAME: &str = "ssm";
+
+/// `PutComplianceItems` (awsJson1.1, as botocore's `ssm` model says).
+struct PutComplianceItems;
+
+impl Operation for PutComplianceItems {
+    fn name(&self) -> &'static str {
+        "PutComplianceItems"
+    }
+    fn iam_action(&self) -> &'static str {
+        IAM_ACTION
+    }
+    fn signing_name(&self) -> &'static str {
+        SIGNING_NAME
+    }
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("content-type", "application/x-amz-json-1.1".into()),
+            ("x-amz-target", "AmazonSSM.PutComplianceItems".into()),
+        ]
+    }
+    /// The instance the items are for.
+    fn resource(&self, target: &Target, body: &[u8]) -> String {
+        let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let id = v["ResourceId"].as_str().unwrap_or("*");
+        let partition = endpoints::partition_id(&target.region).unwrap_or("aws");
+        format!(
+            "arn:{partition}:ec2:{}:{}:instance/{id}",
+            target.region,
+            target.account_or_any()
+        )
+    }
+}
+
 /// An inactive sink asks again after this long (DESIGN.md: daily): an instance registered
 /// with Systems Manager later, or a role given the permission, shows up within a day.
 pub const RECHECK: Duration = Duration::from_secs(24 * 3600);
@@ -81,37 +107,39 @@ pub(crate) enum Verdict {
     Failed(String),
 }
 
-/// The verdict of an answer with HTTP `status` and error `code` (pure; `message` is scrubbed
-/// already; `arn` is the instance's ARN, named when the role lacks the permission):
+/// The verdict of a call's result (pure; the code decides where there is one):
 ///
-/// | answer | verdict |
+/// | result | verdict |
 /// |---|---|
-/// | 2xx | `Delivered` |
+/// | `Ok` | `Delivered` |
 /// | `InvalidResourceId`, `InvalidResourceType` | `Inactive` (not a managed instance) |
-/// | `AccessDenied*` | `Inactive` (with the missing action and the instance ARN) |
-/// | `InvalidItemContentException`, `*SizeLimitExceededException`, `ComplianceTypeCountLimitExceededException`, validation codes | `Refused` |
-/// | signature or credential codes | `Failed` |
-/// | expired token, throttling, 5xx, anything else | `Transient` |
-pub(crate) fn verdict(status: u16, code: &str, message: &str, arn: &str) -> Verdict {
-    let said = |what: &str| format!("HTTP {status} {code}: {what}");
-    match (code, classify(status, code)) {
-        (_, Class::Ok) => Verdict::Delivered,
-        ("InvalidResourceId" | "InvalidResourceType", _) => Verdict::Inactive(format!(
-            "this instance is not managed by Systems Manager (PutComplianceItems answered {code}); register it (SSM Agent and AmazonSSMManagedInstanceCore) to report here; asked again daily"
-        )),
-        (_, Class::AccessDenied) => Verdict::Inactive(format!(
-            "the instance role needs IAM permission {IAM_ACTION} on {arn} ({code}: {message}); asked again daily"
-        )),
-        (
-            "InvalidItemContentException"
-            | "ItemSizeLimitExceededException"
-            | "TotalSizeLimitExceededException"
-            | "ComplianceTypeCountLimitExceededException",
-            _,
-        )
-        | (_, Class::Validation) => Verdict::Refused(said(message)),
-        (_, Class::Auth) => Verdict::Failed(said(message)),
-        _ => Verdict::Transient(said(message)),
+/// | AccessDenied | `Inactive` (naming the missing action and the instance ARN) |
+/// | other validation codes (`InvalidItemContentException`, size limits …) | `Refused` |
+/// | signature or credential refusals, an untrusted certificate, a request not signable | `Failed` |
+/// | network, throttling, 5xx (after the call's retries), credentials not fetched now | `Transient` |
+pub(crate) fn verdict(result: &Result<Vec<u8>, AwsError>) -> Verdict {
+    let e = match result {
+        Ok(_) => return Verdict::Delivered,
+        Err(e) => e,
+    };
+    match e {
+        AwsError::Validation { code, .. } | AwsError::Service { code, .. }
+            if code == "InvalidResourceId" || code == "InvalidResourceType" =>
+        {
+            Verdict::Inactive(format!(
+                "this instance is not managed by Systems Manager (PutComplianceItems answered {code}); register it (SSM Agent, AmazonSSMManagedInstanceCore) to report here; asked again daily"
+            ))
+        }
+        AwsError::AccessDenied { .. } => Verdict::Inactive(format!("{e}; asked again daily")),
+        AwsError::Validation { .. } => Verdict::Refused(e.to_string()),
+        AwsError::Auth { .. }
+        | AwsError::Certificate { .. }
+        | AwsError::Sign(_)
+        | AwsError::Credentials(CredentialError::Unavailable(_)) => Verdict::Failed(e.to_string()),
+        AwsError::Network { .. }
+        | AwsError::Service { .. }
+        | AwsError::Credentials(CredentialError::Failed(_))
+        | AwsError::State(_) => Verdict::Transient(e.to_string()),
     }
 }
 
@@ -151,27 +179,21 @@ pub struct SsmSink<C> {
     dir: PathBuf,
     endpoint: Option<String>,
     variant: Variant,
-    http: reqwest::Client,
-    source: C,
+    service: Service<C>,
 }
 
 impl<C: CredentialSource> SsmSink<C> {
     /// The sink of `config` (its state in `agent.state_dir`), signing with `source`'s
-    /// credentials; `Err` with the reason when the HTTP client cannot be built.
-    pub fn new(config: &Config, source: C) -> Result<SsmSink<C>, String> {
+    /// credentials; `Err` when the HTTP client cannot be built.
+    pub fn new(config: &Config, source: C) -> Result<SsmSink<C>, AwsError> {
         Ok(SsmSink {
             dir: config.agent.state_dir.clone(),
-            endpoint: config
-                .ssm
-                .endpoint
-                .as_deref()
-                .map(|e| e.trim_end_matches('/').into()),
+            endpoint: (config.ssm.endpoint.as_deref()).map(|e| e.trim_end_matches('/').into()),
             variant: Variant {
                 fips: config.cloudwatch.use_fips_endpoint,
                 dual_stack: config.cloudwatch.use_dualstack_endpoint,
             },
-            http: http_client()?,
-            source,
+            service: Service::new(source, RetryPolicy::default())?,
         })
     }
 
@@ -216,21 +238,19 @@ impl<C: CredentialSource> SsmSink<C> {
         let Some(request) = mem.pending.clone() else {
             return SsmDelivery::default();
         };
-        let region = &view.instance.region;
-        let arn = instance_arn(view);
-        let answer = match self.call(&request, region, &arn).await {
-            Ok(v) => v,
-            Err(CredentialError::Unavailable(why)) => return SsmDelivery::inactive(why),
-            Err(e) => Verdict::Transient(e.to_string()),
-        };
-        let digest = request.digest();
+        let mut count = ApiCount::default();
+        let result = self.call(&request, view, &mut count).await;
+        if let Err(AwsError::Credentials(CredentialError::Unavailable(why))) = &result {
+            return SsmDelivery::inactive(why.clone());
+        }
         let mut d = SsmDelivery {
             active: true,
             pending: true,
-            calls: 1,
+            calls: count.calls,
             ..SsmDelivery::default()
         };
-        match answer {
+        let digest = request.digest();
+        match verdict(&result) {
             Verdict::Delivered => {
                 if let Some(was) = mem.inactive.take() {
                     log::info!(previously:% = was.reason; "Systems Manager Compliance accepts this instance's items again");
@@ -241,8 +261,7 @@ impl<C: CredentialSource> SsmSink<C> {
                     at: now,
                     refused: None,
                 });
-                d.delivered = true;
-                d.pending = false;
+                (d.delivered, d.pending) = (true, false);
             }
             Verdict::Inactive(reason) => {
                 if mem.inactive.as_ref().map(|i| &i.reason) != Some(&reason) {
@@ -256,7 +275,7 @@ impl<C: CredentialSource> SsmSink<C> {
                 });
                 mem.pending = None;
                 return SsmDelivery {
-                    calls: 1,
+                    calls: count.calls,
                     ..SsmDelivery::inactive(reason)
                 };
             }
@@ -279,91 +298,30 @@ impl<C: CredentialSource> SsmSink<C> {
         d
     }
 
-    /// One signed `PutComplianceItems` and the verdict of its answer (no answer: transient).
+    /// One `PutComplianceItems` with the call layer's retries, to the instance's region.
     async fn call(
         &self,
         request: &Request,
-        region: &str,
-        arn: &str,
-    ) -> Result<Verdict, CredentialError> {
+        view: &HostView,
+        count: &mut ApiCount,
+    ) -> Result<Vec<u8>, AwsError> {
+        let region = view.instance.region.clone();
         let endpoint = match &self.endpoint {
             Some(e) => e.clone(),
-            None => match endpoints::resolve(SIGNING_NAME, region, self.variant) {
-                Ok(e) => e,
-                Err(e) => return Err(CredentialError::Unavailable(e.to_string())),
-            },
+            None => endpoints::resolve(SIGNING_NAME, &region, self.variant)
+                .map_err(|e| CredentialError::Unavailable(e.to_string()))?,
         };
-        let creds = self.source.credentials().await?;
-        let body = request.body();
-        let (status, code, message) = match self.post(&endpoint, region, &body, &creds).await {
-            Ok(answer) => answer,
-            Err(why) => {
-                return Ok(Verdict::Transient(format!(
-                    "PutComplianceItems to {endpoint}: {why}"
-                )))
-            }
-        };
-        let v = verdict(status, &code, &message, arn);
-        if classify(status, &code) == Class::Expired {
-            let _ = self.source.refresh().await;
-        }
-        Ok(v)
-    }
-
-    /// The signed POST of `body`: the answer's status, error code and scrubbed message.
-    async fn post(
-        &self,
-        endpoint: &str,
-        region: &str,
-        body: &[u8],
-        creds: &RoleCredentials,
-    ) -> Result<(u16, String, String), String> {
-        let key = SigningKey {
-            access_key_id: &creds.access_key_id,
-            secret_access_key: creds.secret_access_key.expose(),
-            session_token: Some(creds.session_token.expose()).filter(|t| !t.is_empty()),
-        };
-        let url = format!("{endpoint}/");
-        let parsed = reqwest::Url::parse(&url).map_err(|e| e.to_string())?;
-        let host = host_header(&parsed);
-        let headers = [
-            ("content-type", CONTENT_TYPE),
-            ("host", host.as_str()),
-            ("x-amz-target", TARGET),
-        ];
-        let signed = sign::sign_headers(
-            "POST",
-            &url,
-            &headers,
-            body,
-            &key,
+        let target = Target {
             region,
-            SIGNING_NAME,
-            SystemTime::now(),
-        )
-        .map_err(|e| e.to_string())?;
-        let mut req = self.http.post(parsed).body(body.to_vec());
-        for (k, v) in headers
-            .iter()
-            .copied()
-            .chain(signed.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        {
-            req = req.header(k, v);
-        }
-        let (status, headers, bytes) = send(req).await.map_err(|f| f.message)?;
-        let (code, message) = parse_error(&headers, &bytes);
-        Ok((status, code, scrub(&message, &key)))
+            endpoint,
+            account: Some(view.instance.account_id.clone()),
+        };
+        let mut creds = self.service.source().credentials().await?;
+        let body = request.body();
+        (self.service)
+            .call(&PutComplianceItems, &target, &body, &mut creds, count)
+            .await
     }
-}
-
-/// The instance's ARN (what a denied call names).
-fn instance_arn(view: &HostView) -> String {
-    let i = &view.instance;
-    let partition = endpoints::partition_id(&i.region).unwrap_or("aws");
-    format!(
-        "arn:{partition}:ec2:{}:{}:instance/{}",
-        i.region, i.account_id, i.instance_id
-    )
 }
 
 fn epoch(t: SystemTime) -> u64 {
@@ -421,28 +379,65 @@ mod tests {
 
     #[test]
     fn verdict_table() {
+        let ep = || "http://127.0.0.1:1".to_string();
+        let validation = |code: &str| AwsError::Validation {
+            api: "PutComplianceItems",
+            endpoint: ep(),
+            code: code.into(),
+            message: "m".into(),
+        };
+        let service = |status: u16, code: &str| AwsError::Service {
+            api: "PutComplianceItems",
+            endpoint: ep(),
+            status,
+            code: code.into(),
+            message: "m".into(),
+        };
         let arn = "arn:aws:ec2:us-east-1:123456789012:instance/i-0123";
-        let rows = [
-            (200, "", "Delivered"),
-            (400, "InvalidResourceId", "Inactive"),
-            (400, "InvalidResourceType", "Inactive"),
-            (400, "AccessDeniedException", "Inactive"),
-            (400, "InvalidItemContentException", "Refused"),
-            (400, "TotalSizeLimitExceededException", "Refused"),
-            (400, "ValidationException", "Refused"),
-            (400, "InvalidSignatureException", "Failed"),
-            (400, "UnrecognizedClientException", "Failed"),
-            (400, "ExpiredTokenException", "Transient"),
-            (400, "ThrottlingException", "Transient"),
-            (500, "InternalServerError", "Transient"),
-            (503, "", "Transient"),
+        let denied = AwsError::AccessDenied {
+            api: "PutComplianceItems",
+            endpoint: ep(),
+            action: IAM_ACTION,
+            resource: arn.into(),
+            message: "m".into(),
+        };
+        let auth = AwsError::Auth {
+            api: "PutComplianceItems",
+            endpoint: ep(),
+            code: "InvalidSignatureException".into(),
+            message: "m".into(),
+        };
+        let network = AwsError::Network {
+            api: "PutComplianceItems",
+            endpoint: ep(),
+            message: "refused".into(),
+        };
+        let rows: Vec<(Result<Vec<u8>, AwsError>, &str)> = vec![
+            (Ok(vec![]), "Delivered"),
+            (Err(validation("InvalidResourceId")), "Inactive"),
+            (Err(validation("InvalidResourceType")), "Inactive"),
+            (Err(service(400, "InvalidResourceId")), "Inactive"),
+            (Err(denied), "Inactive"),
+            (Err(validation("InvalidItemContentException")), "Refused"),
+            (
+                Err(validation("TotalSizeLimitExceededException")),
+                "Refused",
+            ),
+            (Err(auth), "Failed"),
+            (Err(network), "Transient"),
+            (Err(service(500, "InternalServerError")), "Transient"),
+            (
+                Err(AwsError::Credentials(CredentialError::Failed(
+                    "slow".into(),
+                ))),
+                "Transient",
+            ),
         ];
-        for (status, code, want) in rows {
-            let v = verdict(status, code, "m", arn);
-            let got = format!("{v:?}");
-            assert!(got.starts_with(want), "{code}: {got}");
+        for (result, want) in &rows {
+            let got = format!("{:?}", verdict(result));
+            assert!(got.starts_with(want), "{result:?}: {got}");
         }
-        let Verdict::Inactive(why) = verdict(400, "AccessDeniedException", "m", arn) else {
+        let Verdict::Inactive(why) = verdict(&rows[4].0) else {
             panic!()
         };
         assert!(
