@@ -106,8 +106,9 @@ fn next_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<Option<bool>
 }
 
 /// Takes the exclusive lock `<file>.lock` in `dir` ([`StateError::Locked`] when another
-/// process holds it); the lock lasts as long as the returned file is open.
-fn lock(dir: &Path, file: &str) -> Result<File, StateError> {
+/// process holds it); the lock lasts as long as the returned file is open. Also the
+/// Systems Manager sink's lock.
+pub(crate) fn lock(dir: &Path, file: &str) -> Result<File, StateError> {
     let lock_path = dir.join(format!("{file}.lock"));
     let lock = OpenOptions::new()
         .write(true)

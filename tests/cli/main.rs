@@ -11,4 +11,5 @@ mod imds_emulator;
 mod properties;
 mod role;
 mod scan;
+mod ssm;
 mod status;

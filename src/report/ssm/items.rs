@@ -159,8 +159,12 @@ fn check_item(c: &Check, creds: &[CredentialView]) -> Option<Item> {
         Status::Fail => ("NON_COMPLIANT", check_severity(c.id, creds).as_str()),
         Status::Unknown => return None,
     };
+    // A passing check carries no details: its text names things that change without the
+    // verdict changing (the role credentials' expiry), which would make every cycle a new set.
     let mut details = BTreeMap::new();
-    details.insert("detail".into(), clip(&c.detail, MAX_DETAIL));
+    if c.status == Status::Fail {
+        details.insert("detail".into(), clip(&c.detail, MAX_DETAIL));
+    }
     if let Some(r) = &c.remediation {
         details.insert("remediation".into(), clip(&r.command, MAX_DETAIL));
     }
@@ -401,6 +405,10 @@ mod tests {
         );
         assert_eq!(c.details["owner_user"], "deploy-bot");
         assert!(!r.items[1].details["detail"].contains('\n'));
+        assert!(
+            r.items[0].details.is_empty(),
+            "a pass names nothing that changes"
+        );
         // The redacted prefix of the secret is not sent.
         assert!(!String::from_utf8(r.body()).unwrap().contains("wJal"));
     }

@@ -10,10 +10,9 @@
 //! is built without one ([`super::items`]). The lock ([`lock`]) keeps a `run --once` and the
 //! daemon from interleaving their read-send-write steps.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -111,22 +110,7 @@ impl Memory {
 /// file is open; [`StateError::Locked`] when another process holds it (it delivers the same
 /// picture, so this one leaves it to it).
 pub(super) fn lock(dir: &Path) -> Result<File, StateError> {
-    let path: PathBuf = dir.join(format!("{MEMORY_FILE}.lock"));
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|source| StateError::Write {
-            path: path.clone(),
-            source,
-        })?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(StateError::Locked { path }),
-        Err(fs::TryLockError::Error(source)) => Err(StateError::Write { path, source }),
-    }
+    crate::state::lock(dir, MEMORY_FILE)
 }
 
 #[cfg(test)]
