@@ -11,6 +11,7 @@ a message naming the file and the problem.
                              every syscall in `strace -c` summaries passes the unit's SystemCallFilter
 """
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -35,6 +36,8 @@ SSM_ACTION = "ssm:PutComplianceItems"
 # The instances of the account (policy file: any partition, region, account).
 SSM_POLICY_RESOURCE = "arn:*:ec2:*:*:instance/*"
 SSM_CFN_RESOURCE = {"Fn::Sub": "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*"}
+# The opt-in of `[enrich] iam`: read-only, on the account's users.
+IAM_ACTIONS = {"iam:GetAccessKeyLastUsed", "iam:ListAccessKeys"}
 
 
 class Fail(Exception):
@@ -118,6 +121,18 @@ def check_policy_statements(where, statements, log_resource_ok, creates_group,
     need(actions == want, f"{where}: actions are {sorted(actions)}, not {sorted(want)}")
 
 
+def split_iam(where, statements, resource_ok):
+    """The statements without the `[enrich] iam` opt-in, and how many opt-in statements there
+    were; each must allow exactly IAM_ACTIONS on the account's users (`resource_ok`)."""
+    iam = [st for st in statements if set(as_list(st.get("Action", []))) & IAM_ACTIONS]
+    for st in iam:
+        need(st.get("Effect") == "Allow" and set(as_list(st["Action"])) == IAM_ACTIONS,
+             f"{where}: the IAM opt-in must allow {sorted(IAM_ACTIONS)} alone, not {st['Action']}")
+        need(resource_ok(st["Resource"]) and "Condition" not in st,
+             f"{where}: the IAM opt-in must be on the account's users only: {st['Resource']}")
+    return [st for st in statements if not any(st is i for i in iam)], len(iam)
+
+
 def resolve_if(statements, conditions):
     """The statement list with each `Fn::If` resolved for the given condition values, and the
     `AWS::NoValue` branches left out."""
@@ -180,6 +195,16 @@ def check_aws(d):
     check_policy_statements(path, policy["Statement"] + opt_in["Statement"],
                             lambda r: bool(pat.fullmatch(r)), True, describe_instances="any")
     print(f"ok: {path}: the opt-in {EC2_ACTION} on \"*\" alone; with the base policy, nothing else")
+    path = os.path.join(d, "credhygiene-instance-policy-iam.json")
+    with open(path) as f:
+        opt_in = json.load(f)
+    need(opt_in.get("Version") == "2012-10-17", f"{path}: Version must be 2012-10-17")
+    rest, n = split_iam(path, policy["Statement"] + opt_in["Statement"],
+                        lambda r: r == "arn:*:iam::*:user/*")
+    need(n == 1, f"{path}: expected one IAM opt-in statement, found {n}")
+    check_policy_statements(path, rest, lambda r: bool(pat.fullmatch(r)), True)
+    print(f"ok: {path}: the opt-in {sorted(IAM_ACTIONS)} on users alone; with the base policy, "
+          "nothing else")
 
     from cfnlint.decode import decode  # the CloudFormation YAML loader (!Ref, !Sub, ...)
 
@@ -216,15 +241,21 @@ def check_aws(d):
     need(tpl["Conditions"].get("ReadsImdsOptionsFromEc2") == {
         "Fn::Equals": [{"Ref": "AllowDescribeInstances"}, "true"]},
         f"{path}: ReadsImdsOptionsFromEc2 must be AllowDescribeInstances == \"true\"")
-    for stack_owns in (True, False):
-        for ec2 in (False, True):
-            check_policy_statements(
-                f"{path} (InstanceRole, CreateLogGroup={str(stack_owns).lower()}, "
-                f"AllowDescribeInstances={str(ec2).lower()})",
-                resolve_if(statements, {"StackOwnsLogGroup": stack_owns,
-                                        "ReadsImdsOptionsFromEc2": ec2}), cfn_log_arn,
-                creates_group=not stack_owns, ssm_resource=SSM_CFN_RESOURCE,
-                describe_instances={"aws:RequestedRegion": {"Ref": "AWS::Region"}} if ec2 else None)
+    need(params["AllowAccessKeyLookup"]["Default"] == "false"
+         and tpl["Conditions"].get("ReadsAccessKeyOwners") == {
+             "Fn::Equals": [{"Ref": "AllowAccessKeyLookup"}, "true"]},
+         f"{path}: AllowAccessKeyLookup must be a \"true\"/\"false\" opt-in, default \"false\"")
+    users = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"}
+    for stack_owns, ec2, iam in itertools.product((True, False), repeat=3):
+        where = (f"{path} (InstanceRole, CreateLogGroup={str(stack_owns).lower()}, "
+                 f"AllowDescribeInstances={str(ec2).lower()}, AllowAccessKeyLookup={str(iam).lower()})")
+        rest, n = split_iam(where, resolve_if(statements, {
+            "StackOwnsLogGroup": stack_owns, "ReadsImdsOptionsFromEc2": ec2,
+            "ReadsAccessKeyOwners": iam}), lambda r: r == users)
+        need(n == int(iam), f"{where}: {n} IAM opt-in statements")
+        check_policy_statements(
+            where, rest, cfn_log_arn, creates_group=not stack_owns, ssm_resource=SSM_CFN_RESOURCE,
+            describe_instances={"aws:RequestedRegion": {"Ref": "AWS::Region"}} if ec2 else None)
     check_log_group(path, tpl, res, by_type)
     need(tpl["Parameters"]["MetricNamespace"]["Default"] == NAMESPACE, f"{path}: namespace default")
     need(tpl["Parameters"]["LogGroupName"]["Default"] == LOG_GROUP, f"{path}: log group default")

@@ -43,8 +43,8 @@ fn scan(config_path: Option<&Path>, env: &Env, args: ScanArgs) -> Result<Exit, E
             return Err(Error::Usage(format!("{}: {e}", p.display())));
         }
     }
+    let rt = runtime(None)?;
     let outcome = if args.paths.is_empty() {
-        let rt = runtime(None)?;
         rt.block_on(sources::scan(
             Arc::clone(&scanner),
             cfg,
@@ -58,16 +58,18 @@ fn scan(config_path: Option<&Path>, env: &Env, args: ScanArgs) -> Result<Exit, E
         sources::bound_lone_key_ids(&mut outcome, cfg);
         outcome
     };
+    let owners = rt.block_on(report::enrich::scan_owners(cfg, &outcome.findings));
+    let now = std::time::SystemTime::now();
     let text = match args.format {
-        ScanFormat::Json => report::json::render(&outcome),
-        ScanFormat::Sarif => report::sarif::render(&outcome, scanner.rules()),
+        ScanFormat::Json => report::json::render(&outcome, &owners),
+        ScanFormat::Sarif => report::sarif::render(&outcome, scanner.rules(), &owners, now),
         ScanFormat::Text => {
             let color = if std::io::stdout().is_terminal() && env.get("NO_COLOR").is_none() {
                 report::text::Color::Ansi
             } else {
                 report::text::Color::Never
             };
-            report::text::render(&outcome, color)
+            report::text::render(&outcome, &owners, now, color)
         }
     };
     write_stdout(&text)?;

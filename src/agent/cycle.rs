@@ -60,7 +60,10 @@ pub(super) async fn run(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOut
         if let Some(r) = role.as_mut() {
             r.add_static_keys_check(out.credentials);
         }
-        let report = diff(&state, &scanned, role.as_ref(), &mut out);
+        let mut report = diff(&state, &scanned, role.as_ref(), &mut out);
+        if let Some(e) = parts.enricher.as_mut() {
+            e.enrich_cycle(&mut report, &scanned.findings).await;
+        }
         if cfg.journald.enabled {
             out.journal_entries = crate::report::journald::emit(&report);
         }
@@ -71,6 +74,7 @@ pub(super) async fn run(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOut
             in_memory,
             holds: state.holds(&scanned.findings),
         };
+        let view = host_view(role.as_ref(), &scanned.findings, report.owners.enriched());
         drop(report);
         let next = commit::next(sink, facts);
         apply(parts, next, state, in_memory, &scanned.findings, &mut out);
@@ -78,7 +82,6 @@ pub(super) async fn run(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOut
             log::warn!("finding changes not spooled for CloudWatch this cycle; they are computed again next cycle");
             out.not_spooled = true;
         }
-        let view = host_view(role.as_ref(), &scanned.findings);
         drop(scanned);
         out.delivery = flush(parts, delivery).await;
         out.cloudwatch_off = parts.sink.as_ref().err().cloned();
@@ -288,19 +291,21 @@ fn apply(
 }
 
 /// The whole picture the fleet sinks report (`None` without an instance identity: off EC2,
-/// IMDS disabled or unreachable). The IAM enrichment is not wired yet: owners are the offline
-/// account class.
-fn host_view(role: Option<&RoleReport>, findings: &[Finding]) -> Option<HostView> {
+/// IMDS disabled or unreachable), with what the IAM enrichment learnt of the keys' owners.
+fn host_view(
+    role: Option<&RoleReport>,
+    findings: &[Finding],
+    owners: &std::collections::HashMap<String, crate::owner::Owner>,
+) -> Option<HostView> {
     let r = role?;
     let instance = r.instance.clone()?;
-    let owners = std::collections::HashMap::new();
     let checks = Some(r.checks.clone());
     Some(HostView::new(
         SystemTime::now(),
         instance,
         checks,
         findings,
-        &owners,
+        owners,
     ))
 }
 

@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::imds::{CredentialsProvider, ImdsClient};
 use crate::report::cloudwatch::{CloudWatchError, CloudWatchSink};
 use crate::report::ec2::Ec2Client;
+use crate::report::enrich::Enricher;
 use crate::report::ssm::SsmSink;
 use crate::scan::{Options, Scanner};
 use crate::state::{self, FindingState, StateError};
@@ -49,6 +50,9 @@ pub(super) struct Parts {
     /// The Systems Manager Compliance sink, or why there is none (`disabled`: `ssm.compliance`
     /// is off).
     pub(super) ssm: Result<SsmSink<Option<CredentialsProvider>>, String>,
+    /// IAM for `[enrich] iam` (None when it is off, or IMDS is); its answers are kept across
+    /// cycles, not across reloads.
+    pub(super) enricher: Option<Enricher<CredentialsProvider>>,
 }
 
 impl Parts {
@@ -58,6 +62,7 @@ impl Parts {
         Ok(Parts {
             ec2: open_ec2(&config, imds.as_ref()),
             ssm: open_ssm(&config, imds.as_ref()),
+            enricher: open_enricher(&config, imds.as_ref()),
             sink_locked: is_locked(&sink),
             config,
             scanner,
@@ -87,6 +92,7 @@ impl Parts {
         self.sink_locked = is_locked(&self.sink);
         self.ec2 = open_ec2(&config, imds.as_ref());
         self.ssm = open_ssm(&config, imds.as_ref());
+        self.enricher = open_enricher(&config, imds.as_ref());
         self.scanner = scanner;
         self.imds = imds;
         self.config = config;
@@ -165,6 +171,18 @@ fn open_ssm(
         log::error!(error:% = e; "Systems Manager Compliance is off for this process");
         format!("not used: {e}")
     })
+}
+
+/// The IAM enrichment of `[enrich] iam`, signing with the instance role's credentials; None
+/// when it or IMDS is off.
+fn open_enricher(
+    config: &Config,
+    imds: Option<&Arc<ImdsClient>>,
+) -> Option<Enricher<CredentialsProvider>> {
+    let imds = imds.filter(|_| config.enrich.iam)?;
+    Enricher::new(config, CredentialsProvider::new(Arc::clone(imds)))
+        .map_err(|e| log::error!(error:% = e; "[enrich] iam is off for this process"))
+        .ok()
 }
 
 /// The CloudWatch sink, or why there is none (disabled, or its outbox is held by another

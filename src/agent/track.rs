@@ -263,11 +263,7 @@ impl Tracker {
     fn changed_paths(&mut self, index: &TreeIndex) -> Vec<PathBuf> {
         let mut changed = Vec::with_capacity(self.changed.len());
         for (wd, name) in self.changed.drain() {
-            let dirs = index.dirs.get(&wd).into_iter();
-            changed.extend(
-                dirs.chain(index.aliases.get(&wd).into_iter().flatten())
-                    .map(|d| d.join(&name)),
-            );
+            changed.extend(index.dirs.paths(&wd).map(|d| d.join(&name)));
         }
         changed
     }

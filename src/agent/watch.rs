@@ -1,4 +1,4 @@
-//! The daemon's one inotify instance and its watch table. Two kinds of watch share it:
+//! The daemon's one inotify instance and its watch tables. Two kinds of watch share it:
 //!
 //! - early-cycle watches, added here: the directories of the env files and the configured
 //!   trees themselves, so that a key written to `/etc/environment`, a systemd unit or an
@@ -8,22 +8,27 @@
 //!   [`crate::scan::index`]), whose events feed the incremental cycles of [`super::track`].
 //!
 //! The kernel gives an inode one watch per instance, so a directory of both kinds has one
-//! watch descriptor: the table says what each descriptor stands for, and [`Watches::unwatch`]
+//! watch descriptor: the tables say what each descriptor stands for, and [`Watches::unwatch`]
 //! removes a kernel watch only once nothing needs it. A reload closes the whole instance.
 //!
+//! Memory: the tree watches are one sorted list of descriptors (16 bytes a directory; the
+//! paths are in the index's [`DirTable`]), the early-cycle watches a map with their paths
+//! (at most [`MAX_WATCHES`]).
+//!
 //! The walk itself removes the watches it added when the budget runs out or a directory left
-//! the trees, without this table: [`Watches::rewatch_early`], after each cycle, puts back an
+//! the trees, without these tables: [`Watches::rewatch_early`], after each cycle, puts back an
 //! early-cycle watch that went with one. In between (the end of that cycle's walk), a change
 //! in that directory is seen at the next cycle only.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
+use std::mem;
 use std::path::{Path, PathBuf};
 
 use futures_util::{FutureExt, StreamExt};
 use inotify::{EventMask, EventOwned, EventStream, Inotify, WatchDescriptor, WatchMask};
 
-use crate::scan::index::WATCH_MASK;
+use crate::scan::index::{DirTable, WATCH_MASK};
 
 /// At most this many early-cycle watches (the kernel default limit is 8192 per user on many
 /// distributions; the agent leaves most of them to other programs).
@@ -44,15 +49,6 @@ const EARLY_EVENTS: EventMask = EventMask::CREATE
     .union(EventMask::MOVED_TO)
     .union(EventMask::MOVE_SELF);
 
-/// What one watch descriptor stands for.
-#[derive(Debug, Default)]
-struct Watched {
-    /// A directory of the indexed trees.
-    tree: bool,
-    /// The path watched for early cycles (an env file's directory or a configured tree).
-    early: Option<PathBuf>,
-}
-
 /// A role of a watch, as [`Watches::unwatch`] drops it.
 #[derive(Debug, Clone, Copy)]
 enum Role {
@@ -63,7 +59,7 @@ enum Role {
 /// The stream's read buffer: the events read from the kernel but not yet taken.
 pub(crate) const EVENT_BUFFER_BYTES: usize = 16 * 1024;
 
-/// What one event is about, by the table.
+/// What one event is about, by the tables.
 #[derive(Debug)]
 pub(crate) struct Seen {
     /// The watch is a tree directory's.
@@ -77,7 +73,13 @@ pub(crate) struct Seen {
 pub(crate) struct Watches {
     /// The events of the instance (it wakes the daemon when there are some).
     events: EventStream<Vec<u8>>,
-    table: HashMap<WatchDescriptor, Watched>,
+    /// The watches of the indexed trees' directories, sorted. One that the kernel dropped
+    /// (its directory went away) may stay until the next [`Watches::set_tree_dirs`]: the
+    /// agent walks again before it trusts the trees then.
+    tree: Vec<WatchDescriptor>,
+    /// The early-cycle watches and the paths they watch (an env file's directory or a
+    /// configured tree).
+    early: HashMap<WatchDescriptor, PathBuf>,
 }
 
 impl Watches {
@@ -85,7 +87,8 @@ impl Watches {
     pub(crate) fn new() -> io::Result<Watches> {
         Ok(Watches {
             events: Inotify::init()?.into_event_stream(vec![0u8; EVENT_BUFFER_BYTES])?,
-            table: HashMap::new(),
+            tree: Vec::new(),
+            early: HashMap::new(),
         })
     }
 
@@ -122,8 +125,7 @@ impl Watches {
             match handle.add(t, EARLY_MASK) {
                 Ok(wd) => {
                     watched += 1;
-                    let entry = self.table.entry(wd).or_default();
-                    entry.early.get_or_insert_with(|| t.to_path_buf());
+                    self.early.entry(wd).or_insert_with(|| t.to_path_buf());
                 }
                 // An absent directory (a default tree such as /var/www on a host without one)
                 // has nothing to watch and nothing to miss: not worth a warning.
@@ -148,8 +150,8 @@ impl Watches {
     /// Puts every early-cycle watch back on what its path names now: the walk may have
     /// removed a watch that a tree directory shared, or the directory was replaced.
     pub(crate) fn rewatch_early(&mut self) {
-        let early: Vec<(WatchDescriptor, PathBuf)> = (self.table.iter())
-            .filter_map(|(wd, w)| Some((wd.clone(), w.early.clone()?)))
+        let early: Vec<(WatchDescriptor, PathBuf)> = (self.early.iter())
+            .map(|(wd, p)| (wd.clone(), p.clone()))
             .collect();
         let mut handle = self.handle();
         for (wd, path) in early {
@@ -157,7 +159,7 @@ impl Watches {
                 Ok(now) if now == wd => {}
                 Ok(now) => {
                     self.unwatch(&wd, Role::Early);
-                    self.table.entry(now).or_default().early.get_or_insert(path);
+                    self.early.entry(now).or_insert(path);
                 }
                 Err(e) => {
                     log::debug!(path:% = path.display(), error:% = e; "cannot watch");
@@ -169,53 +171,45 @@ impl Watches {
 
     /// Makes the watches of `dirs` (`None`: none) the tree watches; the watches of directories
     /// no longer among them are removed.
-    pub(crate) fn set_tree_dirs(&mut self, dirs: Option<&HashMap<WatchDescriptor, PathBuf>>) {
-        let gone: Vec<WatchDescriptor> = (self.table.iter())
-            .filter(|(wd, w)| w.tree && !dirs.is_some_and(|d| d.contains_key(*wd)))
-            .map(|(wd, _)| wd.clone())
+    pub(crate) fn set_tree_dirs(&mut self, dirs: Option<&DirTable>) {
+        let new: Vec<WatchDescriptor> = dirs
+            .into_iter()
+            .flat_map(DirTable::watches)
+            .cloned()
             .collect();
-        for wd in gone {
-            self.unwatch(&wd, Role::Tree);
-        }
-        for wd in dirs.into_iter().flat_map(HashMap::keys) {
-            self.table.entry(wd.clone()).or_default().tree = true;
+        let old = mem::replace(&mut self.tree, new);
+        for wd in old {
+            if self.tree.binary_search(&wd).is_err() {
+                self.unwatch(&wd, Role::Tree);
+            }
         }
     }
 
     /// What `event` is about. A watch the kernel dropped (its directory removed or unmounted)
-    /// leaves the table.
+    /// leaves the tables.
     pub(crate) fn classify(&mut self, event: &EventOwned) -> Seen {
-        let Some(w) = self.table.get(&event.wd) else {
-            return Seen {
-                tree: false,
-                early: None,
-            };
-        };
-        let early = (w.early.as_ref())
+        let tree = self.tree.binary_search(&event.wd).is_ok();
+        let early = (self.early.get(&event.wd))
             .filter(|_| event.mask.intersects(EARLY_EVENTS))
             .map(|p| event.name.as_ref().map_or_else(|| p.clone(), |n| p.join(n)));
-        let seen = Seen {
-            tree: w.tree,
-            early,
-        };
         if event.mask.contains(EventMask::IGNORED) {
-            self.table.remove(&event.wd);
+            self.early.remove(&event.wd);
         }
-        seen
+        Seen { tree, early }
     }
 
     /// Drops `role` from the watch `wd`, and removes the kernel watch once it has no role
     /// left: the one place where the agent removes watches.
     fn unwatch(&mut self, wd: &WatchDescriptor, role: Role) {
-        let Some(w) = self.table.get_mut(wd) else {
-            return;
-        };
         match role {
-            Role::Tree => w.tree = false,
-            Role::Early => w.early = None,
+            // The caller took it out of `tree` already.
+            Role::Tree => {}
+            Role::Early => {
+                self.early.remove(wd);
+            }
         }
-        if !w.tree && w.early.is_none() {
-            self.table.remove(wd);
+        let tree = self.tree.binary_search(wd).is_ok();
+        if !tree && !self.early.contains_key(wd) {
             // An error means the kernel dropped it already (its directory is gone).
             let _ = self.handle().remove(wd.clone());
         }
@@ -257,8 +251,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let env = dir.path().join("environment");
         let (mut w, wd) = env_and_tree(&env, dir.path());
-        w.set_tree_dirs(Some(&HashMap::from([(wd, dir.path().to_path_buf())])));
-        assert_eq!(w.table.len(), 1, "one watch for both");
+        w.set_tree_dirs(Some(&DirTable::of([(
+            wd.clone(),
+            dir.path().to_path_buf(),
+        )])));
+        assert_eq!(
+            (&w.tree, w.early.len()),
+            (&vec![wd.clone()], 1),
+            "one watch for both"
+        );
+        assert!(w.early.contains_key(&wd));
         w.set_tree_dirs(None);
         std::fs::write(&env, "A=2\n").unwrap();
         assert_eq!(next_early(&mut w).await, Some(env));
@@ -283,7 +285,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (env, tree) = (dir.path().join("env/e"), dir.path().join("tree"));
         let (mut w, wd) = env_and_tree(&env, &tree);
-        w.set_tree_dirs(Some(&HashMap::from([(wd, tree.clone())])));
+        w.set_tree_dirs(Some(&DirTable::of([(wd, tree.clone())])));
         std::fs::write(tree.join("f"), "x").unwrap();
         std::fs::remove_file(&env).unwrap();
         assert_eq!(next_early(&mut w).await, None);

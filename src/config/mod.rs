@@ -1,9 +1,11 @@
 //! What to do: the configuration file, the environment overrides and the built-in defaults,
 //! resolved into one validated [`Config`] (environment beats file, file beats defaults).
 
+mod enrich;
 mod env;
 mod ssm;
 
+pub use enrich::*;
 pub use env::*;
 pub use ssm::{SsmConfig, ENDPOINT_URL_SSM_VAR};
 
@@ -87,6 +89,8 @@ pub struct Config {
     pub journald: JournaldConfig,
     /// Systems Manager Compliance.
     pub ssm: SsmConfig,
+    /// What the agent may ask AWS about the keys it finds.
+    pub enrich: EnrichConfig,
 }
 
 /// `[agent]`: the daemon's schedule, state directory and resource limits.
@@ -499,6 +503,7 @@ pub fn apply_env(config: &mut Config, env: &Env) -> Result<(), ConfigError> {
         config.imds.ec2_endpoint = Some(ep.to_string());
     }
     config.ssm.apply_env(env);
+    config.enrich.apply_env(env);
     Ok(())
 }
 
@@ -555,6 +560,7 @@ fn validate(config: &Config, origin: &Origin) -> Result<(), ConfigError> {
     }
     validate_cloudwatch(&config.cloudwatch).map_err(|(key, message)| invalid(key, message))?;
     config.ssm.validate(&origin.to_string())?;
+    config.enrich.validate(&origin.to_string())?;
     for (i, pat) in config.scan.exclude.iter().enumerate() {
         if let Err(e) = globset::Glob::new(pat) {
             return Err(invalid(&format!("scan.exclude[{i}]"), e.to_string()));

@@ -228,11 +228,11 @@ static CANARIES: LazyLock<HashMap<String, &'static str>> = LazyLock::new(|| {
 });
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Key ids that decode to `account`: built by encoding, so the tests need no real key.
-    fn key_id_of(prefix: &str, account: u64) -> String {
+    pub(crate) fn key_id_of(prefix: &str, account: u64) -> String {
         const B32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
         // Bits 1..40 of the first 6 bytes hold the account shifted left by 7 (see
         // `account_from_key_id`); the other bits are free.

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::finding::Finding;
 use crate::imds::model::IdentityDocument;
+use crate::report::owners::Owners;
 use crate::role::Status;
 use crate::scan::{ScanOutcome, Stats};
 use crate::state::FindingChanges;
@@ -88,6 +89,9 @@ pub struct CycleReport {
     pub changes: FindingChanges,
     /// Totals.
     pub summary: CycleSummary,
+    /// Whose keys the findings show (offline from the instance's account; the agent adds
+    /// what IAM said before the sinks run).
+    pub owners: Owners,
 }
 
 impl CycleReport {
@@ -100,7 +104,9 @@ impl CycleReport {
         changes: FindingChanges,
     ) -> CycleReport {
         let credentials = scan.distinct_credentials() as u64;
+        let owners = Owners::new(instance.as_ref().map(|i| i.account_id.as_str()));
         CycleReport {
+            owners,
             time,
             instance,
             metrics: CycleMetrics {

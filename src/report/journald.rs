@@ -4,10 +4,18 @@
 //! is not under journald, [`crate::logging`] installs a stderr logger and the same records
 //! appear as `key=value` lines.
 //!
-//! Priority by severity: a new long-term key (`AKIA…`) or a new secret of one is logged at
-//! `error`, any other new finding at `warn`, a resolved finding at `info`. Under journald,
-//! `systemd-journal-logger` maps these levels to the journal's `PRIORITY` as `error` → 3
-//! (err), `warn` → 4 (warning) and `info` → 5 (notice): a resolved finding is a notice.
+//! A finding with a key id whose owner is known has `OWNER_ACCOUNT` (`own`, `foreign`,
+//! `canary`) and, from IAM, `OWNER_USER` and `OWNER_STATUS`; every record has `SEVERITY`, the
+//! DESIGN.md severity (`CRITICAL` … `INFORMATIONAL`).
+//!
+//! Priority by severity. A new finding is logged at `error` when `CRITICAL` or `HIGH`, at
+//! `warn` when `MEDIUM`, at `info` when `LOW` or `INFORMATIONAL` (a canary); a resolved
+//! finding at `info`. Under journald, `systemd-journal-logger` maps these levels to the
+//! journal's `PRIORITY` as `error` → 3 (err), `warn` → 4 (warning) and `info` → 5 (notice).
+//! Two rungs of the ideal ladder (crit 2 for `CRITICAL`, info 6 for `INFORMATIONAL`) are out
+//! of reach: the `log` facade has no level above `error`, and its `debug` (the journal's 6)
+//! is below the agent's default log level, so a canary would not be logged at all. Filter
+//! on `SEVERITY=CRITICAL` for the top rung (`journalctl SEVERITY=CRITICAL`).
 //!
 //! An aggregate (the lone key ids of one source, [`crate::scan::aggregate`]) is one record,
 //! with `AGGREGATE_COUNT`, `AGGREGATE_DISTINCT`, `AGGREGATE_LONG_TERM`,
@@ -18,22 +26,26 @@
 use log::kv::{ToValue, Value};
 use log::{Level, Log, Metadata, Record};
 
-use crate::finding::{Aggregate, Finding, KeyType};
-use crate::imds::model::IdentityDocument;
+use crate::finding::{Aggregate, Finding};
+use crate::owner::Severity;
 use crate::report::cycle::{Change, CycleReport};
 
 /// The `log` target of finding records (journal field `TARGET`).
 pub const TARGET: &str = "credhygiene::finding";
 
-/// The `log` level of one change (its journal priority: see the module docs).
-pub fn level(finding: &Finding, change: Change) -> Level {
+/// The `log` level of one change of a finding of `severity` (its journal priority: see the
+/// module docs).
+pub fn level(finding: &Finding, change: Change, severity: Severity) -> Level {
     match (change, finding.aggregate.as_deref()) {
         (Change::Resolved, _) => Level::Info,
         (Change::New, Some(a)) if a.long_term > 0 => Level::Error,
         (Change::New, Some(a)) if a.only_temporary() => Level::Info,
         (Change::New, Some(_)) => Level::Warn,
-        (Change::New, None) if finding.key_type == Some(KeyType::LongTerm) => Level::Error,
-        (Change::New, None) => Level::Warn,
+        (Change::New, None) => match severity {
+            Severity::Critical | Severity::High => Level::Error,
+            Severity::Medium => Level::Warn,
+            Severity::Low | Severity::Informational => Level::Info,
+        },
     }
 }
 
@@ -46,17 +58,13 @@ pub fn emit(report: &CycleReport) -> usize {
 pub fn emit_to(logger: &dyn Log, report: &CycleReport) -> usize {
     report
         .each_change()
-        .filter(|&(f, change)| record(logger, f, change, report.instance.as_ref()))
+        .filter(|&(f, change)| record(logger, f, change, report))
         .count()
 }
 
-fn record(
-    logger: &dyn Log,
-    f: &Finding,
-    change: Change,
-    instance: Option<&IdentityDocument>,
-) -> bool {
-    let level = level(f, change);
+fn record(logger: &dyn Log, f: &Finding, change: Change, report: &CycleReport) -> bool {
+    let severity = report.owners.severity(f, report.time);
+    let level = level(f, change, severity);
     let meta = Metadata::builder().level(level).target(TARGET).build();
     if level > log::max_level() || !logger.enabled(&meta) {
         return false;
@@ -91,9 +99,20 @@ fn record(
             kvs.push(("unit", u.as_str().to_value()));
         }
     }
-    if let Some(i) = instance {
+    if let Some(i) = report.instance.as_ref() {
         kvs.push(("instance_id", i.instance_id.as_str().to_value()));
     }
+    let owner = report.owners.shown(f);
+    if let Some(o) = &owner {
+        kvs.push(("owner_account", o.account.as_str().to_value()));
+        if let Some(u) = &o.user {
+            kvs.push(("owner_user", u.as_str().to_value()));
+        }
+        if let Some(s) = o.status {
+            kvs.push(("owner_status", s.as_str().to_value()));
+        }
+    }
+    kvs.push(("severity", severity.as_str().to_value()));
     if let Some(a) = &agg {
         kvs.extend(a.kvs());
     }
@@ -157,7 +176,7 @@ impl AggregateFields {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::{Kind, Source};
+    use crate::finding::{KeyType, Kind, Source};
     use crate::report::cycle::{CycleReport, RoleSummary};
     use crate::scan::ScanOutcome;
     use crate::state::FindingChanges;
@@ -271,21 +290,24 @@ mod tests {
             ..f("a", KeyType::Temporary, Kind::AccessKeyId)
         };
         assert_eq!(
-            level(&agg(0, 3), Change::New),
+            level(&agg(0, 3), Change::New, Severity::High),
             Level::Info,
             "only temporary: notice"
         );
         assert_eq!(
-            level(&agg(1, 2), Change::New),
+            level(&agg(1, 2), Change::New, Severity::High),
             Level::Error,
             "a long-term id: err"
         );
         assert_eq!(
-            level(&agg(0, 2), Change::New),
+            level(&agg(0, 2), Change::New, Severity::High),
             Level::Warn,
             "other ids: warning"
         );
-        assert_eq!(level(&agg(1, 2), Change::Resolved), Level::Info);
+        assert_eq!(
+            level(&agg(1, 2), Change::Resolved, Severity::High),
+            Level::Info
+        );
         log::set_max_level(log::LevelFilter::Trace);
         let report = CycleReport::new(
             std::time::SystemTime::now(),
@@ -309,5 +331,52 @@ mod tests {
             kv["aggregate_key_ids"],
             "ASIAY34FZKBOKMUTVV7A,ASIAY34FZKBOKMUTVV7B"
         );
+    }
+
+    #[test]
+    fn owner_fields_and_the_severity_set_the_priority() {
+        log::set_max_level(log::LevelFilter::Trace);
+        let key_of = |a| crate::owner::tests::key_id_of("AKIA", a);
+        let (own, canary) = (key_of(123_456_789_012), key_of(52_310_077_262));
+        let with_key = |id: &str, key: &str| Finding {
+            key_id: Some(key.to_string()),
+            ..f(id, KeyType::LongTerm, Kind::AccessKeyId)
+        };
+        let mut report = CycleReport::new(
+            std::time::SystemTime::now(),
+            None,
+            RoleSummary::default(),
+            &ScanOutcome::default(),
+            FindingChanges {
+                new: vec![with_key("own", &own), with_key("canary", &canary)],
+                resolved: vec![],
+                still_present: 0,
+            },
+        );
+        report.owners = crate::report::owners::Owners::new(Some("123456789012"));
+        let last_used = humantime::format_rfc3339_seconds(report.time).to_string();
+        report.owners.insert(
+            &own,
+            crate::owner::Owner {
+                user: Some("deploy-bot".into()),
+                status: Some(crate::owner::KeyStatus::Active),
+                last_used: Some(last_used),
+                ..crate::owner::Owner::of_class(crate::owner::AccountClass::Own)
+            },
+        );
+        let cap = Capture::default();
+        assert_eq!(emit_to(&cap, &report), 2);
+        let recs = cap.0.lock().unwrap();
+        let (lvl, _, _, kv) = &recs[0];
+        assert_eq!(*lvl, Level::Error);
+        assert_eq!(kv["severity"], "CRITICAL");
+        assert_eq!(kv["owner_account"], "own");
+        assert_eq!(kv["owner_user"], "deploy-bot");
+        assert_eq!(kv["owner_status"], "Active");
+        let (lvl, _, _, kv) = &recs[1];
+        assert_eq!(*lvl, Level::Info, "a canary is a notice");
+        assert_eq!(kv["severity"], "INFORMATIONAL");
+        assert_eq!(kv["owner_account"], "canary");
+        assert!(!kv.contains_key("owner_user"));
     }
 }

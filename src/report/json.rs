@@ -2,13 +2,17 @@
 //! finding shape of that contract: stdout and the CloudWatch finding events serialise it; the
 //! state and the scan cache keep their own internal form ([`Finding`]'s derive).
 //!
-//! The one addition to the version 1 shape is optional: an aggregate finding (see
+//! The additions to the version 1 shape are optional: an aggregate finding (see
 //! [`crate::scan::aggregate`]) has an `aggregate` object (`count`, `distinct`, `long_term`,
-//! `temporary`, `key_ids`); no other finding has the key, so their bytes are unchanged.
+//! `temporary`, `key_ids`), and a finding whose key's owner is known has an `owner` object
+//! (DESIGN.md "Key owner", [`Owners::shown`]); other findings do not have the keys, so their
+//! bytes are unchanged.
 
 use serde::Serialize;
 
 use crate::finding::{Aggregate, Finding, KeyType, ProcessInfo};
+use crate::owner::Owner;
+use crate::report::owners::Owners;
 use crate::scan::{ScanOutcome, Stats};
 
 /// Version of the JSON document; bumped only on incompatible changes.
@@ -48,6 +52,19 @@ pub(crate) struct FindingJson<'a> {
     /// Only on aggregates (additive: ordinary findings keep their bytes).
     #[serde(skip_serializing_if = "Option::is_none")]
     aggregate: Option<AggregateJson<'a>>,
+    /// Whose key, when something is known (additive, as `aggregate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<Owner>,
+}
+
+impl<'a> FindingJson<'a> {
+    /// The entry of `f`, with the owner `owners` shows for it.
+    pub(crate) fn new(f: &'a Finding, owners: &Owners) -> FindingJson<'a> {
+        FindingJson {
+            owner: owners.shown(f),
+            ..FindingJson::from(f)
+        }
+    }
 }
 
 /// The `aggregate` object of an aggregate finding.
@@ -98,6 +115,7 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
             fingerprint: &f.fingerprint,
             process: f.process.as_ref().map(ProcessJson::from),
             aggregate: f.aggregate.as_deref().map(AggregateJson::from),
+            owner: None,
         }
     }
 }
@@ -112,11 +130,16 @@ impl<'a> From<&'a ProcessInfo> for ProcessJson<'a> {
     }
 }
 
-/// Renders a scan as the DESIGN.md JSON document (one line, newline-terminated).
-pub fn render(outcome: &ScanOutcome) -> String {
+/// Renders a scan as the DESIGN.md JSON document (one line, newline-terminated), each
+/// finding with the owner `owners` shows for it.
+pub fn render(outcome: &ScanOutcome, owners: &Owners) -> String {
     let doc = ScanDocument {
         version: VERSION,
-        findings: outcome.findings.iter().map(FindingJson::from).collect(),
+        findings: outcome
+            .findings
+            .iter()
+            .map(|f| FindingJson::new(f, owners))
+            .collect(),
         stats: &outcome.stats,
     };
     let mut s = serde_json::to_string(&doc)
@@ -175,5 +198,25 @@ mod tests {
                 r#"{head},"aggregate":{{"count":12,"distinct":12,"long_term":0,"temporary":12,"key_ids":["ASIAY34FZKBOKMUTVV7A"]}}}}"#
             )
         );
+    }
+
+    #[test]
+    fn the_owner_is_added_when_known_and_absent_otherwise() {
+        let canary = crate::owner::tests::key_id_of("AKIA", 52_310_077_262);
+        let f = Finding {
+            key_id: Some(canary),
+            ..finding(None)
+        };
+        let json = |owners: &Owners| serde_json::to_value(FindingJson::new(&f, owners)).unwrap();
+        assert_eq!(
+            json(&Owners::new(None))["owner"],
+            serde_json::json!({"account": "canary"})
+        );
+        let plain = Finding {
+            key_id: Some("AKIASXQV3SVWMFRRRM75".into()),
+            ..finding(None)
+        };
+        let v = serde_json::to_value(FindingJson::new(&plain, &Owners::new(None))).unwrap();
+        assert!(v.get("owner").is_none(), "unknown account: no owner");
     }
 }

@@ -1,16 +1,26 @@
 //! SARIF 2.1.0, for code-scanning tools (GitHub code scanning, Security Hub via converters).
+//!
+//! Each result's `level` follows the DESIGN.md severity (`CRITICAL`, `HIGH` → `error`;
+//! `MEDIUM` → `warning`; `LOW`, `INFORMATIONAL` → `note`), except an aggregate of lone key
+//! ids, which keeps its own rule; its `properties` carry `severity` and, when known, the
+//! key's `owner` (DESIGN.md "Key owner").
+
+use std::time::SystemTime;
 
 use serde_json::{json, Value};
 
 use crate::finding::{Finding, KeyType};
+use crate::owner::Severity;
+use crate::report::owners::Owners;
 use crate::rules::RuleSet;
 use crate::scan::ScanOutcome;
 
 /// The SARIF schema this output follows.
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
-/// Renders a scan as one SARIF 2.1.0 log with one run.
-pub fn render(outcome: &ScanOutcome, rules: &RuleSet) -> String {
+/// Renders a scan as one SARIF 2.1.0 log with one run, with the owners and severities
+/// `owners` gives at `now`.
+pub fn render(outcome: &ScanOutcome, rules: &RuleSet, owners: &Owners, now: SystemTime) -> String {
     let rule_index = |id: &str| rules.rules.iter().position(|r| r.spec.id == id);
     let driver_rules: Vec<Value> = rules
         .rules
@@ -31,7 +41,7 @@ pub fn render(outcome: &ScanOutcome, rules: &RuleSet) -> String {
     let results: Vec<Value> = outcome
         .findings
         .iter()
-        .map(|f| result(f, rule_index(&f.rule)))
+        .map(|f| result(f, rule_index(&f.rule), owners, now))
         .collect();
     let doc = json!({
         "$schema": SCHEMA,
@@ -54,7 +64,17 @@ pub fn render(outcome: &ScanOutcome, rules: &RuleSet) -> String {
     s
 }
 
-fn result(f: &Finding, rule_index: Option<usize>) -> Value {
+/// The SARIF level of a severity.
+fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Informational => "note",
+    }
+}
+
+fn result(f: &Finding, rule_index: Option<usize>, owners: &Owners, now: SystemTime) -> Value {
+    let severity = owners.severity(f, now);
     let shown = f
         .key_id
         .as_deref()
@@ -73,7 +93,7 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
             ),
         ),
         None => (
-            "error",
+            level(severity),
             format!(
                 "Hard-coded AWS {} {} ({})",
                 f.kind.as_str().replace('_', " "),
@@ -95,9 +115,12 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
             "kind": f.kind.as_str(), "source": f.source.as_str(), "key_id": f.key_id,
             "key_type": f.key_type.map(KeyType::as_str),
             "account_id": f.account_id, "credential": f.credential, "redacted": f.redacted,
-            "fingerprint": f.fingerprint,
+            "fingerprint": f.fingerprint, "severity": severity.as_str(),
         }
     });
+    if let Some(o) = owners.shown(f) {
+        r["properties"]["owner"] = json!(o);
+    }
     if let Some(i) = rule_index {
         r["ruleIndex"] = json!(i);
     }

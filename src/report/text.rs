@@ -1,8 +1,12 @@
-//! Text for people: findings grouped by file, colour only on a terminal.
+//! Text for people: findings grouped by file, colour only on a terminal. A finding whose
+//! key's owner is known says so in a few words ([`owner_note`]).
 
 use std::fmt::Write as _;
+use std::time::SystemTime;
 
-use crate::finding::{Aggregate, Finding, Kind};
+use crate::finding::{account_from_key_id, Aggregate, Finding, Kind};
+use crate::owner::{self, AccountClass, Owner};
+use crate::report::owners::Owners;
 use crate::scan::ScanOutcome;
 
 /// Whether to colour the output.
@@ -23,8 +27,9 @@ impl Color {
     }
 }
 
-/// Renders a scan for a person.
-pub fn render(outcome: &ScanOutcome, color: Color) -> String {
+/// Renders a scan for a person, with the owners `owners` shows, their last use told
+/// relative to `now`.
+pub fn render(outcome: &ScanOutcome, owners: &Owners, now: SystemTime, color: Color) -> String {
     let mut out = String::new();
     let mut current: Option<&str> = None;
     for f in &outcome.findings {
@@ -41,7 +46,7 @@ pub fn render(outcome: &ScanOutcome, color: Color) -> String {
             out.push('\n');
             current = Some(f.path.as_str());
         }
-        out.push_str(&line(f, color));
+        out.push_str(&line(f, owners.shown(f).as_ref(), now, color));
         out.push('\n');
     }
     if !outcome.findings.is_empty() {
@@ -91,7 +96,49 @@ fn aggregate_note(a: &Aggregate) -> String {
     )
 }
 
-fn line(f: &Finding, color: Color) -> String {
+/// Whose key, in a few words: `own key of deploy-bot, Active, used 2 days ago`, `canary key
+/// (canarytokens.org (Thinkst)): a tripwire, do not use`, `foreign key`.
+fn owner_note(o: &Owner, key_id: &str, now: SystemTime) -> String {
+    let mut note = match o.account {
+        AccountClass::Canary => {
+            let issuer = account_from_key_id(key_id)
+                .and_then(|a| owner::canary_issuer(&a))
+                .unwrap_or("a canary-token service");
+            return format!("canary key ({issuer}): a tripwire, do not use");
+        }
+        AccountClass::Own => "own key".to_string(),
+        AccountClass::Foreign => "foreign key".to_string(),
+        AccountClass::Unknown => "key of an unknown account".to_string(),
+    };
+    if let Some(u) = &o.user {
+        let _ = write!(note, " of {u}");
+    }
+    if let Some(s) = o.status {
+        let _ = write!(note, ", {}", s.as_str());
+    }
+    if o.user.is_some() {
+        note.push_str(&match o.last_used.as_deref().map(|t| ago(t, now)) {
+            Some(Some(ago)) => format!(", used {ago}"),
+            Some(None) => format!(", used {}", o.last_used.as_deref().unwrap_or("")),
+            None => ", never used".to_string(),
+        });
+    }
+    note
+}
+
+/// `today`, `1 day ago`, `12 days ago` for an RFC 3339 time before `now`; `None` when it
+/// does not parse or lies ahead.
+fn ago(rfc3339: &str, now: SystemTime) -> Option<String> {
+    let then = humantime::parse_rfc3339_weak(rfc3339).ok()?;
+    let days = now.duration_since(then).ok()?.as_secs() / 86_400;
+    Some(match days {
+        0 => "today".to_string(),
+        1 => "1 day ago".to_string(),
+        n => format!("{n} days ago"),
+    })
+}
+
+fn line(f: &Finding, owner: Option<&Owner>, now: SystemTime, color: Color) -> String {
     let value = match f.kind {
         Kind::AccessKeyId => f.key_id.clone().unwrap_or_else(|| f.redacted.clone()),
         _ => f.redacted.clone(),
@@ -111,6 +158,9 @@ fn line(f: &Finding, color: Color) -> String {
     if let Some(a) = &f.aggregate {
         extra.push(aggregate_note(a));
     }
+    if let (Some(o), Some(k)) = (owner, &f.key_id) {
+        extra.push(owner_note(o, k, now));
+    }
     format!(
         "  {}  {:<17}  {}  {}  {}",
         color.paint("32", &format!("{}:{}", f.line, f.column)),
@@ -123,4 +173,45 @@ fn line(f: &Finding, color: Color) -> String {
         },
         color.paint("2", &f.fingerprint[..19.min(f.fingerprint.len())]),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::owner::KeyStatus;
+
+    #[test]
+    fn owner_notes() {
+        let now = humantime::parse_rfc3339("2026-11-30T12:00:00Z").unwrap();
+        let canary = crate::owner::tests::key_id_of("AKIA", 52_310_077_262);
+        let own = |status, last_used: Option<&str>| Owner {
+            user: Some("deploy-bot".into()),
+            status,
+            last_used: last_used.map(str::to_string),
+            ..Owner::of_class(AccountClass::Own)
+        };
+        let cases = [
+            (
+                own(Some(KeyStatus::Active), Some("2026-11-28T09:14:00Z")),
+                "own key of deploy-bot, Active, used 2 days ago",
+            ),
+            (
+                own(Some(KeyStatus::Inactive), None),
+                "own key of deploy-bot, Inactive, never used",
+            ),
+            (
+                own(None, Some("2026-11-30T08:00:00Z")),
+                "own key of deploy-bot, used today",
+            ),
+            (Owner::of_class(AccountClass::Own), "own key"),
+            (Owner::of_class(AccountClass::Foreign), "foreign key"),
+            (
+                Owner::of_class(AccountClass::Canary),
+                "canary key (canarytokens.org (Thinkst)): a tripwire, do not use",
+            ),
+        ];
+        for (o, want) in cases {
+            assert_eq!(owner_note(&o, &canary, now), want);
+        }
+    }
 }

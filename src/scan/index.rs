@@ -16,10 +16,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use inotify::{WatchDescriptor, WatchMask};
+use inotify::WatchMask;
 use serde::{Deserialize, Serialize};
 
 use super::cache::Records;
+pub use super::dirs::DirTable;
 use crate::finding::Finding;
 
 /// Files created or removed since the indexing walk that the index keeps in memory (about
@@ -67,11 +68,9 @@ pub struct FileFindings {
 pub struct TreeIndex {
     /// The trees indexed (the plan's, when the index was made).
     pub roots: Vec<PathBuf>,
-    /// Watched directories by inotify watch descriptor.
-    pub dirs: HashMap<WatchDescriptor, PathBuf>,
-    /// Further paths of a watched directory (a bind mount shows one directory at two paths,
-    /// and the kernel gives both one watch).
-    pub aliases: HashMap<WatchDescriptor, Vec<PathBuf>>,
+    /// The watched directories and their paths (a bind mount shows one directory at two
+    /// paths, and the kernel gives both one watch).
+    pub dirs: DirTable,
     /// The identity (device, inode) of each root when indexed.
     pub root_ids: Vec<Option<(u64, u64)>>,
     /// The env files when indexed: the walk leaves them out of the index, so another set of

@@ -24,6 +24,7 @@ pub mod procfs;
 pub mod unreadable;
 
 mod cache;
+mod dirs;
 mod emit;
 mod outcome;
 mod plan;

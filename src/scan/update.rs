@@ -77,8 +77,8 @@ impl Scanner {
         let mut watches = watch.watches.clone();
         let scanned = self.scan(plan, cancel, Reuse::Index { cache, watch });
         if let Some(new) = &scanned.index {
-            for wd in old.dirs.into_keys().filter(|wd| !new.dirs.contains_key(wd)) {
-                let _ = watches.remove(wd);
+            for wd in old.dirs.watches().filter(|wd| !new.dirs.contains(wd)) {
+                let _ = watches.remove(wd.clone());
             }
         }
         scanned

@@ -58,7 +58,7 @@ impl Scanner {
             _ => None,
         };
         let index = match (watching, &cache) {
-            (Some(watching), Some(cache)) => watching.index(plan, &merged, cache, full_scan_at),
+            (Some(watching), Some(cache)) => watching.index(plan, &mut merged, cache, full_scan_at),
             _ => None,
         };
         let outcome = outcome::finish(plan, merged, started, cancelled);
@@ -258,7 +258,7 @@ impl Watching {
     fn index(
         &self,
         plan: &Plan,
-        merged: &Merged,
+        merged: &mut Merged,
         cache: &ScanCache,
         full_scan_at: u64,
     ) -> Option<TreeIndex> {
@@ -266,7 +266,7 @@ impl Watching {
             log::warn!(directories = self.added.load(Ordering::Relaxed), budget = self.set.budget;
                 "too many directories to watch; each cycle checks every file of the trees (one stat each)");
             let mut watches = self.set.watches.clone();
-            for (wd, _) in &merged.watched {
+            for wd in merged.dirs.watches() {
                 let _ = watches.remove(wd.clone());
             }
             return None;
@@ -285,10 +285,10 @@ impl Watching {
             failed: merged.failed.clone(),
             linked: merged.links.iter().cloned().collect(),
             full_scan_at,
+            dirs: std::mem::take(&mut merged.dirs).finish(),
             ..TreeIndex::default()
         }
         .with_base(cache.records());
-        add_dirs(&mut index, &merged.watched);
         for &(key, state) in &merged.unread {
             index.set(key, state, None);
         }
@@ -298,26 +298,6 @@ impl Watching {
             }
         }
         Some(index)
-    }
-}
-
-/// Enters the watched directories in the index.
-fn add_dirs(index: &mut TreeIndex, watched: &[(WatchDescriptor, PathBuf)]) {
-    for (wd, dir) in watched {
-        // The same directory at two paths (a bind mount) has one watch: both are kept.
-        match index.dirs.get(wd) {
-            Some(first) if first != dir => {
-                index
-                    .aliases
-                    .entry(wd.clone())
-                    .or_default()
-                    .push(dir.clone());
-            }
-            Some(_) => {}
-            None => {
-                index.dirs.insert(wd.clone(), dir.clone());
-            }
-        }
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use inotify::WatchDescriptor;
 
 use super::cache::{key_of, stamp_hash, stamp_of, CacheBuilder, ScanCache, TREE};
+use super::dirs::DirTableBuilder;
 use super::emit::{self, group_credentials, Ctx};
 use super::index::{FileFindings, FileState};
 use super::matcher::RawMatch;
@@ -37,8 +38,8 @@ pub(super) struct Merged {
     pub(super) unreadable: Vec<Unreadable>,
     /// While indexing: the files skipped or not read, by path key.
     pub(super) unread: Vec<(u64, FileState)>,
-    /// While indexing: the directory watches added.
-    pub(super) watched: Vec<(WatchDescriptor, PathBuf)>,
+    /// While indexing: the directory watches added, and their paths.
+    pub(super) dirs: DirTableBuilder,
     /// Entries the walk could not read.
     pub(super) walk_errors: u64,
     /// While indexing: files that could not be read.
@@ -64,8 +65,6 @@ pub(super) struct Worker<'a> {
     indexing: bool,
     /// While indexing: the files skipped or not read.
     unread: Vec<(u64, FileState)>,
-    /// While indexing: the directory watches added.
-    watched: Vec<(WatchDescriptor, PathBuf)>,
     walk_errors: u64,
     /// While indexing: files that could not be read, and files with other names (hard links).
     failed: Vec<PathBuf>,
@@ -97,7 +96,6 @@ impl<'a> Worker<'a> {
             rate_window: (Instant::now(), 0),
             indexing: false,
             unread: Vec::new(),
-            watched: Vec::new(),
             walk_errors: 0,
             failed: Vec::new(),
             links: Vec::new(),
@@ -109,9 +107,11 @@ impl<'a> Worker<'a> {
         self.indexing = true;
     }
 
-    /// Notes a directory watch added by the walk.
-    pub(super) fn note_watched(&mut self, wd: WatchDescriptor, dir: &Path) {
-        self.watched.push((wd, dir.to_path_buf()));
+    /// Notes a directory watch added by the walk, straight in the shared table: a directory's
+    /// parent is noted before the walk reads the parent, so it is in the table first.
+    pub(super) fn note_watched(&self, wd: WatchDescriptor, dir: &Path) {
+        let mut m = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        m.dirs.add(wd, dir);
     }
 
     /// Counts an entry the walk could not read.
@@ -153,10 +153,11 @@ impl<'a> Worker<'a> {
     }
 
     /// Keeps what a file read (or taken from the cache) holds: its record for the new cache,
-    /// and its findings if it has any.
+    /// and its findings if it has any. A scan that neither builds a cache nor indexes (`scan
+    /// PATH…`) keeps no second copy of the findings.
     fn keep(&mut self, key: u64, stamp: u64, found: Option<FileFindings>) {
-        if let Some(f) = found.filter(|f| !f.findings.is_empty() || f.suppressed > 0) {
-            self.found.insert(key, f);
+        if self.indexing || self.records.is_some() {
+            self.keep_found(key, found);
         }
         let Some(records) = self.records.as_mut() else {
             return;
@@ -164,6 +165,13 @@ impl<'a> Worker<'a> {
         records.push([key, stamp | if self.indexing { TREE } else { 0 }]);
         if records.len() >= LOCAL_RECORDS {
             self.hand_over_records();
+        }
+    }
+
+    /// Keeps the findings of file `key`, if it has any.
+    fn keep_found(&mut self, key: u64, found: Option<FileFindings>) {
+        if let Some(f) = found.filter(|f| !f.findings.is_empty() || f.suppressed > 0) {
+            self.found.insert(key, f);
         }
     }
 
@@ -219,11 +227,12 @@ impl<'a> Worker<'a> {
             return self.failed(&display, "read error", &e);
         }
         group_credentials(&mut self.findings[first..]);
-        let found = FileFindings {
+        // The copy for the cache and the index only where one is made.
+        let found = (self.indexing || self.records.is_some()).then(|| FileFindings {
             findings: self.findings[first..].to_vec(),
             suppressed: self.stats.suppressed - suppressed_before,
-        };
-        self.keep(key, stamp_hash(&stamp_of(&meta)), Some(found));
+        });
+        self.keep(key, stamp_hash(&stamp_of(&meta)), found);
         FileState::Read
     }
 
@@ -385,7 +394,6 @@ impl Drop for Worker<'_> {
         m.stats.add(&self.stats);
         m.found.extend(self.found.drain());
         m.unread.append(&mut self.unread);
-        m.watched.append(&mut self.watched);
         m.walk_errors += self.walk_errors;
         m.failed.append(&mut self.failed);
         m.links.append(&mut self.links);

@@ -6,6 +6,7 @@ mod cloudwatch;
 mod common;
 mod corpus;
 mod ec2;
+mod enrich;
 mod harness;
 mod imds_emulator;
 mod properties;

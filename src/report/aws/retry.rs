@@ -115,7 +115,7 @@ pub(crate) fn classify(status: u16, code: &str) -> Class {
     }
     match code {
         "ResourceAlreadyExistsException" => Class::AlreadyExists,
-        "ResourceNotFoundException" => Class::NotFound,
+        "ResourceNotFoundException" | "NoSuchEntity" => Class::NotFound,
         "ExpiredToken" | "ExpiredTokenException" | "TokenRefreshRequired" => Class::Expired,
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "NotAuthorized" => {
             Class::AccessDenied

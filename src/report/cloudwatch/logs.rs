@@ -66,16 +66,18 @@ fn instance_fields(i: Option<&IdentityDocument>) -> serde_json::Map<String, serd
 }
 
 /// The event of one finding change: the fields of the scan JSON ([`FindingJson`], an
-/// aggregate's `aggregate` object included), plus
-/// `event`, `change`, `time` and the instance (`instance_id`, `instance_account_id`, `region`,
+/// aggregate's `aggregate` object and the key's `owner` included), plus
+/// `event`, `change`, `severity` (DESIGN.md "Key owner"), `time` and the instance (`instance_id`, `instance_account_id`, `region`,
 /// `availability_zone`, `image_id`).
 pub fn finding_event(f: &Finding, change: Change, report: &CycleReport) -> LogEvent {
-    let mut m = match serde_json::to_value(FindingJson::from(f)) {
+    let mut m = match serde_json::to_value(FindingJson::new(f, &report.owners)) {
         Ok(serde_json::Value::Object(m)) => m,
         _ => serde_json::Map::new(),
     };
     m.insert("event".into(), json!("finding"));
     m.insert("change".into(), json!(change.as_str()));
+    let severity = report.owners.severity(f, report.time);
+    m.insert("severity".into(), json!(severity.as_str()));
     m.insert(
         "time".into(),
         json!(humantime::format_rfc3339_seconds(report.time).to_string()),

@@ -170,6 +170,7 @@ mod tests {
             },
             changes: Default::default(),
             summary: Default::default(),
+            owners: Default::default(),
         }
     }
 

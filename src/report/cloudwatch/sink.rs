@@ -503,16 +503,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
             let refs: Vec<&Datum> = chunk.iter().map(|(_, m)| m).collect();
             let body = metrics::put_metric_data_body(namespace, &refs);
             let seqs: Vec<u64> = chunk.iter().map(|(s, _)| *s).collect();
-            let res = self
-                .service
-                .call(
-                    &Api::PutMetricData,
-                    target,
-                    &body,
-                    creds,
-                    d.calls.get(Api::PutMetricData),
-                )
-                .await;
+            let res = self.call(Api::PutMetricData, target, &body, creds, d).await;
             match res {
                 Ok(_) => {
                     d.delivered_datums += seqs.len() as u64;
@@ -576,16 +567,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
         let body = logs::put_log_events_body(group, name, batch.events);
         let mut created = false;
         loop {
-            let res = self
-                .service
-                .call(
-                    &Api::PutLogEvents,
-                    target,
-                    &body,
-                    creds,
-                    d.calls.get(Api::PutLogEvents),
-                )
-                .await;
+            let res = self.call(Api::PutLogEvents, target, &body, creds, d).await;
             match res {
                 Ok(resp) => return self.accepted(stream, batch, &resp, d),
                 Err(e) if is_not_found(&e) && !created => {
@@ -648,6 +630,19 @@ impl<C: CredentialSource> CloudWatchSink<C> {
         Flow::Next
     }
 
+    /// One call of `api`, counted in `d`.
+    async fn call(
+        &self,
+        api: Api,
+        target: &Target,
+        body: &[u8],
+        creds: &mut RoleCredentials,
+        d: &mut Delivery,
+    ) -> Result<Vec<u8>, CloudWatchError> {
+        let counter = d.calls.get(api);
+        self.service.call(&api, target, body, creds, counter).await
+    }
+
     /// `CreateLogStream`, and first the group ([`Self::create_group`]) if that is what
     /// does not exist; "already exists" is success.
     async fn create_stream(
@@ -660,14 +655,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
     ) -> Result<(), CloudWatchError> {
         let body = logs::create_log_stream_body(group, stream);
         match self
-            .service
-            .call(
-                &Api::CreateLogStream,
-                target,
-                &body,
-                creds,
-                d.calls.get(Api::CreateLogStream),
-            )
+            .call(Api::CreateLogStream, target, &body, creds, d)
             .await
         {
             Ok(_) => return Ok(()),
@@ -675,14 +663,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
             Err(e) => return Err(e),
         }
         self.create_group(target, group, creds, d).await?;
-        self.service
-            .call(
-                &Api::CreateLogStream,
-                target,
-                &body,
-                creds,
-                d.calls.get(Api::CreateLogStream),
-            )
+        self.call(Api::CreateLogStream, target, &body, creds, d)
             .await
             .map(|_| ())
     }
@@ -700,14 +681,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
     ) -> Result<(), CloudWatchError> {
         let body = logs::create_log_group_body(group);
         let resp = self
-            .service
-            .call(
-                &Api::CreateLogGroup,
-                target,
-                &body,
-                creds,
-                d.calls.get(Api::CreateLogGroup),
-            )
+            .call(Api::CreateLogGroup, target, &body, creds, d)
             .await?;
         let days = self.cfg.log_retention_days;
         if !logs::created(&resp) {
@@ -720,14 +694,7 @@ impl<C: CredentialSource> CloudWatchSink<C> {
         }
         let body = logs::put_retention_policy_body(group, days);
         let res = self
-            .service
-            .call(
-                &Api::PutRetentionPolicy,
-                target,
-                &body,
-                creds,
-                d.calls.get(Api::PutRetentionPolicy),
-            )
+            .call(Api::PutRetentionPolicy, target, &body, creds, d)
             .await;
         if let Err(e) = res {
             log::warn!(error:% = e, group:% = group;
