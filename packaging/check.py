@@ -32,6 +32,10 @@ DEFAULT_RETENTION = 90
 # The opt-in of imds.v1_from_ec2_api: the agent reads its own MetadataOptions.HttpTokens.
 # DescribeInstances has no resource-level permissions, so Resource is "*".
 EC2_ACTION = "ec2:DescribeInstances"
+SSM_ACTION = "ssm:PutComplianceItems"
+# The instances of the account (policy file: any partition, region, account).
+SSM_POLICY_RESOURCE = "arn:*:ec2:*:*:instance/*"
+SSM_CFN_RESOURCE = {"Fn::Sub": "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*"}
 # The opt-in of `[enrich] iam`: read-only, on the account's users.
 IAM_ACTIONS = {"iam:GetAccessKeyLastUsed", "iam:ListAccessKeys"}
 
@@ -74,14 +78,28 @@ SH_RESOURCES = (
 )
 
 
+def without_ssm_statement(where, statements, resource):
+    """The statements but the Systems Manager Compliance one, which must be there: Allow
+    ssm:PutComplianceItems alone, on the instances (`resource`) only."""
+    ssm = [st for st in statements if SSM_ACTION in as_list(st.get("Action", []))]
+    need(len(ssm) == 1, f"{where}: expected one {SSM_ACTION} statement, found {len(ssm)}")
+    st = ssm[0]
+    need(st.get("Effect") == "Allow" and as_list(st["Action"]) == [SSM_ACTION],
+         f"{where}: the Systems Manager statement must allow {SSM_ACTION} alone")
+    need(as_list(st["Resource"]) == [resource],
+         f"{where}: {SSM_ACTION} on {st['Resource']}, expected the instances {resource}")
+    return [s for s in statements if s is not st]
+
+
 def check_policy_statements(where, statements, log_resource_ok, creates_group,
-                            describe_instances=None):
+                            describe_instances=None, ssm_resource=SSM_POLICY_RESOURCE):
     """The least-privilege contract: exactly PutMetricData limited to the namespace, the Logs
     write actions on the log group and, when the agent may create the group, CreateLogGroup and
     PutRetentionPolicy on it; with the opt-in (`describe_instances`: its region condition, or
     "any" for none) the DescribeInstances statement; nothing else, no wildcard actions."""
     want = ({"cloudwatch:PutMetricData", SH_ACTION} | WRITE_ACTIONS
             | (CREATE_ACTIONS if creates_group else set()))
+    statements = without_ssm_statement(where, statements, ssm_resource)
     if describe_instances is not None:
         ec2 = [st for st in statements if EC2_ACTION in as_list(st.get("Action", []))]
         need(len(ec2) == 1, f"{where}: expected one {EC2_ACTION} statement, found {len(ec2)}")
@@ -250,7 +268,7 @@ def check_aws(d):
             "ReadsAccessKeyOwners": iam}), lambda r: r == users)
         need(n == int(iam), f"{where}: {n} IAM opt-in statements")
         check_policy_statements(
-            where, rest, cfn_log_arn, creates_group=not stack_owns,
+            where, rest, cfn_log_arn, creates_group=not stack_owns, ssm_resource=SSM_CFN_RESOURCE,
             describe_instances={"aws:RequestedRegion": {"Ref": "AWS::Region"}} if ec2 else None)
     check_log_group(path, tpl, res, by_type)
     need(tpl["Parameters"]["MetricNamespace"]["Default"] == NAMESPACE, f"{path}: namespace default")

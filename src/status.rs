@@ -108,6 +108,7 @@ impl Status {
                 journald: last.map(|c| &c.record.journald),
                 cloudwatch: last.map(|c| &c.record.cloudwatch),
                 securityhub: last.and_then(|c| c.record.securityhub.as_ref()),
+                ssm: last.and_then(|c| c.record.ssm.as_ref()),
             },
             outbox: JsonOutbox {
                 pending: self.outbox.pending,
@@ -209,6 +210,8 @@ struct JsonSinks<'a> {
     cloudwatch: Option<&'a SinkState>,
     #[serde(skip_serializing_if = "Option::is_none")]
     securityhub: Option<&'a SinkState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ssm: Option<&'a SinkState>,
 }
 
 #[derive(Serialize)]
@@ -253,7 +256,10 @@ fn write_cycle(s: &mut String, c: &LastCycle) {
     line(s, "journald", &sink_text(&r.journald));
     line(s, "CloudWatch", &sink_text(&r.cloudwatch));
     if let Some(sh) = &r.securityhub {
-        let _ = writeln!(s, "Security Hub: {}", sink_text(sh));
+        line(s, "Security Hub", &sink_text(sh));
+    }
+    if let Some(ssm) = &r.ssm {
+        line(s, "SSM", &sink_text(ssm));
     }
 }
 
@@ -267,7 +273,7 @@ fn sink_text(state: &SinkState) -> String {
 
 /// One `label:  value` line, values aligned.
 fn line(s: &mut String, label: &str, value: &str) {
-    let _ = writeln!(s, "{:<12}{value}", format!("{label}:"));
+    let _ = writeln!(s, "{:<14}{value}", format!("{label}:"));
 }
 
 /// Fails with one sentence naming the directory when it cannot be listed (missing, or not
@@ -344,6 +350,7 @@ mod tests {
             securityhub: Some(SinkState::Inactive {
                 reason: "not enabled".into(),
             }),
+            ssm: None,
         }
     }
 
@@ -376,20 +383,20 @@ mod tests {
     fn text_aligns_its_lines_and_says_why_a_cycle_is_stale() {
         let text = status(false, 3 * 3600, 2, 1).to_text();
         assert!(
-            text.starts_with("daemon:     not running (daemon.pid names pid 7"),
+            text.starts_with("daemon:       not running (daemon.pid names pid 7"),
             "{text}"
         );
         assert!(
-            text.contains("last cycle: 2027-01-15T08:00:00Z, 3h ago, by the daemon (pid 7), took 1.5 s; older than 2 intervals (2h)"),
+            text.contains("last cycle:   2027-01-15T08:00:00Z, 3h ago, by the daemon (pid 7), took 1.5 s; older than 2 intervals (2h)"),
             "{text}"
         );
         assert!(
-            text.contains("role check: pass (1 failed check(s))\n"),
+            text.contains("role check:   pass (1 failed check(s))\n"),
             "{text}"
         );
-        assert!(text.contains("CloudWatch: disabled\n"), "{text}");
+        assert!(text.contains("CloudWatch:   disabled\n"), "{text}");
         assert!(
-            text.ends_with("outbox:     0 pending, 0 dropped\n"),
+            text.ends_with("outbox:       0 pending, 0 dropped\n"),
             "{text}"
         );
     }

@@ -19,6 +19,8 @@ use crate::config::Config;
 use crate::finding::Finding;
 use crate::report::cloudwatch::Delivery;
 use crate::report::cycle::{CycleReport, RoleSummary};
+use crate::report::fleet::HostView;
+use crate::report::ssm::SsmDelivery;
 use crate::role::{self, RoleReport, V1Probe};
 use crate::scan::unreadable::{Coverage, Unreadable};
 use crate::scan::{CacheFile, Reuse, ScanCache, ScanOutcome};
@@ -72,7 +74,7 @@ pub(super) async fn run(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOut
             in_memory,
             holds: state.holds(&scanned.findings),
         };
-        let owners = std::mem::take(&mut report.owners);
+        let view = host_view(role.as_ref(), &scanned.findings, report.owners.enriched());
         drop(report);
         let next = commit::next(sink, facts);
         apply(parts, next, state, in_memory, &scanned.findings, &mut out);
@@ -82,10 +84,9 @@ pub(super) async fn run(parts: &mut Parts, cancel: &Arc<AtomicBool>) -> CycleOut
         }
         out.delivery = flush(parts, delivery).await;
         out.cloudwatch_off = parts.sink.as_ref().err().cloned();
-        out.securityhub =
-            super::securityhub::report(parts, role.as_ref(), &scanned.findings, owners.enriched())
-                .await;
+        out.securityhub = super::securityhub::report(parts, view.as_ref()).await;
         out.securityhub_off = parts.securityhub.as_ref().err().cloned();
+        out.ssm = Some(report_ssm(parts, view.as_ref()).await);
         drop(scanned);
     }
     out.role = role;
@@ -289,6 +290,41 @@ fn apply(
     if keep {
         parts.uncommitted = Some(state);
     }
+}
+
+/// The whole picture the fleet sinks report (`None` without an instance identity: off EC2,
+/// IMDS disabled or unreachable), with what the IAM enrichment learnt of the keys' owners.
+fn host_view(
+    role: Option<&RoleReport>,
+    findings: &[Finding],
+    owners: &std::collections::HashMap<String, crate::owner::Owner>,
+) -> Option<HostView> {
+    let r = role?;
+    let instance = r.instance.clone()?;
+    let checks = Some(r.checks.clone());
+    Some(HostView::new(
+        SystemTime::now(),
+        instance,
+        checks,
+        findings,
+        owners,
+    ))
+}
+
+/// Systems Manager Compliance: the picture of this cycle (after the daemon's first contact).
+/// `Err` says why there is no delivery (disabled, no identity, before first contact).
+async fn report_ssm(parts: &Parts, view: Option<&HostView>) -> Result<SsmDelivery, String> {
+    let sink = parts.ssm.as_ref().map_err(Clone::clone)?;
+    let Some(view) = view else {
+        return Err("no instance identity (off EC2, or IMDS disabled or unreachable)".into());
+    };
+    if parts
+        .first_contact
+        .is_some_and(|t| tokio::time::Instant::now() < t)
+    {
+        return Err("waiting for the first contact (agent.first_contact_splay)".into());
+    }
+    Ok(sink.report(view).await)
 }
 
 /// Sends what the outbox holds, within [`FLUSH_DEADLINE`] (an inactive sink sends nothing).

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use crate::config::Config;
 use crate::error::Exit;
 use crate::report::cloudwatch::Delivery;
+use crate::report::ssm::SsmDelivery;
 use crate::role::{self, RoleReport};
 use crate::state::{CycleRecord, Runner, SinkState};
 
@@ -41,6 +42,9 @@ pub struct CycleOutcome {
     pub securityhub: Option<crate::report::securityhub::Delivery>,
     /// Why the Security Hub sink is off.
     pub securityhub_off: Option<String>,
+    /// Systems Manager Compliance: what it did, or why it did nothing (`disabled`, no
+    /// identity, before the first contact); `None` when the cycle did not get that far.
+    pub ssm: Option<Result<SsmDelivery, String>>,
     /// Whether the cycle was cancelled (shutdown) before it finished.
     pub cancelled: bool,
     /// Why the finding state could not be written (the same changes are computed again next
@@ -138,6 +142,21 @@ impl CycleOutcome {
                 self.securityhub_off.as_deref(),
                 config.securityhub.enabled,
             )),
+            ssm: Some(self.ssm_state()),
+        }
+    }
+
+    /// The Systems Manager sink as `status` shows it.
+    fn ssm_state(&self) -> SinkState {
+        let inactive = |reason: &str| SinkState::Inactive {
+            reason: reason.to_string(),
+        };
+        match &self.ssm {
+            Some(Ok(d)) if d.active => SinkState::Active,
+            Some(Ok(d)) => inactive(d.inactive_reason.as_deref().unwrap_or("no credentials")),
+            Some(Err(why)) if why == super::parts::SSM_DISABLED => SinkState::Disabled,
+            Some(Err(why)) => inactive(why),
+            None => inactive("the cycle ended before reporting"),
         }
     }
 
@@ -173,6 +192,7 @@ impl CycleOutcome {
         let _ = writeln!(s, "  journald:   {} entr(y/ies)", self.journal_entries);
         self.write_cloudwatch(&mut s);
         self.write_securityhub(&mut s);
+        self.write_ssm(&mut s);
         s
     }
 
@@ -192,6 +212,28 @@ impl CycleOutcome {
         for e in self.securityhub.iter().flat_map(|d| &d.errors) {
             let _ = writeln!(s, "    error: {e}");
         }
+    }
+
+    /// The Systems Manager line of the summary.
+    fn write_ssm(&self, s: &mut String) {
+        let line = match &self.ssm {
+            None => return,
+            Some(Err(why)) => format!("off ({why})"),
+            Some(Ok(d)) if !d.active => {
+                format!("inactive: {}", d.inactive_reason.as_deref().unwrap_or("?"))
+            }
+            Some(Ok(d)) if d.delivered => format!("{} item(s) delivered", d.items),
+            Some(Ok(d)) if d.pending => format!(
+                "{} item(s) pending: {}",
+                d.items,
+                d.error.as_deref().unwrap_or("not sent")
+            ),
+            Some(Ok(d)) => match &d.error {
+                Some(e) => format!("{} item(s) refused: {e}", d.items),
+                None => format!("{} item(s), unchanged since the last delivery", d.items),
+            },
+        };
+        let _ = writeln!(s, "  ssm:        {line}");
     }
 
     fn write_role(&self, s: &mut String) {

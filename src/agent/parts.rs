@@ -9,6 +9,7 @@ use crate::imds::{CredentialsProvider, ImdsClient};
 use crate::report::cloudwatch::{CloudWatchError, CloudWatchSink};
 use crate::report::ec2::Ec2Client;
 use crate::report::enrich::Enricher;
+use crate::report::ssm::SsmSink;
 use crate::scan::{Options, Scanner};
 use crate::state::{self, FindingState, StateError};
 
@@ -48,6 +49,9 @@ pub(super) struct Parts {
     /// The daemon's first CloudWatch call waits until then ([`crate::config::AgentConfig::first_contact_splay`]);
     /// `None` for `run --once` and once it has passed.
     pub(super) first_contact: Option<tokio::time::Instant>,
+    /// The Systems Manager Compliance sink, or why there is none (`disabled`: `ssm.compliance`
+    /// is off).
+    pub(super) ssm: Result<SsmSink<Option<CredentialsProvider>>, String>,
     /// IAM for `[enrich] iam` (None when it is off, or IMDS is); its answers are kept across
     /// cycles, not across reloads.
     pub(super) enricher: Option<Enricher<CredentialsProvider>>,
@@ -60,6 +64,7 @@ impl Parts {
         Ok(Parts {
             securityhub: super::securityhub::open(&config, imds.as_ref()),
             ec2: open_ec2(&config, imds.as_ref()),
+            ssm: open_ssm(&config, imds.as_ref()),
             enricher: open_enricher(&config, imds.as_ref()),
             sink_locked: is_locked(&sink),
             config,
@@ -91,6 +96,7 @@ impl Parts {
         self.securityhub = Err("reloading".into()); // releases its state's lock first
         self.securityhub = super::securityhub::open(&config, imds.as_ref());
         self.ec2 = open_ec2(&config, imds.as_ref());
+        self.ssm = open_ssm(&config, imds.as_ref());
         self.enricher = open_enricher(&config, imds.as_ref());
         self.scanner = scanner;
         self.imds = imds;
@@ -152,6 +158,24 @@ fn open_ec2(config: &Config, imds: Option<&Arc<ImdsClient>>) -> Option<super::pr
     Ec2Client::new(config, source)
         .map_err(|e| log::error!(error:% = e; "imds.v1_from_ec2_api is off for this process"))
         .ok()
+}
+
+/// Why there is no Systems Manager sink when `ssm.compliance` is off.
+pub(super) const SSM_DISABLED: &str = "disabled";
+
+/// The Systems Manager Compliance sink, signing with the instance role's credentials.
+fn open_ssm(
+    config: &Config,
+    imds: Option<&Arc<ImdsClient>>,
+) -> Result<SsmSink<Option<CredentialsProvider>>, String> {
+    if !config.ssm.compliance {
+        return Err(SSM_DISABLED.into());
+    }
+    let source = imds.map(|c| CredentialsProvider::new(Arc::clone(c)));
+    SsmSink::new(config, source).map_err(|e| {
+        log::error!(error:% = e; "Systems Manager Compliance is off for this process");
+        format!("not used: {e}")
+    })
 }
 
 /// The IAM enrichment of `[enrich] iam`, signing with the instance role's credentials; None

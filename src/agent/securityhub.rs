@@ -2,18 +2,13 @@
 //! carried findings count as present) planned and written durably, then flushed within the
 //! flush deadline. Both the daemon and `run --once` run it (from [`super::cycle`]).
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use crate::config::Config;
-use crate::finding::Finding;
 use crate::imds::{CredentialsProvider, ImdsClient};
-use crate::owner::Owner;
 use crate::report::aws::AwsError;
 use crate::report::fleet::HostView;
 use crate::report::securityhub::{Delivery, SecurityHubSink};
-use crate::role::RoleReport;
 use crate::state::SinkState;
 
 use super::cycle::FLUSH_DEADLINE;
@@ -34,28 +29,22 @@ pub(super) fn open(config: &Config, imds: Option<&Arc<ImdsClient>>) -> Result<Si
     })
 }
 
-/// Plans and sends the cycle's findings. `owners` is what the IAM enrichment learnt, by key
-/// id (empty without it). `None` when the sink is off.
-pub(super) async fn report(
-    parts: &mut Parts,
-    role: Option<&RoleReport>,
-    findings: &[Finding],
-    owners: &HashMap<String, Owner>,
-) -> Option<Delivery> {
+/// Plans and sends the cycle's picture (`None`: no instance identity). `None` when the sink
+/// is off.
+pub(super) async fn report(parts: &mut Parts, view: Option<&HostView>) -> Option<Delivery> {
     let before_contact = parts
         .first_contact
         .is_some_and(|t| tokio::time::Instant::now() < t);
     let sink = parts.securityhub.as_mut().ok()?;
-    let Some((role, instance)) = role.and_then(|r| Some((r, r.instance.clone()?))) else {
+    let Some(view) = view else {
         return Some(Delivery {
             inactive_reason: Some("no instance identity (IMDS disabled or unreachable)".into()),
             pending: sink.pending(),
             ..Delivery::default()
         });
     };
-    let now = SystemTime::now();
-    let view = HostView::new(now, instance, Some(role.checks.clone()), findings, owners);
-    let planned = sink.observe(&view, now);
+    let now = view.time;
+    let planned = sink.observe(view, now);
     let mut d = if before_contact {
         Delivery {
             active: true,

@@ -4,10 +4,12 @@
 mod enrich;
 mod env;
 mod securityhub;
+mod ssm;
 
 pub use enrich::*;
 pub use env::*;
 pub use securityhub::*;
+pub use ssm::{SsmConfig, ENDPOINT_URL_SSM_VAR};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -89,6 +91,8 @@ pub struct Config {
     pub journald: JournaldConfig,
     /// Whether to import findings into Security Hub.
     pub securityhub: SecurityHubConfig,
+    /// Systems Manager Compliance.
+    pub ssm: SsmConfig,
     /// What the agent may ask AWS about the keys it finds.
     pub enrich: EnrichConfig,
 }
@@ -503,6 +507,7 @@ pub fn apply_env(config: &mut Config, env: &Env) -> Result<(), ConfigError> {
         config.imds.ec2_endpoint = Some(ep.to_string());
     }
     config.securityhub.apply_env(env);
+    config.ssm.apply_env(env);
     config.enrich.apply_env(env);
     Ok(())
 }
@@ -560,6 +565,7 @@ fn validate(config: &Config, origin: &Origin) -> Result<(), ConfigError> {
     }
     validate_cloudwatch(&config.cloudwatch).map_err(|(key, message)| invalid(key, message))?;
     (config.securityhub.validate()).map_err(|(key, message)| invalid(key, message))?;
+    config.ssm.validate(&origin.to_string())?;
     config.enrich.validate(&origin.to_string())?;
     for (i, pat) in config.scan.exclude.iter().enumerate() {
         if let Err(e) = globset::Glob::new(pat) {

@@ -4,7 +4,8 @@
 //! change) and [`cloudwatch`] (metrics and Logs events through a durable outbox), which finds
 //! its AWS endpoints in [`endpoints`] (every partition, FIPS and dual-stack). [`ec2`] asks EC2
 //! whether IMDSv1 is open, signed as the CloudWatch sink signs (the agent's opt-in instead of
-//! the token-less probe).
+//! the token-less probe). The fleet sinks consume a [`fleet::HostView`] (the whole picture):
+//! [`ssm`] puts it on the Systems Manager Compliance page.
 
 pub mod aws;
 pub mod cloudwatch;
@@ -19,4 +20,5 @@ pub mod json;
 pub mod owners;
 pub mod sarif;
 pub mod securityhub;
+pub mod ssm;
 pub mod text;

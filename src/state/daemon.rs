@@ -80,6 +80,9 @@ pub struct CycleRecord {
     /// The Security Hub sink (`None` in a record of a version without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub securityhub: Option<SinkState>,
+    /// The Systems Manager Compliance sink (absent in records of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssm: Option<SinkState>,
 }
 
 /// The file: the record and its format version.
@@ -211,6 +214,7 @@ mod tests {
                 reason: "no credentials".into(),
             },
             securityhub: Some(SinkState::Disabled),
+            ssm: Some(SinkState::Disabled),
         }
     }
 

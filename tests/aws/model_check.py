@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl
 import botocore.session
 
 # The services whose requests are checked (botocore names).
-SERVICES = ("logs", "cloudwatch", "ec2")
+SERVICES = ("logs", "cloudwatch", "ec2", "ssm")
 # REST-JSON services (operation told by method and path): Security Hub's BatchImportFindings.
 REST_JSON_SERVICES = ("securityhub",)
 QUERY_PROTOCOLS = ("ec2", "query")

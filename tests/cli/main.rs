@@ -13,4 +13,5 @@ mod properties;
 mod role;
 mod scan;
 mod securityhub;
+mod ssm;
 mod status;

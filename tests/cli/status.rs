@@ -194,9 +194,9 @@ fn after_run_once_the_last_cycle_shows_but_no_daemon_runs() {
     assert!(!String::from_utf8_lossy(&status_file).contains(KEY_ID));
 
     let text = host.status_text();
-    assert!(text.starts_with("daemon:     not running\n"), "{text}");
+    assert!(text.starts_with("daemon:       not running\n"), "{text}");
     assert!(
-        text.contains("findings:   2 finding(s), 1 credential(s): 2 new"),
+        text.contains("findings:     2 finding(s), 1 credential(s): 2 new"),
         "{text}"
     );
 }

@@ -93,7 +93,7 @@ pub(crate) enum Class {
 /// | any 2xx | `Ok` |
 /// | `ResourceAlreadyExistsException` | `AlreadyExists` |
 /// | `ResourceNotFoundException`, `NoSuchEntity` | `NotFound` |
-/// | `InvalidAccessException`, `InvalidResourceId` | `NotHere` |
+/// | `InvalidAccessException`, `InvalidResourceId`, `InvalidResourceType` | `NotHere` |
 /// | `ExpiredToken`, `ExpiredTokenException`, `TokenRefreshRequired` | `Expired` |
 /// | `AccessDenied`, `AccessDeniedException` | `AccessDenied` |
 /// | `UnauthorizedOperation`, `NotAuthorized` | `AccessDenied` |
@@ -112,6 +112,7 @@ pub(crate) enum Class {
 /// | `MissingRequiredParameter`, `ValidationError`, `ValidationException` | `Validation` |
 /// | `SerializationException`, `InvalidSequenceTokenException` | `Validation` |
 /// | `DataAlreadyAcceptedException`, `MalformedQueryString` | `Validation` |
+/// | Systems Manager: `InvalidItemContentException`, `ItemSizeLimitExceededException`, `TotalSizeLimitExceededException`, `ComplianceTypeCountLimitExceededException` | `Validation` |
 /// | anything else: a bare 503, a proxy's 407, a firewall's HTML 403, a 413 … | `Retry` |
 pub(crate) fn classify(status: u16, code: &str) -> Class {
     if (200..300).contains(&status) {
@@ -120,7 +121,7 @@ pub(crate) fn classify(status: u16, code: &str) -> Class {
     match code {
         "ResourceAlreadyExistsException" => Class::AlreadyExists,
         "ResourceNotFoundException" | "NoSuchEntity" => Class::NotFound,
-        "InvalidAccessException" | "InvalidResourceId" => Class::NotHere,
+        "InvalidAccessException" | "InvalidResourceId" | "InvalidResourceType" => Class::NotHere,
         "ExpiredToken" | "ExpiredTokenException" | "TokenRefreshRequired" => Class::Expired,
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "NotAuthorized" => {
             Class::AccessDenied
@@ -159,7 +160,11 @@ pub(crate) fn classify(status: u16, code: &str) -> Class {
         | "SerializationException"
         | "InvalidSequenceTokenException"
         | "DataAlreadyAcceptedException"
-        | "MalformedQueryString" => Class::Validation,
+        | "MalformedQueryString"
+        | "InvalidItemContentException"
+        | "ItemSizeLimitExceededException"
+        | "TotalSizeLimitExceededException"
+        | "ComplianceTypeCountLimitExceededException" => Class::Validation,
         // Anything else (a proxy's 407, an HTML 403 from an egress firewall, a 413 …) is not
         // proof that the entries are invalid: keep them and try again later.
         _ => Class::Retry,

@@ -120,13 +120,14 @@ impl AgentWorld {
     }
 }
 
-/// An agent config over `tree` with its state in `dir/state`.
+/// An agent config over `tree` with its state in `dir/state`; Systems Manager off (these are
+/// CloudWatch's tests; `AWS_ENDPOINT_URL` would send its calls to moto's front).
 fn agent_config(dir: &Path, tree: &Path, interval: &str) -> PathBuf {
     let cfg = dir.join("c.toml");
     std::fs::write(
         &cfg,
         format!(
-            "[agent]\ninterval = \"{interval}\"\nsplay = \"0s\"\nfirst_contact_splay = \"0s\"\nstate_dir = \"{}\"\n[scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\n",
+            "[agent]\ninterval = \"{interval}\"\nsplay = \"0s\"\nfirst_contact_splay = \"0s\"\nstate_dir = \"{}\"\n[scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\n[ssm]\ncompliance = false\n",
             dir.join("state").display(),
             tree.display()
         ),

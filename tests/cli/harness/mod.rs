@@ -10,3 +10,4 @@ pub mod fixtures;
 pub mod front;
 pub mod moto;
 pub mod proxy;
+pub mod ssm;
