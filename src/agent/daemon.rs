@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::{sleep_until, Instant, Interval};
 
@@ -243,6 +243,11 @@ async fn retry_outbox(parts: &mut Parts) {
             let _ = tokio::time::timeout(FLUSH_DEADLINE, sink.flush()).await;
         }
     }
+    if let Ok(sh) = parts.securityhub.as_mut() {
+        if sh.pending() > 0 {
+            let _ = tokio::time::timeout(FLUSH_DEADLINE, sh.flush(SystemTime::now())).await;
+        }
+    }
 }
 
 /// Loads and applies the configuration again; on any error the running one is kept.
@@ -259,7 +264,18 @@ fn reload(parts: &mut Parts, config_path: Option<&Path>, env: &Env) {
     }
 }
 
+/// Flushes the CloudWatch outbox, then the Security Hub store, each within
+/// [`SHUTDOWN_FLUSH_DEADLINE`]; what is left is sent after the next start.
 async fn flush_at_shutdown(parts: &mut Parts) {
+    if let Ok(sh) = parts.securityhub.as_mut() {
+        if sh.pending() > 0 {
+            let flushed =
+                tokio::time::timeout(SHUTDOWN_FLUSH_DEADLINE, sh.flush(SystemTime::now()));
+            if !flushed.await.is_ok_and(|d| d.pending == 0) {
+                log::warn!("shutting down with Security Hub findings pending; they are imported after the next start");
+            }
+        }
+    }
     let Some(sink) = parts.sink_mut() else { return };
     match tokio::time::timeout(SHUTDOWN_FLUSH_DEADLINE, sink.flush()).await {
         Ok(d) if d.pending > 0 => {
