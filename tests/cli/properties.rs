@@ -452,21 +452,9 @@ fn the_matcher_is_linear_on_long_runs() {
     }
 }
 
-/// The `chunked` fuzz target's haystack from one of its inputs (fuzz/fuzz_targets/chunked.rs:
-/// chunk size, border offset, filler, repeat count, content): the chunk and the haystack.
-fn chunked_input(data: &[u8]) -> (usize, Vec<u8>) {
-    let [c0, c1, p0, p1, fill, reps, content @ ..] = data else {
-        panic!("a chunked input has a 6-byte header");
-    };
-    let chunk = OVERLAP + 1 + usize::from(u16::from_le_bytes([*c0, *c1]) % 8192);
-    let into = usize::from(u16::from_le_bytes([*p0, *p1])) % (content.len() + 1);
-    let mut hay = vec![*fill; chunk - into];
-    for _ in 0..=(reps % 3) {
-        hay.extend_from_slice(content);
-    }
-    hay.resize(hay.len() + OVERLAP + 1, *fill);
-    (chunk, hay)
-}
+/// What the fuzz targets share: the `chunked` target's input layout.
+#[path = "../../fuzz/fuzz_targets/common.rs"]
+mod fuzz_common;
 
 /// The `chunked` fuzz target's timeouts (fuzz/artifacts/chunked/, before the matcher was
 /// linear): read across a chunk border they report what one whole read does, and the
@@ -482,7 +470,7 @@ fn the_chunked_fuzz_timeouts_read_alike_in_linear_work() {
         ),
     ];
     for data in inputs {
-        let (chunk, hay) = chunked_input(data);
+        let (chunk, hay) = fuzz_common::chunked_input(data).unwrap();
         let whole = read(&hay, hay.len() + 1);
         assert_eq!(read(&hay, chunk), whole, "chunk {chunk}");
         assert!(!whole.is_empty(), "the key in the input is found");
