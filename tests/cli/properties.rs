@@ -342,7 +342,7 @@ fn the_key_in_a_csv_padded_with_a_long_run_is_found_at_its_place() {
     for fill in [b'A', b'/', b'+', b'\n'] {
         let hay = padded_csv(fill, 20_000);
         let lines_before = if fill == b'\n' { 20_000 } else { 0 };
-        for chunk in [usize::MAX, OVERLAP + 4096, OVERLAP + 1] {
+        for chunk in [usize::MAX, OVERLAP + 4096, OVERLAP + 1024] {
             let found = read(&hay, chunk);
             let want = [
                 (KEY_ID.to_string(), lines_before + 2, 1),
@@ -456,12 +456,17 @@ fn the_matcher_is_linear_on_long_runs() {
 #[path = "../../fuzz/fuzz_targets/common.rs"]
 mod fuzz_common;
 
-/// The `chunked` fuzz target's timeouts (fuzz/artifacts/chunked/, before the matcher was
-/// linear): read across a chunk border they report what one whole read does, and the
+/// The `chunked` fuzz target's timeouts (fuzz/artifacts/chunked/): the first two before the
+/// matcher was linear; the third (`timeout-3be6…`) was the target's own, a chunk one byte over
+/// the overlap, so that each window moved on by one byte (the target now reports at least
+/// 1 KiB per window). Read across chunk borders they report what one whole read does, and the
 /// matcher's work on them is a few bytes examined per byte.
 #[test]
 fn the_chunked_fuzz_timeouts_read_alike_in_linear_work() {
-    let inputs: [&[u8]; 2] = [
+    let inputs: [&[u8]; 3] = [
+        include_bytes!(
+            "../../fuzz/artifacts/chunked/timeout-3be69535bfceb2175d79180caaba62cfab1700d5"
+        ),
         include_bytes!(
             "../../fuzz/artifacts/chunked/timeout-b1795c25ab7091829bed69065a13c00e7efcddcc"
         ),
