@@ -2,12 +2,17 @@
 //! places worth a look; each rule then confirms its value there (noseyparker's split). The
 //! matcher is a plain struct: it sees bytes and returns [`RawMatch`]es, nothing else.
 
+use std::cell::{Cell, OnceCell};
 use std::fmt;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use crate::finding::Kind;
-use crate::rules::{Alphabet, Evidence, Rule, RuleSet, RulesError};
+use crate::rules::{Alphabet, Evidence, IgnoreSpec, Rule, RuleSet, RulesError};
+
+mod runs;
+
+use runs::{continues_run, is_run_byte, ByteWindow, PemMarks};
 
 /// How far around a keyword its line is examined for a context name, and how far an evidence
 /// region reaches on a very long line (minified JSON).
@@ -67,6 +72,43 @@ pub struct Matcher {
     keyword_rule: Vec<usize>,
 }
 
+/// A region that may hold a value of a context rule: (rule, found only through a nearby key
+/// id, from, to).
+type Region = (usize, bool, usize, usize);
+
+/// One call of [`Matcher::find`]: the haystack, the work done so far and the PEM markers
+/// (found on first use: most haystacks have no candidate).
+struct Pass<'h> {
+    hay: &'h [u8],
+    work: Cell<u64>,
+    pem: OnceCell<PemMarks>,
+}
+
+impl Pass<'_> {
+    /// Counts `n` bytes examined: a slice handed to memchr or a regex, or walked byte by byte.
+    #[inline]
+    fn spend(&self, n: usize) {
+        self.work.set(self.work.get() + n as u64);
+    }
+
+    /// Whether `at` lies between a `-----BEGIN ` (at most [`PEM_LOOKBACK`] bytes back) and its
+    /// `-----END ` line.
+    fn in_pem_block(&self, at: usize) -> bool {
+        self.pem
+            .get_or_init(|| {
+                self.spend(2 * self.hay.len());
+                PemMarks::new(self.hay)
+            })
+            .covers(at, PEM_LOOKBACK)
+    }
+
+    /// Whether `rule` accepts `value`.
+    fn accepts(&self, rule: &Rule, value: &[u8], ignore: &IgnoreSpec) -> bool {
+        self.spend(value.len());
+        rule.accepts(value, ignore)
+    }
+}
+
 impl Matcher {
     /// Builds the matcher over a rule set.
     pub fn new(rules: RuleSet) -> Result<Matcher, RulesError> {
@@ -108,17 +150,50 @@ impl Matcher {
     }
 
     /// Finds every value in `hay`, in order of position, appending to `out`.
+    ///
+    /// Linear time: every step examines a stretch bounded by a constant of this module
+    /// ([`CONTEXT_WINDOW`], [`REGION_CAP`], [`MAX_VALUE_LEN`]) and runs are walked once per
+    /// region, so a long line of key-alphabet characters costs no more per byte than short
+    /// lines do (issue 14; [`Matcher::find_counting`] measures it).
     pub fn find(&self, hay: &[u8], out: &mut Vec<RawMatch>) {
+        self.find_counting(hay, out);
+    }
+
+    /// [`Matcher::find`], returning the work done: the bytes examined, counted per slice given
+    /// to a scan (the prefilter, memchr, a regex, a walk over a run), an upper bound of the
+    /// real work. For the tests that prove the matcher linear without timing it.
+    #[doc(hidden)]
+    pub fn find_counting(&self, hay: &[u8], out: &mut Vec<RawMatch>) -> u64 {
+        let pass = Pass {
+            hay,
+            work: Cell::new(0),
+            pem: OnceCell::new(),
+        };
         let first = out.len();
-        // (rule, found only through a nearby key id, lo, hi)
-        let mut regions: Vec<(usize, bool, usize, usize)> = Vec::new();
-        let mut key_ids: Vec<usize> = Vec::new();
-        for m in self.ac.find_iter(hay) {
+        let mut regions: Vec<Region> = Vec::new();
+        let key_ids = self.keywords(&pass, &mut regions, out);
+        self.key_id_regions(&pass, &key_ids, &mut regions);
+        self.search_regions(&pass, regions, out);
+        self.sort_dedup(first, out);
+        pass.work.get()
+    }
+
+    /// The prefilter pass: confirms self-evident values (appended to `out`) and notes the
+    /// regions named by context keywords. Returns where the access key ids found start.
+    fn keywords(
+        &self,
+        pass: &Pass<'_>,
+        regions: &mut Vec<Region>,
+        out: &mut Vec<RawMatch>,
+    ) -> Vec<usize> {
+        pass.spend(pass.hay.len());
+        let mut key_ids = Vec::new();
+        for m in self.ac.find_iter(pass.hay) {
             let rule_index = self.keyword_rule[m.pattern().as_usize()];
             let rule = &self.rules.rules[rule_index];
             match rule.spec.evidence {
                 Evidence::SelfEvident => {
-                    if let Some(found) = self.confirm_self(rule_index, rule, hay, m.start()) {
+                    if let Some(found) = self.confirm_self(pass, rule_index, m.start()) {
                         if rule.spec.kind == Kind::AccessKeyId {
                             key_ids.push(found.start);
                         }
@@ -126,46 +201,76 @@ impl Matcher {
                     }
                 }
                 Evidence::Context => {
-                    if let Some(region) = context_region(rule, hay, m.start()) {
-                        regions.push((rule_index, false, region.0, region.1));
+                    if let Some((lo, hi)) = context_region(pass, rule, m.start()) {
+                        regions.push((rule_index, false, lo, hi));
                     }
                 }
             }
         }
-        if !key_ids.is_empty() {
-            for (i, rule) in self.rules.rules.iter().enumerate() {
-                let n = rule.spec.near_key_id_lines;
-                if rule.spec.evidence == Evidence::Context && n > 0 {
-                    for &k in &key_ids {
-                        let lo = lines_back(hay, k, n).max(k.saturating_sub(REGION_CAP));
-                        let hi = lines_forward(hay, k, n).min(hay.len().min(k + REGION_CAP));
-                        let (lo, hi) = same_object(hay, k, lo, hi);
-                        regions.push((i, true, lo, hi));
-                    }
-                }
+        key_ids
+    }
+
+    /// The neighbourhood of each key id, for each rule that takes a nearby key id as evidence:
+    /// `near_key_id_lines` lines either way, at most [`REGION_CAP`] bytes, narrowed to its
+    /// object on a line with braces. Key ids come in order of position: the newlines and
+    /// braces around them are found by windows sliding over the haystack once.
+    fn key_id_regions(&self, pass: &Pass<'_>, key_ids: &[usize], regions: &mut Vec<Region>) {
+        let hay = pass.hay;
+        let near: Vec<(usize, usize)> = (self.rules.rules.iter().enumerate())
+            .filter(|(_, r)| r.spec.evidence == Evidence::Context && r.spec.near_key_id_lines > 0)
+            .map(|(i, r)| (i, r.spec.near_key_id_lines))
+            .collect();
+        if near.is_empty() {
+            return;
+        }
+        let mut windows = [b'\n', b'{', b'}'].map(ByteWindow::new);
+        for &k in key_ids {
+            let (floor, ceil) = (k.saturating_sub(REGION_CAP), hay.len().min(k + REGION_CAP));
+            for w in &mut windows {
+                pass.spend(w.cover(hay, floor, ceil) + 1);
+            }
+            let [newlines, open, close] = &windows;
+            for &(rule, n) in &near {
+                let lo = newlines.back(k, n, floor).map_or(floor, |p| p + 1);
+                let hi = newlines.forward(k, n, ceil).unwrap_or(ceil);
+                // The innermost `{…}` around the key id on its own line, if that line has
+                // braces: on a minified JSON line (a one-line dict, an HCL block), values of
+                // the other objects are not the key id's parts.
+                let line_lo = newlines.back(k, 0, lo).map_or(lo, |p| p + 1);
+                let line_hi = newlines.forward(k, 0, hi).unwrap_or(hi);
+                let lo = open.back(k, 0, line_lo).unwrap_or(lo);
+                let hi = close.forward(k, 0, line_hi).unwrap_or(hi);
+                regions.push((rule, true, lo, hi));
             }
         }
-        if !regions.is_empty() {
-            regions.sort_unstable();
-            let mut merged: Vec<(usize, bool, usize, usize)> = Vec::new();
-            for r in regions {
-                match merged.last_mut() {
-                    // A name's region holds one value: only key-id regions are merged.
-                    Some(last) if r.1 && last.0 == r.0 && last.1 && r.2 <= last.3 => {
-                        last.3 = last.3.max(r.3)
-                    }
-                    _ => merged.push(r),
+    }
+
+    /// Searches each region once: the key-id regions of a rule are merged where they overlap
+    /// (a name's region holds one value, so those are not).
+    fn search_regions(&self, pass: &Pass<'_>, mut regions: Vec<Region>, out: &mut Vec<RawMatch>) {
+        regions.sort_unstable();
+        let mut merged: Vec<Region> = Vec::new();
+        for r in regions {
+            match merged.last_mut() {
+                Some(last) if r.1 && last.0 == r.0 && last.1 && r.2 <= last.3 => {
+                    last.3 = last.3.max(r.3)
                 }
-            }
-            for (rule_index, near_only, lo, hi) in merged {
-                let mode = if near_only {
-                    Evidenced::NearKeyId(self.rules.rules[rule_index].near_key_id_requires.as_ref())
-                } else {
-                    Evidenced::Named
-                };
-                self.search_region(rule_index, hay, lo, hi, mode, out);
+                _ => merged.push(r),
             }
         }
+        for (rule_index, near_only, lo, hi) in merged {
+            let mode = if near_only {
+                Evidenced::NearKeyId(self.rules.rules[rule_index].near_key_id_requires.as_ref())
+            } else {
+                Evidenced::Named
+            };
+            self.search_region(pass, rule_index, lo, hi, mode, out);
+        }
+    }
+
+    /// Sorts the matches appended after `first` by position and drops a second value of the
+    /// same kind at the same place (two rules finding one token).
+    fn sort_dedup(&self, first: usize, out: &mut Vec<RawMatch>) {
         let found = &mut out[first..];
         found.sort_by_key(|m| (m.start, self.rules.rules[m.rule].spec.kind, m.rule));
         let mut kept = first;
@@ -184,58 +289,57 @@ impl Matcher {
         out.truncate(kept);
     }
 
-    fn confirm_self(
-        &self,
-        rule_index: usize,
-        rule: &Rule,
-        hay: &[u8],
-        at: usize,
-    ) -> Option<RawMatch> {
+    /// The value a self-evident keyword at `at` starts, if its rule accepts it. A keyword that
+    /// continues a run before it is inside a longer string: looked at no further.
+    fn confirm_self(&self, pass: &Pass<'_>, rule_index: usize, at: usize) -> Option<RawMatch> {
+        let hay = pass.hay;
+        let rule = &self.rules.rules[rule_index];
         let alphabet = rule.spec.alphabet;
-        let (start, value) = match alphabet {
+        pass.spend(3);
+        if continues_run(hay, at, alphabet) {
+            return None;
+        }
+        // The value holds at most MAX_VALUE_LEN + 1 bytes (a longer run is cut there), for
+        // base64 counted from the `%XX` or `\n` escape before it if there is one.
+        let value = match alphabet {
             Alphabet::Word => {
-                let mut s = at;
-                while s > 0 && alphabet.contains(hay[s - 1]) {
-                    s -= 1;
-                }
-                // `%3DAKIA…` and `\nAKIA…`: an escape before the value is not part of it.
-                if s < at && !escape_before(hay, s, at) {
-                    return None;
-                }
-                let mut e = at;
-                while e < hay.len() && e - at <= MAX_VALUE_LEN && alphabet.contains(hay[e]) {
-                    e += 1;
-                }
-                (at, hay[at..e].to_vec())
+                let end = hay[at..]
+                    .iter()
+                    .take(MAX_VALUE_LEN + 1)
+                    .position(|&b| !alphabet.contains(b))
+                    .map_or((at + MAX_VALUE_LEN + 1).min(hay.len()), |p| at + p);
+                hay[at..end].to_vec()
             }
-            Alphabet::Base64 => {
-                let run = decoded_run(hay, at);
-                if run.start < at && !escape_before(hay, run.start, at) {
-                    return None;
-                }
-                let skip = decoded_len(hay, run.start, at);
-                (at, run.value[skip..].to_vec())
-            }
+            Alphabet::Base64 => runs::decode(
+                hay,
+                at,
+                MAX_VALUE_LEN + 1 - (at - runs::run_start(hay, at, 2)),
+            ),
         };
-        if !rule.accepts(&value, &self.rules.ignore) || in_pem_block(hay, start) {
+        pass.spend(value.len());
+        if !pass.accepts(rule, &value, &self.rules.ignore) || pass.in_pem_block(at) {
             return None;
         }
         Some(RawMatch {
             rule: rule_index,
-            start,
+            start: at,
             value: SecretBytes(value),
         })
     }
 
+    /// Searches `hay[lo..hi]` for values of a context rule (see [`Evidenced`]). Each run is
+    /// walked once: a run longer than [`MAX_VALUE_LEN`] is no value and is stepped over to
+    /// its end or to `hi`, whichever comes first.
     fn search_region(
         &self,
+        pass: &Pass<'_>,
         rule_index: usize,
-        hay: &[u8],
         lo: usize,
         hi: usize,
         mode: Evidenced<'_>,
         out: &mut Vec<RawMatch>,
     ) {
+        let hay = pass.hay;
         let rule = &self.rules.rules[rule_index];
         let (first_only, requires) = match mode {
             Evidenced::Named => (true, None),
@@ -259,40 +363,54 @@ impl Matcher {
                 }
                 on_next_line = true;
                 i += 1;
-            } else if is_run_byte(hay, i) {
-                let run = decoded_run(hay, i);
-                i = run.end.max(i + 1);
-                if first_only && run.value.len() < MIN_VALUE_RUN {
-                    if on_next_line {
-                        // The next line starts with something else (`OTHER_NAME=`): the
-                        // name's value, if any, was on its own line.
-                        return;
-                    }
-                    continue;
+                continue;
+            }
+            if !is_run_byte(hay, i) {
+                i += 1;
+                continue;
+            }
+            // Only the region's first run can start before `i` (any later one follows a byte
+            // that is no run byte): the walk back stops at once for those.
+            let start = runs::run_start(hay, i, MAX_VALUE_LEN);
+            let run = runs::run_extent(hay, start, hi);
+            pass.spend(i - start + run.end - start);
+            i = run.end.max(i + 1);
+            let value = if run.long {
+                None
+            } else {
+                Some(runs::decode(hay, start, MAX_VALUE_LEN))
+            };
+            if first_only && value.as_ref().is_some_and(|v| v.len() < MIN_VALUE_RUN) {
+                if on_next_line {
+                    // The next line starts with something else (`OTHER_NAME=`): the name's
+                    // value, if any, was on its own line.
+                    return;
                 }
-                let line_ok = || {
-                    requires.is_none_or(|re| {
-                        let from = run.start.saturating_sub(CONTEXT_WINDOW);
-                        let ls = memchr::memrchr(b'\n', &hay[from..run.start])
-                            .map_or(from, |p| from + p + 1);
-                        re.is_match(&hay[ls..run.start])
-                    })
-                };
-                if rule.accepts(&run.value, &self.rules.ignore)
-                    && !in_pem_block(hay, run.start)
+                continue;
+            }
+            let line_ok = || {
+                requires.is_none_or(|re| {
+                    let from = start.saturating_sub(CONTEXT_WINDOW);
+                    pass.spend(2 * (start - from));
+                    let ls =
+                        memchr::memrchr(b'\n', &hay[from..start]).map_or(from, |p| from + p + 1);
+                    re.is_match(&hay[ls..start])
+                })
+            };
+            if let Some(value) = value {
+                if pass.accepts(rule, &value, &self.rules.ignore)
+                    && !pass.in_pem_block(start)
                     && line_ok()
                 {
                     out.push(RawMatch {
                         rule: rule_index,
-                        start: run.start,
-                        value: SecretBytes(run.value),
+                        start,
+                        value: SecretBytes(value),
                     });
                 }
-                if first_only {
-                    return;
-                }
-            } else {
-                i += 1;
+            }
+            if first_only {
+                return;
             }
         }
     }
@@ -310,21 +428,20 @@ enum Evidenced<'a> {
 
 /// Whether the keyword at `at` is part of a name of the rule's value (the context regex
 /// matches over the keyword, not merely somewhere on its line); if so, where the value may be:
-/// from the end of the name to the end of the next line (bounded). `search_region` takes the
+/// from the end of the name to the end of the next line, at most [`REGION_CAP`] bytes on. `search_region` takes the
 /// first run of [`MIN_VALUE_RUN`] or more characters there, or the first run of the next line
 /// (YAML block scalars, continuation lines), and stops at a NUL.
-fn context_region(rule: &Rule, hay: &[u8], at: usize) -> Option<(usize, usize)> {
-    let line_start = memchr::memrchr(b'\n', &hay[at.saturating_sub(REGION_CAP)..at])
-        .map_or(at.saturating_sub(REGION_CAP), |p| {
-            at.saturating_sub(REGION_CAP) + p + 1
-        });
-    let line_end = memchr::memchr(b'\n', &hay[at..(at + REGION_CAP).min(hay.len())])
-        .map_or((at + REGION_CAP).min(hay.len()), |p| at + p);
-    let lo = line_start.max(at.saturating_sub(CONTEXT_WINDOW));
-    let hi = line_end.min(at + CONTEXT_WINDOW);
+fn context_region(pass: &Pass<'_>, rule: &Rule, at: usize) -> Option<(usize, usize)> {
+    let hay = pass.hay;
+    let from = at.saturating_sub(CONTEXT_WINDOW);
+    let to = (at + CONTEXT_WINDOW).min(hay.len());
+    let lo = memchr::memrchr(b'\n', &hay[from..at]).map_or(from, |p| from + p + 1);
+    let hi = memchr::memchr(b'\n', &hay[at..to]).map_or(to, |p| at + p);
+    pass.spend(to - from);
     let window = &hay[lo..hi];
     let rel = at - lo;
     let name_over_keyword = |re: &regex::bytes::Regex| {
+        pass.spend(window.len());
         re.find_iter(window)
             .take_while(|m| m.start() <= rel)
             .find(|m| rel < m.end())
@@ -336,150 +453,34 @@ fn context_region(rule: &Rule, hay: &[u8], at: usize) -> Option<(usize, usize)> 
         .and_then(name_over_keyword)
         .or_else(|| {
             let end = rule.weak_context.as_ref().and_then(name_over_keyword)?;
-            let above = lines_back(hay, at, rule.spec.weak_lookback_lines)
-                .max(at.saturating_sub(REGION_CAP));
+            let above = lines_back(
+                pass,
+                at,
+                rule.spec.weak_lookback_lines,
+                at.saturating_sub(REGION_CAP),
+            );
+            pass.spend(hi - above);
             rule.weak_requires
                 .as_ref()
                 .is_some_and(|req| req.is_match(&hay[above..hi]))
                 .then_some(end)
         })?;
-    let next_end = if line_end < hay.len() {
-        let from = line_end + 1;
-        memchr::memchr(b'\n', &hay[from..(from + REGION_CAP).min(hay.len())])
-            .map_or((from + REGION_CAP).min(hay.len()), |p| from + p)
-    } else {
-        line_end
-    };
-    Some((name_end, next_end.min(at + REGION_CAP)))
+    // The region ends with the next line: `search_region` stops at the second newline.
+    Some((name_end, (at + REGION_CAP).min(hay.len())))
 }
 
-/// Narrows a key id's neighbourhood `lo..hi` to the innermost `{…}` around the key id on its
-/// own line, if that line has braces: on a minified JSON line (or a one-line dict, HCL block),
-/// values of the other objects are not the key id's parts.
-fn same_object(hay: &[u8], k: usize, lo: usize, hi: usize) -> (usize, usize) {
-    let line_lo = memchr::memrchr(b'\n', &hay[lo..k]).map_or(lo, |p| lo + p + 1);
-    let line_hi = memchr::memchr(b'\n', &hay[k..hi]).map_or(hi, |p| k + p);
-    let open = memchr::memrchr(b'{', &hay[line_lo..k]).map(|p| line_lo + p);
-    let close = memchr::memchr(b'}', &hay[k..line_hi]).map(|p| k + p);
-    (open.unwrap_or(lo), close.unwrap_or(hi))
-}
-
-/// Start of the line `n` lines above the line holding `at`.
-fn lines_back(hay: &[u8], at: usize, n: usize) -> usize {
+/// Start of the line `n` lines above the line holding `at`, or `floor` if that lies before
+/// `floor` (no newline before `floor` is looked at).
+fn lines_back(pass: &Pass<'_>, at: usize, n: usize, floor: usize) -> usize {
+    pass.spend(at - floor);
     let mut pos = at;
     for _ in 0..=n {
-        match memchr::memrchr(b'\n', &hay[..pos]) {
-            Some(p) => pos = p,
-            None => return 0,
+        match memchr::memrchr(b'\n', &pass.hay[floor..pos]) {
+            Some(p) => pos = floor + p,
+            None => return floor,
         }
     }
     pos + 1
-}
-
-/// End of the line `n` lines below the line holding `at`.
-fn lines_forward(hay: &[u8], at: usize, n: usize) -> usize {
-    let mut pos = at;
-    for _ in 0..=n {
-        match memchr::memchr(b'\n', &hay[pos..]) {
-            Some(p) => pos = pos + p + 1,
-            None => return hay.len(),
-        }
-    }
-    pos - 1
-}
-
-/// Whether `hay[s..at]` is an escape that ends right before a value: `%XX` or `\n`, `\t`, `\r`.
-fn escape_before(hay: &[u8], s: usize, at: usize) -> bool {
-    (at - s == 2
-        && s > 0
-        && hay[s - 1] == b'%'
-        && hay[s].is_ascii_hexdigit()
-        && hay[s + 1].is_ascii_hexdigit())
-        || (at - s == 1 && s > 0 && hay[s - 1] == b'\\' && matches!(hay[s], b'n' | b't' | b'r'))
-}
-
-/// The base64 byte an escape at `i` stands for, and its length: `\/`, `%2F`, `%2B`.
-#[inline]
-fn escape_at(hay: &[u8], i: usize) -> Option<(u8, usize)> {
-    match hay.get(i)? {
-        b'\\' if hay.get(i + 1) == Some(&b'/') => Some((b'/', 2)),
-        b'%' => match (hay.get(i + 1)?, hay.get(i + 2)?.to_ascii_uppercase()) {
-            (b'2', b'F') => Some((b'/', 3)),
-            (b'2', b'B') => Some((b'+', 3)),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-#[inline]
-fn is_run_byte(hay: &[u8], i: usize) -> bool {
-    Alphabet::Base64.contains(hay[i]) || escape_at(hay, i).is_some()
-}
-
-struct Run {
-    start: usize,
-    end: usize,
-    value: Vec<u8>,
-}
-
-/// The maximal run of base64 characters (escapes decoded) through `at`.
-fn decoded_run(hay: &[u8], at: usize) -> Run {
-    let mut start = at;
-    loop {
-        if start > 0 && Alphabet::Base64.contains(hay[start - 1]) {
-            start -= 1;
-        } else if start >= 2 && escape_at(hay, start - 2).is_some_and(|(_, l)| l == 2) {
-            start -= 2;
-        } else if start >= 3 && escape_at(hay, start - 3).is_some_and(|(_, l)| l == 3) {
-            start -= 3;
-        } else {
-            break;
-        }
-        if at - start > MAX_VALUE_LEN {
-            break;
-        }
-    }
-    let mut value = Vec::with_capacity(64);
-    let mut i = start;
-    while i < hay.len() && value.len() <= MAX_VALUE_LEN {
-        let b = hay[i];
-        if Alphabet::Base64.contains(b) {
-            value.push(b);
-            i += 1;
-        } else if let Some((d, l)) = escape_at(hay, i) {
-            value.push(d);
-            i += l;
-        } else {
-            break;
-        }
-    }
-    Run {
-        start,
-        end: i,
-        value,
-    }
-}
-
-/// How many decoded bytes `hay[from..to]` holds.
-fn decoded_len(hay: &[u8], from: usize, to: usize) -> usize {
-    let mut n = 0;
-    let mut i = from;
-    while i < to {
-        i += escape_at(hay, i).map_or(1, |(_, l)| l);
-        n += 1;
-    }
-    n
-}
-
-/// Whether `at` lies between a `-----BEGIN ` and its `-----END ` line.
-fn in_pem_block(hay: &[u8], at: usize) -> bool {
-    let lo = at.saturating_sub(PEM_LOOKBACK);
-    let before = &hay[lo..at];
-    match memchr::memmem::rfind(before, b"-----BEGIN ") {
-        Some(b) => memchr::memmem::find(&before[b..], b"-----END ").is_none(),
-        None => false,
-    }
 }
 
 #[cfg(test)]
