@@ -98,6 +98,46 @@ impl KeyType {
     }
 }
 
+/// A decoding step between the bytes on disk and the text a key was found in, outermost
+/// first in [`Finding::encoding`] (`["gzip", "gzip"]`: a gzip stream inside a gzip stream;
+/// `["base64", "base64"]`: a base64 blob inside a base64 blob, such as a JWT in a Secret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encoding {
+    /// A gzip stream (RFC 1952; concatenated members are one stream).
+    Gzip,
+    /// A Zstandard stream (RFC 8878; concatenated frames are one stream).
+    Zstd,
+    /// An xz stream (concatenated streams are one stream).
+    Xz,
+    /// A base64 blob (standard or URL-safe alphabet, padded or not, wrapped or not).
+    Base64,
+    /// JSON string escapes (`\uXXXX`, `\"` …).
+    JsonEscape,
+    /// JavaScript escapes beyond JSON's (`\xNN`, `\u{…}`).
+    JsEscape,
+    /// HTML/XML character references (`&#NN;`, `&#xNN;`, `&amp;` …).
+    HtmlEntity,
+    /// URL escapes (`%XX`) decoded together with other escapes of the same text.
+    UrlEscape,
+}
+
+impl Encoding {
+    /// The wire name (`gzip`, `base64`, `json-escape` …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Gzip => "gzip",
+            Encoding::Zstd => "zstd",
+            Encoding::Xz => "xz",
+            Encoding::Base64 => "base64",
+            Encoding::JsonEscape => "json-escape",
+            Encoding::JsEscape => "js-escape",
+            Encoding::HtmlEntity => "html-entity",
+            Encoding::UrlEscape => "url-escape",
+        }
+    }
+}
+
 /// The process a `process` finding was read from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProcessInfo {
@@ -141,6 +181,11 @@ pub struct Finding {
     /// For `process` findings: the process.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub process: Option<ProcessInfo>,
+    /// The decoding steps, outermost first, from the file to the text the finding's value was
+    /// found in (empty for plain text, as state written before it read). `line` and `column`
+    /// point at the encoded text in the outermost text the scanner read.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub encoding: Vec<Encoding>,
     /// For an aggregate ([`crate::scan::aggregate`]): the lone key ids of one source that it
     /// stands for. Boxed: ordinary findings, by far the most, pay one pointer for it.
     #[serde(skip_serializing_if = "Option::is_none", default)]

@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use crate::finding::{Aggregate, Finding, KeyType, ProcessInfo};
+use crate::finding::{Aggregate, Encoding, Finding, KeyType, ProcessInfo};
 use crate::owner::Owner;
 use crate::report::owners::Owners;
 use crate::scan::{ScanOutcome, Stats};
@@ -55,6 +55,9 @@ pub(crate) struct FindingJson<'a> {
     /// Whose key, when something is known (additive, as `aggregate`).
     #[serde(skip_serializing_if = "Option::is_none")]
     owner: Option<Owner>,
+    /// Only on findings in decoded text: the decoding steps, outermost first (`["base64"]`).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    encoding: &'a [Encoding],
 }
 
 impl<'a> FindingJson<'a> {
@@ -116,6 +119,7 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
             process: f.process.as_ref().map(ProcessJson::from),
             aggregate: f.aggregate.as_deref().map(AggregateJson::from),
             owner: None,
+            encoding: &f.encoding,
         }
     }
 }
@@ -170,6 +174,7 @@ mod tests {
             fingerprint: "sha256:abcd".into(),
             process,
             aggregate: None,
+            encoding: Vec::new(),
         }
     }
 
@@ -197,6 +202,14 @@ mod tests {
             format!(
                 r#"{head},"aggregate":{{"count":12,"distinct":12,"long_term":0,"temporary":12,"key_ids":["ASIAY34FZKBOKMUTVV7A"]}}}}"#
             )
+        );
+        let decoded = Finding {
+            encoding: vec![Encoding::Base64, Encoding::JsonEscape],
+            ..finding(None)
+        };
+        assert_eq!(
+            json(&decoded),
+            format!(r#"{head},"encoding":["base64","json-escape"]}}"#)
         );
     }
 

@@ -156,6 +156,37 @@ pub struct RuleSpec {
 struct RuleFile {
     ignore: IgnoreSpec,
     rule: Vec<RuleSpec>,
+    #[serde(default)]
+    decoder: Vec<DecoderSpec>,
+}
+
+/// Which decoder a `[[decoder]]` entry configures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecoderKind {
+    /// Base64 blobs, announced by the base64 forms of `keywords` (at the three alignments).
+    Base64,
+    /// Escapes and character references, announced by `keywords` as they are (escaped key-id
+    /// starts) and by any rule keyword on a line holding escapes.
+    Escape,
+    /// JWTs, announced by `keywords` (header starts): the payload is decoded as base64.
+    Jwt,
+}
+
+/// A decoder as written in the rule file: what announces text worth decoding, and texts in
+/// which something is (or nothing is) found only through it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecoderSpec {
+    /// Which decoder.
+    pub id: DecoderKind,
+    /// For `base64`: keywords whose base64 forms are prefilter literals; for `escape`:
+    /// literal triggers.
+    pub keywords: Vec<String>,
+    /// Texts in which a value is found through this decoder.
+    pub examples: Vec<String>,
+    /// Texts in which nothing is found (encoded innocent text, encoded documentation keys).
+    pub negative_examples: Vec<String>,
 }
 
 /// Values never to report.
@@ -225,6 +256,8 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
     /// Values never reported.
     pub ignore: IgnoreSpec,
+    /// The decoders and their triggers.
+    pub decoders: Vec<DecoderSpec>,
     /// A digest of the rule file: scan caches keyed by it are dropped when rules change.
     pub version: String,
 }
@@ -286,9 +319,16 @@ impl RuleSet {
             rules.push(rule);
         }
         let version = crate::finding::short_id(&[text]);
+        if let Some(d) = (file.decoder.iter()).find(|d| d.keywords.iter().any(|k| k.len() < 4)) {
+            return Err(RulesError::Invalid {
+                id: format!("decoder {:?}", d.id),
+                message: "needs keywords of at least 4 bytes".into(),
+            });
+        }
         Ok(RuleSet {
             rules,
             ignore: file.ignore,
+            decoders: file.decoder,
             version,
         })
     }

@@ -5,13 +5,17 @@
 use std::cell::{Cell, OnceCell};
 use std::fmt;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 
-use crate::finding::Kind;
-use crate::rules::{Alphabet, Evidence, IgnoreSpec, Rule, RuleSet, RulesError};
+use crate::finding::{Encoding, Kind};
+use crate::rules::{Alphabet, DecoderKind, Evidence, IgnoreSpec, Rule, RuleSet, RulesError};
 
+mod base64;
+mod decode;
+mod escape;
 mod runs;
 
+use decode::{Decoding, Target};
 use runs::{continues_run, is_run_byte, ByteWindow, PemMarks};
 
 /// How far around a keyword its line is examined for a context name, and how far an evidence
@@ -62,6 +66,9 @@ pub struct RawMatch {
     pub start: usize,
     /// The value, with `\/` and URL escapes decoded.
     pub value: SecretBytes,
+    /// The decodings of the text the value was found in, outermost first (empty: plain
+    /// text); `start` is then where the value's encoded form starts.
+    pub encoding: Vec<Encoding>,
 }
 
 /// The compiled prefilter and the rules it serves.
@@ -69,7 +76,7 @@ pub struct RawMatch {
 pub struct Matcher {
     rules: RuleSet,
     ac: AhoCorasick,
-    keyword_rule: Vec<usize>,
+    targets: Vec<Target>,
 }
 
 /// A region that may hold a value of a context rule: (rule, found only through a nearby key
@@ -80,6 +87,8 @@ type Region = (usize, bool, usize, usize);
 /// (found on first use: most haystacks have no candidate).
 struct Pass<'h> {
     hay: &'h [u8],
+    /// How many decodings lie between the scanned text and this haystack.
+    depth: u8,
     work: Cell<u64>,
     pem: OnceCell<PemMarks>,
 }
@@ -89,6 +98,11 @@ impl Pass<'_> {
     #[inline]
     fn spend(&self, n: usize) {
         self.work.set(self.work.get() + n as u64);
+    }
+
+    /// Counts the work of a search of decoded bytes.
+    fn spend_work(&self, w: u64) {
+        self.work.set(self.work.get() + w);
     }
 
     /// Whether `at` lies between a `-----BEGIN ` (at most [`PEM_LOOKBACK`] bytes back) and its
@@ -113,12 +127,26 @@ impl Matcher {
     /// Builds the matcher over a rule set.
     pub fn new(rules: RuleSet) -> Result<Matcher, RulesError> {
         let mut keywords = Vec::new();
-        let mut keyword_rule = Vec::new();
+        let mut targets = Vec::new();
         for (i, rule) in rules.rules.iter().enumerate() {
             for k in &rule.spec.keywords {
                 keywords.push(k.as_bytes().to_vec());
-                keyword_rule.push(i);
+                targets.push(Target::Rule(i));
             }
+        }
+        let of_kind = |kind| {
+            (rules.decoders.iter())
+                .filter(|d| d.id == kind)
+                .flat_map(|d| d.keywords.iter().cloned())
+                .collect::<Vec<String>>()
+        };
+        for (lit, target) in decode::patterns(
+            &of_kind(DecoderKind::Base64),
+            &of_kind(DecoderKind::Escape),
+            &of_kind(DecoderKind::Jwt),
+        ) {
+            keywords.push(lit);
+            targets.push(target);
         }
         let ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostFirst)
@@ -127,11 +155,7 @@ impl Matcher {
                 id: "(keywords)".into(),
                 message: e.to_string(),
             })?;
-        Ok(Matcher {
-            rules,
-            ac,
-            keyword_rule,
-        })
+        Ok(Matcher { rules, ac, targets })
     }
 
     /// The built-in rules.
@@ -164,8 +188,14 @@ impl Matcher {
     /// real work. For the tests that prove the matcher linear without timing it.
     #[doc(hidden)]
     pub fn find_counting(&self, hay: &[u8], out: &mut Vec<RawMatch>) -> u64 {
+        self.find_at(hay, 0, out)
+    }
+
+    /// [`Matcher::find_counting`] on a haystack `depth` decodings deep.
+    fn find_at(&self, hay: &[u8], depth: u8, out: &mut Vec<RawMatch>) -> u64 {
         let pass = Pass {
             hay,
+            depth,
             work: Cell::new(0),
             pem: OnceCell::new(),
         };
@@ -186,10 +216,34 @@ impl Matcher {
         regions: &mut Vec<Region>,
         out: &mut Vec<RawMatch>,
     ) -> Vec<usize> {
-        pass.spend(pass.hay.len());
+        let hay = pass.hay;
+        pass.spend(hay.len());
         let mut key_ids = Vec::new();
-        for m in self.ac.find_iter(pass.hay) {
-            let rule_index = self.keyword_rule[m.pattern().as_usize()];
+        let mut dec = Decoding::new();
+        let mut pos = 0;
+        while let Some(m) = self.ac.find(Input::new(hay).range(pos..)) {
+            let rule_index = match self.targets[m.pattern().as_usize()] {
+                Target::Rule(i) => i,
+                // A decoder's hit overlapping a keyword must not hide it: the search goes on
+                // from the next byte.
+                Target::Base64(lead) => {
+                    self.decode_base64(pass, &mut dec, m.start(), lead, out);
+                    pos = m.start() + 1;
+                    continue;
+                }
+                Target::Escape => {
+                    self.decode_escapes(pass, &mut dec, m.start(), out);
+                    pos = m.start() + 1;
+                    continue;
+                }
+                Target::Jwt => {
+                    self.decode_jwt(pass, &mut dec, m.start(), out);
+                    pos = m.start() + 1;
+                    continue;
+                }
+            };
+            pos = m.end();
+            self.decode_escapes(pass, &mut dec, m.start(), out);
             let rule = &self.rules.rules[rule_index];
             match rule.spec.evidence {
                 Evidence::SelfEvident => {
@@ -272,7 +326,11 @@ impl Matcher {
     /// same kind at the same place (two rules finding one token).
     fn sort_dedup(&self, first: usize, out: &mut Vec<RawMatch>) {
         let found = &mut out[first..];
-        found.sort_by_key(|m| (m.start, self.rules.rules[m.rule].spec.kind, m.rule));
+        // Plain text first: a value found both plainly and in decoded text is plain.
+        found.sort_by_key(|m| {
+            let kind = self.rules.rules[m.rule].spec.kind;
+            (m.start, kind, m.encoding.len(), m.rule)
+        });
         let mut kept = first;
         for i in first..out.len() {
             let dup = kept > first && {
@@ -324,6 +382,7 @@ impl Matcher {
             rule: rule_index,
             start: at,
             value: SecretBytes(value),
+            encoding: Vec::new(),
         })
     }
 
@@ -397,15 +456,15 @@ impl Matcher {
                     re.is_match(&hay[ls..start])
                 })
             };
-            if let Some(value) = value {
-                if pass.accepts(rule, &value, &self.rules.ignore)
-                    && !pass.in_pem_block(start)
-                    && line_ok()
-                {
+            let found =
+                value.and_then(|v| self.value_or_decoded(pass, rule, v, first_only, run.end));
+            if let Some((value, encoding)) = found {
+                if !pass.in_pem_block(start) && line_ok() {
                     out.push(RawMatch {
                         rule: rule_index,
                         start,
                         value: SecretBytes(value),
+                        encoding,
                     });
                 }
             }
@@ -413,6 +472,30 @@ impl Matcher {
                 return;
             }
         }
+    }
+}
+
+impl Matcher {
+    /// `value` if `rule` accepts it; else, for a named value (`named`), the value read as
+    /// base64 if the rule accepts that (a Kubernetes Secret's `data:`), with its encoding.
+    fn value_or_decoded(
+        &self,
+        pass: &Pass<'_>,
+        rule: &Rule,
+        value: Vec<u8>,
+        named: bool,
+        end: usize,
+    ) -> Option<(Vec<u8>, Vec<Encoding>)> {
+        if pass.accepts(rule, &value, &self.rules.ignore) {
+            return Some((value, Vec::new()));
+        }
+        if !named || pass.depth >= decode::MAX_DEPTH {
+            return None;
+        }
+        pass.spend(value.len());
+        (base64::decode_value(pass.hay, end, &value))
+            .filter(|d| pass.accepts(rule, d, &self.rules.ignore))
+            .map(|d| (d, vec![Encoding::Base64]))
     }
 }
 
@@ -527,6 +610,46 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The rule file's decoder examples: each yields a finding through its decoder (the
+    /// outermost decoding is its kind); no negative example yields any finding.
+    #[test]
+    fn decoder_examples() {
+        let m = matcher();
+        for d in &m.rules().decoders {
+            let through = |e: &Encoding| match d.id {
+                DecoderKind::Base64 | DecoderKind::Jwt => *e == Encoding::Base64,
+                DecoderKind::Escape => *e != Encoding::Base64,
+            };
+            for ex in &d.examples {
+                let mut out = Vec::new();
+                m.find(ex.as_bytes(), &mut out);
+                assert!(
+                    out.iter().any(|r| r.encoding.first().is_some_and(through)),
+                    "decoder {:?} misses its example {ex:?}: {out:?}",
+                    d.id
+                );
+                for r in &out {
+                    assert!(r.start < ex.len());
+                }
+            }
+            for ex in &d.negative_examples {
+                let mut out = Vec::new();
+                m.find(ex.as_bytes(), &mut out);
+                assert!(
+                    out.is_empty(),
+                    "decoder {:?} finds in {ex:?}: {out:?}",
+                    d.id
+                );
+            }
+        }
+        // Every prefilter literal is long enough for the packed searcher.
+        assert!(
+            m.ac.patterns_len() <= 64,
+            "{} patterns",
+            m.ac.patterns_len()
+        );
     }
 
     #[test]

@@ -314,6 +314,7 @@ mod tests {
                 fingerprint: "sha256:00ff".into(),
                 process: None,
                 aggregate: None,
+                encoding: Vec::new(),
             },
             kinds: vec![Kind::AccessKeyId, Kind::SecretAccessKey],
             owner: Some(Owner {
