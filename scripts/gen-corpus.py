@@ -15,6 +15,8 @@ Usage: scripts/gen-corpus.py [--check] [--out DIR]
 
 import argparse
 import filecmp
+import base64
+import hashlib
 import json
 import os
 import random
@@ -93,7 +95,7 @@ class Doc:
         self.newline = newline
         self.encoding = encoding  # None (bytes as written), "utf-16-le" or "utf-16-be"
         self.data = bytearray()
-        self.plants = []  # (offset, kind, rule)
+        self.plants = []  # (offset, kind, rule, encoding, plain value or None)
         self.negs = []  # (offset, what)
         self.suppressed = 0
 
@@ -112,8 +114,16 @@ class Doc:
         if allowed:
             self.suppressed += 1
         else:
-            self.plants.append((len(self.data), kind_rule[0], kind_rule[1]))
+            self.plants.append((len(self.data), kind_rule[0], kind_rule[1], None, None))
         return self.t(shown)
+
+    def pe(self, text, plants, encoding):
+        """Appends encoded text holding values found through decoding (issue 13): `plants`
+        lists (offset in `text` of the value's encoded form, value, kind_rule)."""
+        for off, value, kind_rule in plants:
+            self.plants.append((len(self.data) + len(self._b(text[:off])), kind_rule[0],
+                                kind_rule[1], encoding, value))
+        return self.t(text)
 
     def n(self, what, text=None):
         """Records a negative case on the current line, then appends its text if given."""
@@ -719,7 +729,136 @@ def build(k):
     d.n("placeholder in history", "export AWS_SECRET_ACCESS_KEY=$SECRET_FROM_VAULT\n")
     d.t("git log --oneline | head\n")
 
+    encoded(k, doc)
     return docs
+
+
+def b64(text, url=False):
+    enc = (base64.urlsafe_b64encode if url else base64.b64encode)(text.encode()).decode()
+    return enc.rstrip("=") if url else enc
+
+
+def b64_pos(o):
+    """Offset in base64 of the character holding the first bits of byte `o`."""
+    return 4 * (o // 3) + o % 3
+
+
+def b64_at(text, value):
+    """Offset in b64(text) of the character holding `value`'s first bits."""
+    return b64_pos(text.index(value))
+
+
+def encoded(k, doc):
+    """Issue 13: keys hidden in base64 blobs, JWTs, escapes and character references, each
+    found at its encoded text; and encoded innocent text that yields nothing."""
+    B = ["base64"]
+    # A Kubernetes Secret: each value base64, and a whole credentials file as one value.
+    d = doc("srv/k8s/app-aws-secret.yaml")
+    kid, sk = k.key_id(), k.secret()
+    d.t("apiVersion: v1\nkind: Secret\nmetadata:\n  name: app-aws\ntype: Opaque\ndata:\n")
+    d.t("  AWS_ACCESS_KEY_ID: ").pe(b64(kid), [(0, kid, AK)], B)
+    d.t("\n  AWS_SECRET_ACCESS_KEY: ").pe(b64(sk), [(0, sk, SK)], B)
+    kid2, sk2 = k.key_id(), k.secret()
+    creds = f"[default]\naws_access_key_id = {kid2}\naws_secret_access_key = {sk2}\n"
+    enc = b64(creds)
+    d.t("\n  credentials: ").pe(enc, [(b64_at(creds, kid2), kid2, AK),
+                                      (b64_at(creds, sk2), sk2, SK)], B)
+    d.t("\n")
+    d.n("base64 of innocent JSON naming no key",
+        "  config.json: " + b64('{"region": "eu-west-1", "bucket": "assets", "secret": false}') + "\n")
+    d.n("base64 of the documentation's example key",
+        "  example: " + b64("aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n") + "\n")
+    d.n("base64 that decodes to binary", "  ca.crt: " + b64(k.s(B64, 90))[:120] + "\n")
+
+    # A credentials file in a YAML block scalar, wrapped at 64 columns and indented.
+    d = doc("opt/app/config/settings.yaml")
+    kid, sk = k.key_id("ASIA"), k.secret()
+    creds = f"[ci]\naws_access_key_id={kid}\naws_secret_access_key={sk}\nregion=us-east-1\n"
+    enc = b64(creds)
+    d.t("app:\n  name: billing\n  credentials_file: |\n")
+    lines, plants, pos = [], [], 0
+    for i in range(0, len(enc), 64):
+        lines.append("    " + enc[i:i + 64] + "\n")
+    wrapped = "".join(lines)
+    for value, kr in [(kid, AK), (sk, SK)]:
+        g = b64_at(creds, value)  # 64 characters a line, each after 4 spaces, before "\n"
+        plants.append((g + 5 * (g // 64) + 4, value, kr))
+    d.pe(wrapped, plants, B)
+    d.t("  replicas: 2\n")
+
+    # User-data as `aws ec2 describe-instance-attribute` returns it: base64 in JSON.
+    d = doc("root/instance-attribute.json")
+    kid, sk = k.key_id(), k.secret()
+    ud = (f"#!/bin/bash\nexport AWS_ACCESS_KEY_ID={kid}\nexport AWS_SECRET_ACCESS_KEY={sk}\n"
+          "aws s3 sync s3://deploy/app /opt/app\n")
+    d.t('{\n    "InstanceId": "i-0abc1234def567890",\n    "UserData": {\n        "Value": "')
+    d.pe(b64(ud), [(b64_at(ud, kid), kid, AK), (b64_at(ud, sk), sk, SK)], B)
+    d.t('"\n    }\n}\n')
+
+    # JWTs: a key id in the payload; base64 inside the payload; a JWT inside base64.
+    d = doc("srv/app/tokens.txt")
+    hdr = b64('{"alg":"HS256","typ":"JWT"}', url=True)
+    sig = "." + k.b64url(43)
+    kid = k.key_id("ASIA")
+    payload = json.dumps({"sub": "ci-runner", "aws_access_key_id": kid, "exp": 1893456000})
+    pl = b64(payload, url=True)
+    d.t("Authorization: Bearer ").pe(hdr + "." + pl + sig,
+                                     [(len(hdr) + 1 + b64_at(payload, kid), kid, AK)], B)
+    d.t("\n")
+    kid = k.key_id()
+    inner = f"AWS_ACCESS_KEY_ID={kid}"
+    payload = json.dumps({"sub": "deploy", "env": b64(inner)})
+    pl = b64(payload, url=True)
+    at_inner = payload.index(b64(inner)) + b64_at(inner, kid)  # in the payload's text
+    d.t("token=").pe(hdr + "." + pl + sig, [(len(hdr) + 1 + b64_pos(at_inner), kid, AK)],
+                     B + B)
+    d.t("\n")
+    kid = k.key_id()
+    payload = json.dumps({"sub": "backup", "aws_access_key_id": kid})
+    jwt = hdr + "." + b64(payload, url=True) + sig
+    at_jwt = len(hdr) + 1 + b64_at(payload, kid)
+    d.t("jwt_b64: ").pe(b64(jwt), [(b64_pos(at_jwt), kid, AK)], B + B)
+    d.t("\n")
+    d.n("a JWT without keys", "Authorization: Bearer " + hdr + "." + b64(json.dumps(
+        {"sub": "1234567890", "name": "John Doe", "iat": 1516239022}), url=True) + sig + "\n")
+
+    # Escapes and character references, in any mix.
+    d = doc("var/www/html/dashboard.html")
+    sk = k.secret_with_escapable()
+    ent = sk.replace("+", "&#43;").replace("/", "&#47;")
+    d.t("<html><body>\n<div id=\"app\" data-config=\"{&quot;aws_secret_access_key&quot;:&quot;")
+    d.pe(ent, [(0, sk, SK)], ["html-entity"])
+    d.t("&quot;}\"></div>\n")
+    kid = k.key_id()
+    d.t("<p>key: ").pe("&#65;&#x4B;" + kid[2:], [(0, kid, AK)], ["html-entity"]).t("</p>\n")
+    sk = k.secret_with_escapable()
+    dbl = sk.replace("+", "&amp;#43;")
+    d.t("<meta name=\"cfg\" content=\"aws_secret_access_key=&amp;quot;")
+    d.pe(dbl, [(0, sk, SK)], ["html-entity", "html-entity"]).t("&amp;quot;\">\n")
+    d.n("entities of innocent text", "<p>&quot;Caf&#233;&quot; &amp; &lt;b&gt; &#65;BC</p>\n")
+    d.t("</body></html>\n")
+
+    d = doc("srv/app/static/bundle.js")
+    kid = k.key_id()
+    d.t("var a=1;\nvar k=\"").pe("\\x41\\x4b" + kid[2:], [(0, kid, AK)], ["js-escape"])
+    d.t("\";\n")
+    kid = k.key_id("ASIA")
+    d.t("const t=`").pe("\\u{41}\\u{53}" + kid[2:], [(0, kid, AK)], ["js-escape"]).t("`;\n")
+    d.n("escapes of innocent text", "var s=\"\\x48\\x65llo \\u{1F600} \\u00e9\";\n")
+
+    d = doc("srv/app/data/export.json")
+    kid, sk = k.key_id(), k.secret_with_escapable()
+    esc = sk.replace("+", "\\u002B").replace("/", "\\u002F")
+    d.t('[{"AccessKeyId":"').pe("\\u0041" + kid[1:], [(0, kid, AK)], ["json-escape"])
+    d.t('","aws_secret_access_key":"').pe(esc, [(0, sk, SK)], ["json-escape"]).t('"}]\n')
+    kid, sk = k.key_id(), k.secret_with_escapable()
+    mixed = sk.replace("+", "&#43;", 1).replace("/", "\\u002f", 1)
+    d.t('{"note":"mixed","id":"').pe("A\\u004B" + kid[2:], [(0, kid, AK)],
+                                     ["json-escape", "html-entity"])
+    d.t('","aws_secret_access_key":"').pe(mixed, [(0, sk, SK)], ["json-escape", "html-entity"])
+    d.t('"}\n')
+    d.n("escaped documentation example", '{"AccessKeyId":"\\u0041KIAIOSFODNN7EXAMPLE"}\n')
+    d.n("escapes of innocent text", '{"name":"Ren\\u00e9e \\u0041nn","city":"K\\u00f6ln"}\n')
 
 
 def render(out_dir):
@@ -731,10 +870,14 @@ def render(out_dir):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as f:
             f.write(d.file_bytes())
-        for off, kind, rule in d.plants:
+        for off, kind, rule, encoding, value in d.plants:
             line, col = d.line_col(off)
-            findings.append({"path": d.path, "line": line, "column": col, "kind": kind,
-                             "rule": rule})
+            f = {"path": d.path, "line": line, "column": col, "kind": kind, "rule": rule}
+            if encoding:
+                # Found in decoded text: the value cannot be read back at its place.
+                f["encoding"] = encoding
+                f["fingerprint"] = "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+            findings.append(f)
         for off, what in d.negs:
             line, _ = d.line_col(off)
             negatives.append({"path": d.path, "line": line, "what": what})

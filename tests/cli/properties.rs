@@ -162,6 +162,68 @@ proptest! {
     }
 }
 
+/// Encoded key lines (issue 13): a credentials file in base64 (on one line or wrapped at 64
+/// columns, as `base64` and YAML block scalars wrap it) and the key lines with JSON and HTML
+/// escapes. Each yields the key id and the secret at the encoded text's place.
+fn encoded_keys(shape: usize, eol: &str) -> (String, &'static str) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(key_lines("\n"));
+    match shape {
+        0 => (format!("credentials: {b64}{eol}"), "base64"),
+        1 => {
+            let lines: Vec<String> = (b64.as_bytes().chunks(64))
+                .map(|c| format!("  {}{eol}", String::from_utf8_lossy(c)))
+                .collect();
+            (format!("credentials: |{eol}{}", lines.concat()), "base64")
+        }
+        2 => (
+            format!(
+                "{{\"id\":\"\\u0041{}\",\"aws_secret_access_key\":\"{}\"}}{eol}",
+                &KEY_ID[1..],
+                SECRET.replace('+', "\\u002B").replace('/', "\\u002F")
+            ),
+            "json-escape",
+        ),
+        _ => (
+            format!(
+                "<x v=\"&#65;{} &quot;aws_secret_access_key&quot;: {}\">{eol}",
+                &KEY_ID[1..],
+                SECRET.replace('+', "&#43;")
+            ),
+            "html-entity",
+        ),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Encoded keys at any offset, across chunk borders: what a chunked read finds is what one
+    /// whole read finds, and the key id and the secret are both found in decoded text.
+    #[test]
+    fn an_encoded_key_at_any_offset_is_found_alike_across_chunk_borders(
+        filler in filler(),
+        eol in eol(),
+        shape in 0usize..4,
+        extra in 1usize..4096,
+        len in 0usize..(3 * OVERLAP),
+        border_offset in 0usize..400,
+        near_border in any::<bool>(),
+    ) {
+        let chunk = OVERLAP + extra;
+        let at = if near_border { chunk.saturating_sub(border_offset) } else { len / 2 };
+        let mut hay: Vec<u8> = filler.iter().copied().cycle().take(len.max(at)).collect();
+        let (text, _) = encoded_keys(shape, eol);
+        let at = at.min(hay.len());
+        hay.splice(at..at, format!("{eol}{text}").bytes());
+        let whole = read(&hay, hay.len() + 1);
+        for value in [KEY_ID, SECRET] {
+            prop_assert!(whole.iter().any(|f| f.0 == value), "{} in {:?}", value, text);
+        }
+        prop_assert_eq!(read(&hay, chunk), whole, "chunked read = one whole read");
+    }
+}
+
 /// `utf8` (valid UTF-8 text) as UTF-16 with its BOM.
 fn utf16_with_bom(utf8: &[u8], big_endian: bool) -> Vec<u8> {
     let text = std::str::from_utf8(utf8).unwrap();
@@ -404,13 +466,35 @@ fn long_lines(n: usize) -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
         (
             "secret names",
             around(repeated("aws_secret ", n / 2), vec![]),
-            both,
+            both.clone(),
         ),
         (
             "many key ids",
             repeated(&format!("{KEY_ID} "), n),
             vec![KEY_ID; n / 21],
         ),
+        // Issue 13: the decoders' prefilter literals and triggers, dense.
+        (
+            "base64 key-id literals in a long run",
+            around(repeated("QUtJQ", n / 2), repeated("FLSU", n / 2)),
+            both.clone(),
+        ),
+        (
+            "many base64 key ids",
+            repeated("QUtJQVNYUVYzU1ZXTUZSUlJNNzU= ", n),
+            vec![KEY_ID; n / 29],
+        ),
+        (
+            "escaped key ids, one a line",
+            repeated("\\u0041KIASXQV3SVWMFRRRM75\n", n),
+            vec![KEY_ID; n / 26],
+        ),
+        (
+            "escapes on a long line",
+            around(repeated("\\u0041KIA", n / 2), repeated("A&#75;", n / 2)),
+            both.clone(),
+        ),
+        ("JWT headers", repeated("eyJhbGci.", n), vec![]),
     ]
 }
 
