@@ -82,12 +82,12 @@ fn element(hay: &[u8], i: usize) -> Option<(Option<u8>, usize)> {
     match b {
         b'\\' if hay.get(i + 1) == Some(&b'/') => Some((Some(63), 2)),
         b'\r' | b'\n' => {
-            // A line break continues a run when data follows it after indentation.
-            let mut j = i + usize::from(b == b'\r');
-            if hay.get(j) != Some(&b'\n') {
-                return None;
+            // A line break (`\n`, `\r\n` or `\r`) continues a run when data follows it
+            // after indentation.
+            let mut j = i + 1;
+            if b == b'\r' && hay.get(j) == Some(&b'\n') {
+                j += 1;
             }
-            j += 1;
             while matches!(hay.get(j), Some(b' ' | b'\t')) {
                 j += 1;
             }
@@ -112,14 +112,18 @@ fn element_back(hay: &[u8], i: usize) -> Option<usize> {
     while j > 0 && matches!(hay[j - 1], b' ' | b'\t') {
         j -= 1;
     }
-    if j == 0 || hay[j - 1] != b'\n' {
-        return None;
+    match j.checked_sub(1).map(|p| hay[p]) {
+        Some(b'\n') => {
+            j -= 1;
+            if j > 0 && hay[j - 1] == b'\r' {
+                j -= 1;
+            }
+        }
+        Some(b'\r') => j -= 1,
+        _ => return None,
     }
-    j -= 1;
-    if j > 0 && hay[j - 1] == b'\r' {
-        j -= 1;
-    }
-    (j > 0 && element_back(hay, j).is_some() && sextet(hay[i]).is_some()).then_some(j)
+    let data_before = j > 0 && sextet(hay[j - 1]).is_some();
+    (data_before && hay.get(i).is_some_and(|&c| sextet(c).is_some())).then_some(j)
 }
 
 /// The run through a hit, as far as it was walked.
@@ -294,10 +298,12 @@ mod tests {
         let plain = b"[default]\naws_access_key_id = AKIASXQV3SVWMFRRRM75\n";
         let enc = b64(plain);
         let wrapped = format!("k: |\n  {}\n  {}\n", &enc[..40], &enc[40..]);
+        let wrapped_cr = format!("k: |\r  {}\r\n\t{}\r", &enc[..40], &enc[40..]);
         let cases: Vec<(String, &[u8])> = vec![
             (format!("data: {enc}\n"), plain),
             (format!("\"{}\"", enc.replace('/', "\\/")), plain),
             (wrapped, plain),
+            (wrapped_cr, plain),
             (
                 format!(
                     "x {}",
