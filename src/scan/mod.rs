@@ -26,6 +26,7 @@ pub mod unreadable;
 mod cache;
 mod dirs;
 mod emit;
+mod keyids;
 mod outcome;
 mod plan;
 mod reader;
@@ -36,6 +37,7 @@ mod worker;
 
 pub use aggregate::aggregate_lone_key_ids;
 pub use cache::{key_of, path_key, CacheFile, ScanCache};
+pub use keyids::{KeyIds, KEPT_IN_FULL};
 pub use outcome::{ScanOutcome, Scanned, Stats};
 pub use plan::{Haystack, Options, Plan, Reuse, WatchSet};
 #[doc(hidden)]

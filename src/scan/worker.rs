@@ -6,7 +6,7 @@ use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use inotify::WatchDescriptor;
@@ -15,13 +15,14 @@ use super::cache::{key_of, stamp_hash, stamp_of, CacheBuilder, ScanCache, TREE};
 use super::dirs::DirTableBuilder;
 use super::emit::{self, group_credentials, Ctx};
 use super::index::{FileFindings, FileState};
+use super::keyids::{KeyIds, KeyIdsBuilder};
 use super::matcher::RawMatch;
 use super::outcome::Stats;
 use super::plan::Haystack;
 use super::reader::{self, ChunkReader, Place, ReadEnd};
 use super::scanner::Scanner;
 use super::unreadable::Unreadable;
-use crate::finding::{Finding, Source};
+use crate::finding::{Finding, Kind, Source};
 
 /// Records a worker collects before it hands them to the [`CacheBuilder`] (64 KiB).
 const LOCAL_RECORDS: usize = 4096;
@@ -30,6 +31,8 @@ const LOCAL_RECORDS: usize = 4096;
 #[derive(Default)]
 pub(super) struct Merged {
     pub(super) findings: Vec<Finding>,
+    /// The key id findings of sources with many, compactly (one set per source).
+    pub(super) key_ids: Vec<Arc<KeyIds>>,
     pub(super) stats: Stats,
     /// The new scan cache: a record of each file read (or taken from the prior cache).
     pub(super) records: Option<CacheBuilder>,
@@ -55,6 +58,9 @@ pub(super) struct Worker<'a> {
     prior: Option<&'a ScanCache>,
     reader: ChunkReader,
     findings: Vec<Finding>,
+    /// The key id findings of the source being read.
+    building: KeyIdsBuilder,
+    key_ids: Vec<Arc<KeyIds>>,
     stats: Stats,
     /// Records for the new scan cache, when the scan builds one.
     records: Option<Vec<[u64; 2]>>,
@@ -89,6 +95,8 @@ impl<'a> Worker<'a> {
             prior,
             reader: ChunkReader::default(),
             findings: Vec::new(),
+            building: KeyIdsBuilder::default(),
+            key_ids: Vec::new(),
             stats: Stats::default(),
             records: keeps.then(Vec::new),
             found: HashMap::new(),
@@ -170,7 +178,7 @@ impl<'a> Worker<'a> {
 
     /// Keeps the findings of file `key`, if it has any.
     fn keep_found(&mut self, key: u64, found: Option<FileFindings>) {
-        if let Some(f) = found.filter(|f| !f.findings.is_empty() || f.suppressed > 0) {
+        if let Some(f) = found.filter(|f| !f.is_empty()) {
             self.found.insert(key, f);
         }
     }
@@ -224,13 +232,16 @@ impl<'a> Worker<'a> {
             process: None,
         };
         if let Err(e) = self.read_file(&mut file, &ctx, meta.len()) {
+            self.end_source(first, false);
             return self.failed(&display, "read error", &e);
         }
-        group_credentials(&mut self.findings[first..]);
-        // The copy for the cache and the index only where one is made.
+        let key_ids = self.end_source(first, true);
+        // The copy for the cache and the index only where one is made (a compact set of key
+        // ids is shared, not copied).
         let found = (self.indexing || self.records.is_some()).then(|| FileFindings {
             findings: self.findings[first..].to_vec(),
             suppressed: self.stats.suppressed - suppressed_before,
+            key_ids,
         });
         self.keep(key, stamp_hash(&stamp_of(&meta)), found);
         FileState::Read
@@ -251,6 +262,7 @@ impl<'a> Worker<'a> {
         if let Some(f) = found {
             self.stats.suppressed += f.suppressed;
             self.findings.extend(f.findings.iter().cloned());
+            self.key_ids.extend(f.key_ids.iter().cloned());
         }
         self.keep(key, stamp, found.cloned());
         self.note_link(path, &meta);
@@ -330,7 +342,21 @@ impl<'a> Worker<'a> {
             log::debug!(path:% = h.path, error:% = e; "read error");
             self.stats.errors += 1;
         }
-        group_credentials(&mut self.findings[first..]);
+        self.end_source(first, true);
+    }
+
+    /// Ends the source whose findings start at `first`: its key id findings join the others
+    /// (in full, or as one compact set), and with `group` the parts of each credential are
+    /// grouped ([`group_credentials`]; a source that failed half-way is not). Returns the
+    /// compact set, if the source has one.
+    fn end_source(&mut self, first: usize, group: bool) -> Option<Arc<KeyIds>> {
+        let (full, held) = self.building.take();
+        self.findings.extend(full);
+        if group {
+            group_credentials(&mut self.findings[first..], held.as_deref());
+        }
+        self.key_ids.extend(held.iter().cloned());
+        held
     }
 
     /// Reads `r` through this thread's [`ChunkReader`] (see [`ChunkReader::read`]).
@@ -380,6 +406,11 @@ impl reader::Sink for WorkerSink<'_, '_, '_> {
     fn found(&mut self, m: &RawMatch, at: Place) {
         let w = &mut *self.worker;
         match emit::finding(w.scanner, m, self.ctx, at) {
+            Some(f) if f.kind == Kind::AccessKeyId => {
+                // Held compactly only where the key id is exactly the value matched.
+                let exact = std::str::from_utf8(m.value.expose()).is_ok();
+                w.building.push(f, exact);
+            }
             Some(f) => w.findings.push(f),
             None => w.stats.suppressed += 1,
         }
@@ -391,6 +422,7 @@ impl Drop for Worker<'_> {
         self.hand_over_records();
         let mut m = self.shared.lock().unwrap_or_else(|e| e.into_inner());
         m.findings.append(&mut self.findings);
+        m.key_ids.append(&mut self.key_ids);
         m.stats.add(&self.stats);
         m.found.extend(self.found.drain());
         m.unread.append(&mut self.unread);
