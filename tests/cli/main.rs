@@ -9,6 +9,7 @@ mod ec2;
 mod enrich;
 mod harness;
 mod imds_emulator;
+mod names;
 mod properties;
 mod role;
 mod scan;
