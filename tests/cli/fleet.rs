@@ -341,7 +341,20 @@ async fn the_daemon_reports_whose_key_it_is_and_keeps_the_fleet_view_through_kil
         2,
         "the key and the role+keys check: {findings:#?}"
     );
-    assert!(first.findings.contains_key(&static_keys));
+    let check = (findings.iter())
+        .find(|f| f["Id"] == static_keys.as_str())
+        .expect("the role+keys check's finding");
+    assert_eq!(check["Compliance"]["Status"], "FAILED");
+    // One check, one severity in both services: the most severe credential's.
+    let item = (first.ssm_set["Items"].as_array().unwrap().iter())
+        .find(|i| i["Id"] == "no_static_keys_with_role")
+        .unwrap();
+    assert_eq!(check["Severity"]["Label"], "CRITICAL");
+    assert_eq!(item["Severity"], "CRITICAL");
+    println!(
+        "ASFF of the check: {}",
+        serde_json::to_string_pretty(check).unwrap()
+    );
     assert_eq!(first.imports, 1, "one import of both findings");
     assert_key_item(&w, &first.ssm_set);
     assert_eq!(first.ssm_calls, 1);
