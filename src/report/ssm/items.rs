@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::finding::Kind;
-use crate::owner::Severity;
 use crate::report::fleet::{check_severity, CredentialView, HostView};
 use crate::role::{self, Check, Status};
 
@@ -271,7 +270,7 @@ mod tests {
     use super::*;
     use crate::finding::{Finding, KeyType, Source};
     use crate::imds::model::IdentityDocument;
-    use crate::owner::{AccountClass, Owner};
+    use crate::owner::{AccountClass, Owner, Severity};
     use crate::role::Remediation;
 
     fn cred(id: &str, severity: Severity, path: &str) -> CredentialView {
