@@ -151,17 +151,8 @@ impl Fleet {
         String::from_utf8(self.status_out(&[])).unwrap()
     }
 
-    /// Every finding in moto's Security Hub, read with boto3 as moto's "full" role.
     fn findings(&self) -> Vec<Value> {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/aws/securityhub_read.py");
-        let out = run_ok(
-            Command::new(self.moto.python())
-                .arg(script)
-                .arg(self.moto.endpoint())
-                .arg(self.moto.creds["full"].to_string()),
-            "securityhub_read.py",
-        );
-        serde_json::from_slice(&out).unwrap()
+        self.moto.securityhub_findings()
     }
 
     fn picture(&self) -> Picture {
