@@ -7,6 +7,7 @@ mod common;
 mod corpus;
 mod ec2;
 mod enrich;
+mod fleet;
 mod harness;
 mod imds_emulator;
 mod names;
