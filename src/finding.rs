@@ -98,6 +98,30 @@ impl KeyType {
     }
 }
 
+/// A decoding step between the bytes on disk and the text a key was found in, outermost
+/// first in [`Finding::encoding`] (`["gzip", "gzip"]`: a gzip stream inside a gzip stream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// A gzip stream (RFC 1952; concatenated members are one stream).
+    Gzip,
+    /// A Zstandard stream (RFC 8878; concatenated frames are one stream).
+    Zstd,
+    /// An xz stream (concatenated streams are one stream).
+    Xz,
+}
+
+impl Encoding {
+    /// The wire name (`gzip`, `zstd`, `xz`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Gzip => "gzip",
+            Encoding::Zstd => "zstd",
+            Encoding::Xz => "xz",
+        }
+    }
+}
+
 /// The process a `process` finding was read from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProcessInfo {
@@ -141,6 +165,10 @@ pub struct Finding {
     /// For `process` findings: the process.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub process: Option<ProcessInfo>,
+    /// The decoding steps, outermost first, from the file to the text the finding's `line`
+    /// and `column` count in (empty for plain text, as state written before it read).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub encoding: Vec<Encoding>,
     /// For an aggregate ([`crate::scan::aggregate`]): the lone key ids of one source that it
     /// stands for. Boxed: ordinary findings, by far the most, pay one pointer for it.
     #[serde(skip_serializing_if = "Option::is_none", default)]

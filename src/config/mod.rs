@@ -230,8 +230,18 @@ pub struct ScanConfig {
     pub processes: bool,
     /// Scan the instance's user-data (from IMDS).
     pub user_data: bool,
-    /// Files larger than this are skipped and counted.
+    /// Files larger than this are skipped and counted (for a compressed file: its size on
+    /// disk).
     pub max_file_size: ByteSize,
+    /// Read gzip, zstd and xz files (recognised by their magic bytes) through a decompressor,
+    /// so that keys inside them are found; `false` scans their bytes as they are.
+    pub decompress: bool,
+    /// A compressed file decodes to at most this many bytes (per layer); beyond, the rest is
+    /// skipped as a decompression bomb, counted in `stats.skipped` and listed as unreadable.
+    pub max_decompressed_size: ByteSize,
+    /// A compressed file decodes to at most this many bytes per byte read from disk (checked
+    /// past the first 4 MiB); beyond, as for `max_decompressed_size`. 0 = no ratio cap.
+    pub max_expansion_ratio: u64,
     /// Follow symbolic links while walking (loops are detected either way).
     pub follow_symlinks: bool,
     /// Stay on the file system of each scanned path (no /proc, no network mounts).
@@ -283,6 +293,9 @@ impl Default for ScanConfig {
             processes: true,
             user_data: true,
             max_file_size: ByteSize::mib(32),
+            decompress: true,
+            max_decompressed_size: ByteSize::mib(256),
+            max_expansion_ratio: 100,
             follow_symlinks: false,
             same_file_system: true,
             threads: 0,
@@ -549,6 +562,12 @@ fn validate(config: &Config, origin: &Origin) -> Result<(), ConfigError> {
         return Err(invalid("agent.interval", "expected at least 1s".into()));
     }
     validate_cloudwatch(&config.cloudwatch).map_err(|(key, message)| invalid(key, message))?;
+    if config.scan.max_decompressed_size.as_u64() == 0 {
+        return Err(invalid(
+            "scan.max_decompressed_size",
+            "expected more than 0 bytes".into(),
+        ));
+    }
     for (i, pat) in config.scan.exclude.iter().enumerate() {
         if let Err(e) = globset::Glob::new(pat) {
             return Err(invalid(&format!("scan.exclude[{i}]"), e.to_string()));

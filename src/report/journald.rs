@@ -215,6 +215,7 @@ mod tests {
             fingerprint: "sha256:abcd".into(),
             process: None,
             aggregate: None,
+            encoding: Vec::new(),
         }
     }
 

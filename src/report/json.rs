@@ -4,11 +4,13 @@
 //!
 //! The one addition to the version 1 shape is optional: an aggregate finding (see
 //! [`crate::scan::aggregate`]) has an `aggregate` object (`count`, `distinct`, `long_term`,
-//! `temporary`, `key_ids`); no other finding has the key, so their bytes are unchanged.
+//! `temporary`, `key_ids`); no other finding has the key, so their bytes are unchanged. A
+//! finding in decoded text (a compressed file) has an `encoding` list (`["gzip"]`, outermost
+//! first); findings in plain text have no such key.
 
 use serde::Serialize;
 
-use crate::finding::{Aggregate, Finding, KeyType, ProcessInfo};
+use crate::finding::{Aggregate, Encoding, Finding, KeyType, ProcessInfo};
 use crate::scan::{ScanOutcome, Stats};
 
 /// Version of the JSON document; bumped only on incompatible changes.
@@ -48,6 +50,9 @@ pub(crate) struct FindingJson<'a> {
     /// Only on aggregates (additive: ordinary findings keep their bytes).
     #[serde(skip_serializing_if = "Option::is_none")]
     aggregate: Option<AggregateJson<'a>>,
+    /// Only on findings in decoded text: the decoding steps, outermost first (`["gzip"]`).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    encoding: &'a [Encoding],
 }
 
 /// The `aggregate` object of an aggregate finding.
@@ -98,6 +103,7 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
             fingerprint: &f.fingerprint,
             process: f.process.as_ref().map(ProcessJson::from),
             aggregate: f.aggregate.as_deref().map(AggregateJson::from),
+            encoding: &f.encoding,
         }
     }
 }
@@ -147,6 +153,7 @@ mod tests {
             fingerprint: "sha256:abcd".into(),
             process,
             aggregate: None,
+            encoding: Vec::new(),
         }
     }
 
@@ -174,6 +181,14 @@ mod tests {
             format!(
                 r#"{head},"aggregate":{{"count":12,"distinct":12,"long_term":0,"temporary":12,"key_ids":["ASIAY34FZKBOKMUTVV7A"]}}}}"#
             )
+        );
+        let decoded = Finding {
+            encoding: vec![Encoding::Gzip, Encoding::Xz],
+            ..finding(None)
+        };
+        assert_eq!(
+            json(&decoded),
+            format!(r#"{head},"encoding":["gzip","xz"]}}"#)
         );
     }
 }

@@ -111,6 +111,10 @@ fn line(f: &Finding, color: Color) -> String {
     if let Some(a) = &f.aggregate {
         extra.push(aggregate_note(a));
     }
+    if !f.encoding.is_empty() {
+        let steps: Vec<&str> = f.encoding.iter().map(|e| e.as_str()).collect();
+        extra.push(format!("decoded from {}", steps.join(" > ")));
+    }
     format!(
         "  {}  {:<17}  {}  {}  {}",
         color.paint("32", &format!("{}:{}", f.line, f.column)),

@@ -58,6 +58,7 @@ pub(super) fn finding(
         fingerprint: fp,
         process: ctx.process.cloned(),
         aggregate: None,
+        encoding: Vec::new(),
     })
 }
 
