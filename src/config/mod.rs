@@ -685,6 +685,19 @@ mod tests {
         assert_eq!(c.scan.max_file_size, ByteSize::mib(4));
     }
 
+    #[test]
+    fn decompression_keys_parse_and_a_zero_cap_is_refused() {
+        let text = "[scan]\ndecompress = false\nmax_decompressed_size = \"1GiB\"\nmax_expansion_ratio = 0\n";
+        let c = parse_str(text, Path::new("f")).unwrap();
+        assert!(!c.scan.decompress);
+        assert_eq!(c.scan.max_decompressed_size, ByteSize::gib(1));
+        assert_eq!(c.scan.max_expansion_ratio, 0);
+        let mut zero = Config::default();
+        zero.scan.max_decompressed_size = ByteSize::b(0);
+        let err = validate(&zero, &Origin::Defaults).unwrap_err().to_string();
+        assert!(err.contains("scan.max_decompressed_size"), "{err}");
+    }
+
     /// Precedence of the IMDS endpoint: env endpoint > file endpoint > env mode > file mode.
     #[test]
     fn imds_endpoint_precedence_table() {
