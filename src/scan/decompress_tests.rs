@@ -5,8 +5,9 @@ use std::io::{Cursor, Write};
 use std::time::Instant;
 
 use super::*;
-use crate::scan::matcher::{Matcher, RawMatch};
-use crate::scan::reader::{ChunkReader, Place, Sink, OVERLAP};
+use crate::scan::matcher::Matcher;
+use crate::scan::reader::tests::Got;
+use crate::scan::reader::{ChunkReader, OVERLAP};
 
 const KEY: &str = "AKIASXQV3SVWMFRRRM75";
 const SECRET: &str = "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";
@@ -30,28 +31,14 @@ pub(super) fn xz(bytes: &[u8]) -> Vec<u8> {
     w.finish().unwrap()
 }
 
-/// What a read reported: bytes counted, and each match with its place.
-#[derive(Debug, Default, PartialEq)]
-struct Got {
+/// What a read reported: bytes counted, and (line, column, value) of each match.
+struct Seen {
     bytes: u64,
     found: Vec<(u64, u64, String)>,
 }
 
-impl Sink for Got {
-    fn read(&mut self, n: u64) {
-        self.bytes += n;
-    }
-    fn unread(&mut self, n: u64) {
-        self.bytes -= n;
-    }
-    fn found(&mut self, m: &RawMatch, at: Place) {
-        let value = String::from_utf8_lossy(m.value.expose()).into_owned();
-        self.found.push((at.line, at.column, value));
-    }
-}
-
 /// Reads `file` as the worker reads a file (small windows), under `limits`.
-fn read(file: &[u8], limits: Limits) -> (Got, Decoded) {
+fn read(file: &[u8], limits: Limits) -> (Seen, Decoded) {
     let matcher = Matcher::builtin().unwrap();
     let mut reader = ChunkReader::with_chunk(SMALL);
     let mut got = Got::default();
@@ -68,7 +55,15 @@ fn read(file: &[u8], limits: Limits) -> (Got, Decoded) {
         reader.read(r, &matcher, (u64::MAX, None), sniff, &mut got)
     })
     .unwrap();
-    (got, d)
+    let found = got.found.into_iter();
+    let found = found.map(|(at, v)| (at.line, at.column, v)).collect();
+    (
+        Seen {
+            bytes: got.bytes,
+            found,
+        },
+        d,
+    )
 }
 
 /// Filler lines of `len` bytes, ending with a newline.

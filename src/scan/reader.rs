@@ -374,7 +374,7 @@ fn marked(hay: &[u8], start: usize, line_start: usize) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::atomic::AtomicBool;
 
     use super::*;
@@ -388,11 +388,11 @@ mod tests {
     const SMALL: usize = OVERLAP + 4096;
     const LIMIT: u64 = 1 << 30;
 
-    /// What a read reported.
+    /// What a read reported: bytes counted, and each match with its place and value.
     #[derive(Debug, Default, PartialEq)]
-    struct Got {
-        bytes: u64,
-        found: Vec<(Place, String)>,
+    pub(in crate::scan) struct Got {
+        pub(in crate::scan) bytes: u64,
+        pub(in crate::scan) found: Vec<(Place, String)>,
     }
 
     impl Sink for Got {

@@ -605,71 +605,21 @@ fn keys_in_compressed_files_are_found_with_their_encoding() {
     let (doc, code, _) = json_scan(&[dir.path().to_str().unwrap()]);
     assert_eq!(code, 1, "{doc:#}");
     let enc = |e: &[&str]| serde_json::json!(e);
-    let mut want = vec![
-        (
-            "app.log.1".into(),
-            log_line,
-            23,
-            "access_key_id".into(),
-            enc(&["gzip"]),
-        ),
-        (
-            "creds.xz".into(),
-            2,
-            21,
-            "access_key_id".into(),
-            enc(&["xz"]),
-        ),
-        (
-            "creds.xz".into(),
-            3,
-            25,
-            "secret_access_key".into(),
-            enc(&["xz"]),
-        ),
-        (
-            "creds.zst".into(),
-            2,
-            21,
-            "access_key_id".into(),
-            enc(&["zstd"]),
-        ),
-        (
-            "creds.zst".into(),
-            3,
-            25,
-            "secret_access_key".into(),
-            enc(&["zstd"]),
-        ),
-        (
-            "nested.gz".into(),
-            2,
-            21,
-            "access_key_id".into(),
-            enc(&["gzip", "gzip"]),
-        ),
-        (
-            "nested.gz".into(),
-            3,
-            25,
-            "secret_access_key".into(),
-            enc(&["gzip", "gzip"]),
-        ),
-        (
-            "user-data.txt.gz".into(),
-            2,
-            21,
-            "access_key_id".into(),
-            enc(&["gzip"]),
-        ),
-        (
-            "user-data.txt.gz".into(),
-            3,
-            25,
-            "secret_access_key".into(),
-            enc(&["gzip"]),
-        ),
+    let (id, secret) = ("access_key_id", "secret_access_key");
+    let table: [(&str, u64, u64, &str, &[&str]); 9] = [
+        ("app.log.1", log_line, 23, id, &["gzip"]),
+        ("creds.xz", 2, 21, id, &["xz"]),
+        ("creds.xz", 3, 25, secret, &["xz"]),
+        ("creds.zst", 2, 21, id, &["zstd"]),
+        ("creds.zst", 3, 25, secret, &["zstd"]),
+        ("nested.gz", 2, 21, id, &["gzip", "gzip"]),
+        ("nested.gz", 3, 25, secret, &["gzip", "gzip"]),
+        ("user-data.txt.gz", 2, 21, id, &["gzip"]),
+        ("user-data.txt.gz", 3, 25, secret, &["gzip"]),
     ];
+    let mut want: Vec<_> = (table.iter())
+        .map(|(p, l, c, k, e)| (p.to_string(), *l, *c, k.to_string(), enc(e)))
+        .collect();
     assert_eq!(placed(&doc, dir.path()), want);
     assert_eq!(
         (
