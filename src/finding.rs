@@ -98,6 +98,30 @@ impl KeyType {
     }
 }
 
+/// A decoding step between the bytes on disk and the text a key was found in, outermost
+/// first in [`Finding::encoding`] (`["gzip", "gzip"]`: a gzip stream inside a gzip stream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// A gzip stream (RFC 1952; concatenated members are one stream).
+    Gzip,
+    /// A Zstandard stream (RFC 8878; concatenated frames are one stream).
+    Zstd,
+    /// An xz stream (concatenated streams are one stream).
+    Xz,
+}
+
+impl Encoding {
+    /// The wire name (`gzip`, `zstd`, `xz`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Gzip => "gzip",
+            Encoding::Zstd => "zstd",
+            Encoding::Xz => "xz",
+        }
+    }
+}
+
 /// The process a `process` finding was read from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProcessInfo {
@@ -141,6 +165,10 @@ pub struct Finding {
     /// For `process` findings: the process.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub process: Option<ProcessInfo>,
+    /// The decoding steps, outermost first, from the file to the text the finding's `line`
+    /// and `column` count in (empty for plain text, as state written before it read).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub encoding: Vec<Encoding>,
     /// For an aggregate ([`crate::scan::aggregate`]): the lone key ids of one source that it
     /// stands for. Boxed: ordinary findings, by far the most, pay one pointer for it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -232,6 +260,17 @@ pub fn account_from_key_id(key_id: &str) -> Option<String> {
     (account <= 999_999_999_999).then(|| format!("{account:012}"))
 }
 
+impl Finding {
+    /// The decoding steps of the text it was found in, outermost first and comma-separated
+    /// (`gzip`, `gzip,xz`), for outputs whose fields are strings; `None` for plain text.
+    pub fn encoding_label(&self) -> Option<String> {
+        (!self.encoding.is_empty()).then(|| {
+            let steps: Vec<&str> = self.encoding.iter().map(|e| e.as_str()).collect();
+            steps.join(",")
+        })
+    }
+}
+
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -258,6 +297,19 @@ mod tests {
             Some("609629065308")
         );
         assert_eq!(account_from_key_id("AKIAIOSFODNN7EXAMPLE"), None);
+    }
+
+    #[test]
+    fn encoding_label_names_the_steps_outermost_first() {
+        let mut f: Finding = serde_json::from_value(serde_json::json!({
+            "id": "i", "rule": "r", "kind": "access_key_id", "source": "file", "path": "p",
+            "line": 1, "column": 1, "key_id": null, "key_type": null, "account_id": null,
+            "credential": "c", "redacted": "AKIA…", "fingerprint": "sha256:00"
+        }))
+        .unwrap();
+        assert_eq!(f.encoding_label(), None);
+        f.encoding = vec![Encoding::Gzip, Encoding::Xz];
+        assert_eq!(f.encoding_label().as_deref(), Some("gzip,xz"));
     }
 
     #[test]

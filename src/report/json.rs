@@ -4,13 +4,14 @@
 //!
 //! The additions to the version 1 shape are optional: an aggregate finding (see
 //! [`crate::scan::aggregate`]) has an `aggregate` object (`count`, `distinct`, `long_term`,
-//! `temporary`, `key_ids`), and a finding whose key's owner is known has an `owner` object
-//! (DESIGN.md "Key owner", [`Owners::shown`]); other findings do not have the keys, so their
-//! bytes are unchanged.
+//! `temporary`, `key_ids`), a finding whose key's owner is known has an `owner` object
+//! (DESIGN.md "Key owner", [`Owners::shown`]), and a finding in decoded text (a compressed
+//! file) has an `encoding` list (`["gzip"]`, outermost first); other findings do not have
+//! these keys, so their bytes are unchanged.
 
 use serde::Serialize;
 
-use crate::finding::{Aggregate, Finding, KeyType, ProcessInfo};
+use crate::finding::{Aggregate, Encoding, Finding, KeyType, ProcessInfo};
 use crate::owner::Owner;
 use crate::report::owners::Owners;
 use crate::scan::{ScanOutcome, Stats};
@@ -52,6 +53,9 @@ pub(crate) struct FindingJson<'a> {
     /// Only on aggregates (additive: ordinary findings keep their bytes).
     #[serde(skip_serializing_if = "Option::is_none")]
     aggregate: Option<AggregateJson<'a>>,
+    /// Only on findings in decoded text: the decoding steps, outermost first (`["gzip"]`).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    encoding: &'a [Encoding],
     /// Whose key, when something is known (additive, as `aggregate`).
     #[serde(skip_serializing_if = "Option::is_none")]
     owner: Option<Owner>,
@@ -116,6 +120,7 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
             process: f.process.as_ref().map(ProcessJson::from),
             aggregate: f.aggregate.as_deref().map(AggregateJson::from),
             owner: None,
+            encoding: &f.encoding,
         }
     }
 }
@@ -170,6 +175,7 @@ mod tests {
             fingerprint: "sha256:abcd".into(),
             process,
             aggregate: None,
+            encoding: Vec::new(),
         }
     }
 
@@ -197,6 +203,14 @@ mod tests {
             format!(
                 r#"{head},"aggregate":{{"count":12,"distinct":12,"long_term":0,"temporary":12,"key_ids":["ASIAY34FZKBOKMUTVV7A"]}}}}"#
             )
+        );
+        let decoded = Finding {
+            encoding: vec![Encoding::Gzip, Encoding::Xz],
+            ..finding(None)
+        };
+        assert_eq!(
+            json(&decoded),
+            format!(r#"{head},"encoding":["gzip","xz"]}}"#)
         );
     }
 

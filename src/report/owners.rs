@@ -109,6 +109,7 @@ pub(crate) mod tests {
             fingerprint: "sha256:00".into(),
             process: None,
             aggregate: None,
+            encoding: Vec::new(),
         }
     }
 

@@ -124,6 +124,9 @@ fn result(f: &Finding, rule_index: Option<usize>, owners: &Owners, now: SystemTi
     if let Some(i) = rule_index {
         r["ruleIndex"] = json!(i);
     }
+    if !f.encoding.is_empty() {
+        r["properties"]["encoding"] = json!(f.encoding);
+    }
     if let Some(a) = &f.aggregate {
         r["properties"]["aggregate"] = json!({
             "count": a.count, "distinct": a.distinct, "long_term": a.long_term,

@@ -158,6 +158,10 @@ fn line(f: &Finding, owner: Option<&Owner>, now: SystemTime, color: Color) -> St
     if let Some(a) = &f.aggregate {
         extra.push(aggregate_note(a));
     }
+    if !f.encoding.is_empty() {
+        let steps: Vec<&str> = f.encoding.iter().map(|e| e.as_str()).collect();
+        extra.push(format!("decoded from {}", steps.join(" > ")));
+    }
     if let (Some(o), Some(k)) = (owner, &f.key_id) {
         extra.push(owner_note(o, k, now));
     }

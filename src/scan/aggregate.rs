@@ -301,6 +301,7 @@ mod tests {
             fingerprint: finding::fingerprint(key_id.as_bytes()),
             process: None,
             aggregate: None,
+            encoding: Vec::new(),
         }
     }
 

@@ -54,6 +54,7 @@ pub(super) fn finding(
         fingerprint: fp,
         process: ctx.process.cloned(),
         aggregate: None,
+        encoding: Vec::new(),
     })
 }
 
@@ -85,6 +86,7 @@ pub(super) fn key_id_finding(
         key_id: Some(id),
         process: ctx.process.cloned(),
         aggregate: None,
+        encoding: Vec::new(),
     }
 }
 

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::emit::{self, Ctx};
-use crate::finding::{Finding, Kind, ProcessInfo, Source};
+use crate::finding::{Encoding, Finding, Kind, ProcessInfo, Source};
 
 /// Key id findings of one source kept in full before they are held compactly: the handful in
 /// a config or an env file stay plain findings, as they are (and cost less so).
@@ -43,6 +43,9 @@ pub struct KeyIds {
     ends: Vec<u32>,
     /// Each finding, in the order found.
     at: Vec<At>,
+    /// The decoding steps of the source's text (a compressed file), shared by its findings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    encoding: Vec<Encoding>,
 }
 
 /// One finding of a [`KeyIds`]: the number of its id, its column and its line.
@@ -60,6 +63,7 @@ impl KeyIds {
             ids: String::new(),
             ends: Vec::new(),
             at: Vec::new(),
+            encoding: f.encoding.clone(),
         }
     }
 
@@ -116,13 +120,9 @@ impl KeyIds {
             path: &self.path,
             process: self.process.as_ref(),
         };
-        Some(emit::key_id_finding(
-            &self.rule,
-            &ctx,
-            id.as_bytes(),
-            line,
-            column,
-        ))
+        let mut f = emit::key_id_finding(&self.rule, &ctx, id.as_bytes(), line, column);
+        f.encoding.clone_from(&self.encoding);
+        Some(f)
     }
 
     /// Every finding as the scan made it, in the order found.
@@ -166,7 +166,10 @@ impl Compacting {
         let (Some(id), Ok(column)) = (f.key_id.as_deref(), u32::try_from(f.column)) else {
             return false;
         };
-        if f.rule != self.held.rule || f.kind != Kind::AccessKeyId {
+        if f.rule != self.held.rule
+            || f.kind != Kind::AccessKeyId
+            || f.encoding != self.held.encoding
+        {
             return false;
         }
         let n = match self.numbers.get(id) {
@@ -218,6 +221,17 @@ impl KeyIdsBuilder {
             if self.full.len() > KEPT_IN_FULL && !self.in_full {
                 self.compact_all();
             }
+        }
+    }
+
+    /// Marks every finding of the source as read from text decoded by `layers` (known only
+    /// once the source is read: see the worker's `read_file`).
+    pub(super) fn set_encoding(&mut self, layers: &[Encoding]) {
+        for f in &mut self.full {
+            f.encoding = layers.to_vec();
+        }
+        if let Some(c) = self.compact.as_mut() {
+            c.held.encoding = layers.to_vec();
         }
     }
 

@@ -24,6 +24,7 @@ pub mod procfs;
 pub mod unreadable;
 
 mod cache;
+mod decompress;
 mod dirs;
 mod emit;
 mod keyids;
@@ -37,11 +38,12 @@ mod worker;
 
 pub use aggregate::aggregate_lone_key_ids;
 pub use cache::{key_of, path_key, CacheFile, ScanCache};
+pub use decompress::Limits as DecompressLimits;
 pub use keyids::{KeyIds, KEPT_IN_FULL};
 pub use outcome::{ScanOutcome, Scanned, Stats};
 pub use plan::{Haystack, Options, Plan, Reuse, WatchSet};
 #[doc(hidden)]
-pub use reader::{read_chunked, ReadMatch, OVERLAP};
+pub use reader::{read_chunked, read_decoded, DecodedMatches, ReadMatch, OVERLAP};
 pub use reader::{ALLOW_MARKER, CHUNK};
 pub use scanner::{ScanError, Scanner};
 pub use unreadable::Unreadable;

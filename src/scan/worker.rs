@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
-use std::io::{self, Read, Seek};
+use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use inotify::WatchDescriptor;
 
 use super::cache::{key_of, stamp_hash, stamp_of, CacheBuilder, ScanCache, TREE};
+use super::decompress::{self, Stop};
 use super::dirs::DirTableBuilder;
 use super::emit::{self, group_credentials, Ctx};
 use super::index::{FileFindings, FileState};
@@ -19,7 +20,7 @@ use super::keyids::{KeyIds, KeyIdsBuilder};
 use super::matcher::RawMatch;
 use super::outcome::Stats;
 use super::plan::Haystack;
-use super::reader::{self, ChunkReader, Place, ReadEnd};
+use super::reader::{self, ChunkReader, Place, ReadEnd, Sniff};
 use super::scanner::Scanner;
 use super::unreadable::Unreadable;
 use crate::finding::{Finding, Kind, Source};
@@ -305,19 +306,42 @@ impl<'a> Worker<'a> {
         FileState::Failed
     }
 
-    /// One open, one fstat and (for a small file) one read: the UTF-16 BOM is sniffed in the
-    /// first chunk, and the file is read again through a decoder only if it has one.
+    /// One open, one fstat and (for a small file) one read: a UTF-16 BOM and the magic bytes
+    /// of a compressed stream are sniffed in the first chunk, and the file is read again
+    /// through decoders only if it has them (see [`decompress`]). The findings of decoded
+    /// text name its layers in `encoding`; a stream cut short by a cap or damage still has
+    /// its decoded part scanned, and is counted and listed as unreadable.
     fn read_file(&mut self, file: &mut File, ctx: &Ctx<'_>, len: u64) -> io::Result<()> {
-        match self.read(&mut *file, ctx, Some(len))? {
-            ReadEnd::Scanned => Ok(()),
-            ReadEnd::Utf16Bom => {
-                file.rewind()?;
-                let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
-                    .bom_sniffing(true)
-                    .build(file);
-                self.read(decoder, ctx, None).map(drop)
-            }
+        let limits = self.scanner.opts.decompress;
+        let sniff = Sniff {
+            bom: true,
+            compressed: limits.is_some(),
+        };
+        let first = self.findings.len();
+        let bounds = (self.scanner.opts.max_file_size, Some(len));
+        let end = self.read_with(&mut *file, ctx, bounds, sniff)?;
+        if end == ReadEnd::Scanned {
+            return Ok(());
         }
+        let decoded = decompress::read_through(&mut *file, end, limits, |r, sniff| {
+            self.read_with(r, ctx, (u64::MAX, None), sniff)
+        })?;
+        if !decoded.layers.is_empty() {
+            for f in &mut self.findings[first..] {
+                f.encoding.clone_from(&decoded.layers);
+            }
+            self.building.set_encoding(&decoded.layers);
+        }
+        if let Some(stop) = decoded.stop {
+            let reason = stop.reason();
+            log::debug!(path:% = ctx.path, reason:% = reason; "decoding stopped early");
+            match stop {
+                Stop::Bomb { .. } => self.stats.skipped += 1,
+                Stop::Damaged { .. } => self.stats.errors += 1,
+            }
+            self.note_unreadable(Some(Unreadable::new(ctx.path, reason)));
+        }
+        Ok(())
     }
 
     /// Records a source that could not be read (errors are rare: straight to the shared list).
@@ -359,13 +383,26 @@ impl<'a> Worker<'a> {
         held
     }
 
-    /// Reads `r` through this thread's [`ChunkReader`] (see [`ChunkReader::read`]).
+    /// Reads `r` through this thread's [`ChunkReader`] (see [`ChunkReader::read`]), at most
+    /// `max_file_size` bytes, sniffing nothing.
     fn read<R: Read>(&mut self, r: R, ctx: &Ctx<'_>, file_len: Option<u64>) -> io::Result<ReadEnd> {
+        let bounds = (self.scanner.opts.max_file_size, file_len);
+        self.read_with(r, ctx, bounds, Sniff::default())
+    }
+
+    /// Reads `r` through this thread's [`ChunkReader`] (see [`ChunkReader::read`]): at most
+    /// `bounds.0` bytes, up to the file size `bounds.1`, sniffing for what `sniff` says.
+    fn read_with<R: Read>(
+        &mut self,
+        r: R,
+        ctx: &Ctx<'_>,
+        bounds: (u64, Option<u64>),
+        sniff: Sniff,
+    ) -> io::Result<ReadEnd> {
         let scanner = self.scanner;
-        let limit = scanner.opts.max_file_size;
         let mut chunks = std::mem::take(&mut self.reader);
         let mut sink = WorkerSink { worker: self, ctx };
-        let end = chunks.read(r, &scanner.matcher, limit, file_len, &mut sink);
+        let end = chunks.read(r, &scanner.matcher, bounds, sniff, &mut sink);
         self.reader = chunks;
         end
     }

@@ -203,6 +203,7 @@ mod tests {
             fingerprint: "sha256:00".into(),
             process: None,
             aggregate: None,
+            encoding: Vec::new(),
         }
     }
 

@@ -7,6 +7,7 @@
 //! from its fixture at the expected line and column.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -20,8 +21,15 @@ fn root() -> PathBuf {
 }
 
 /// One finding's identity in the comparison: path (relative to the corpus), line, column, kind,
-/// rule.
-type Key = (String, u64, u64, String, String);
+/// rule, encoding (its layers joined by `>`, empty for plain text).
+type Key = (String, u64, u64, String, String, String);
+
+/// A finding's `encoding` list as one string (`gzip>gzip`), empty when absent.
+fn encoding(f: &Value) -> String {
+    let layers = f["encoding"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let names: Vec<&str> = layers.iter().map(|l| l.as_str().unwrap()).collect();
+    names.join(">")
+}
 
 struct Expected {
     findings: Vec<Key>,
@@ -45,6 +53,7 @@ fn load_expected() -> Expected {
                 f["column"].as_u64().unwrap(),
                 f["kind"].as_str().unwrap().to_string(),
                 f["rule"].as_str().unwrap().to_string(),
+                encoding(f),
             )
         })
         .collect();
@@ -69,9 +78,24 @@ fn load_expected() -> Expected {
     }
 }
 
-/// The fixture's text as the scanner sees it: UTF-16 with a BOM decoded to UTF-8.
+/// The fixture's text as the scanner sees it: gzip and xz decompressed, UTF-16 with a BOM
+/// decoded to UTF-8.
 fn fixture_bytes(path: &Path) -> Vec<u8> {
-    let raw = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut raw = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    loop {
+        let mut out = Vec::new();
+        let read = match raw.get(..3) {
+            Some([0x1f, 0x8b, 0x08]) => {
+                flate2::read::MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out)
+            }
+            Some([0xfd, b'7', b'z']) => {
+                lzma_rust2::XzReader::new(raw.as_slice(), true).read_to_end(&mut out)
+            }
+            _ => break,
+        };
+        read.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        raw = out;
+    }
     let utf16 = |be: bool| {
         let units: Vec<u16> = raw[2..]
             .chunks_exact(2)
@@ -181,6 +205,7 @@ fn corpus_findings_are_exactly_the_expected_ones() {
             f["column"].as_u64().unwrap(),
             f["kind"].as_str().unwrap().to_string(),
             f["rule"].as_str().unwrap().to_string(),
+            encoding(f),
         );
         by_key.insert(key.clone(), f);
         got.push(key);
@@ -197,7 +222,10 @@ fn corpus_findings_are_exactly_the_expected_ones() {
     for (k, n) in &want {
         let h = have.get(k).copied().unwrap_or(0);
         if h < *n {
-            diff += &format!("  missing    {}:{}:{} {} ({})\n", k.0, k.1, k.2, k.3, k.4);
+            diff += &format!(
+                "  missing    {}:{}:{} {} ({}) [{}]\n",
+                k.0, k.1, k.2, k.3, k.4, k.5
+            );
         }
     }
     for (k, n) in &have {
@@ -209,8 +237,8 @@ fn corpus_findings_are_exactly_the_expected_ones() {
                 .map(|w| format!("  <- negative case: {w}"))
                 .unwrap_or_default();
             diff += &format!(
-                "  unexpected {}:{}:{} {} ({}){note}\n",
-                k.0, k.1, k.2, k.3, k.4
+                "  unexpected {}:{}:{} {} ({}) [{}]{note}\n",
+                k.0, k.1, k.2, k.3, k.4, k.5
             );
         }
     }
@@ -274,7 +302,7 @@ fn corpus_findings_are_exactly_the_expected_ones() {
 fn corpus_secrets_never_leak_in_any_format() {
     let expected = load_expected();
     let mut secrets: Vec<String> = Vec::new();
-    for (path, line, column, kind, _) in &expected.findings {
+    for (path, line, column, kind, _, _) in &expected.findings {
         if kind == "access_key_id" {
             continue;
         }

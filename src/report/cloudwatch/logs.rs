@@ -267,6 +267,7 @@ mod tests {
             fingerprint: "sha256:00".into(),
             process: None,
             aggregate: Aggregate::sample(20_000, 0, &["ASIAY34FZKBOKMUTVV7A"]),
+            encoding: Vec::new(),
         };
         let report = CycleReport::new(
             SystemTime::UNIX_EPOCH,

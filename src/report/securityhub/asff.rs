@@ -413,6 +413,9 @@ fn credential_fields(c: &CredentialView) -> BTreeMap<String, String> {
     put("source", f.source.as_str().to_string());
     put("rule", f.rule.clone());
     put("credential", c.credential.clone());
+    if let Some(e) = f.encoding_label() {
+        put("encoding", e);
+    }
     if let Some(k) = &f.key_id {
         put("key_id", k.clone());
     }

@@ -45,6 +45,7 @@ pub(super) fn part(credential: &str, kind: Kind, key_id: Option<&str>, line: u64
         fingerprint: format!("sha256:{}", "ab".repeat(32)),
         process: None,
         aggregate: None,
+        encoding: Vec::new(),
     }
 }
 

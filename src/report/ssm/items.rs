@@ -200,6 +200,9 @@ fn credential_item(c: &CredentialView) -> Item {
     if let Some(k) = &f.key_id {
         put("key_id", k);
     }
+    if let Some(e) = f.encoding_label() {
+        put("encoding", &e);
+    }
     if let Some(o) = &c.owner {
         put("owner_account", o.account.as_str());
         if let Some(u) = &o.user {
@@ -293,6 +296,7 @@ mod tests {
                 fingerprint: "sha256:00ff".into(),
                 process: None,
                 aggregate: None,
+                encoding: Vec::new(),
             },
             kinds: vec![Kind::AccessKeyId, Kind::SecretAccessKey],
             owner: Some(Owner {

@@ -73,6 +73,7 @@ pub fn synthetic(id: &str) -> Finding {
         fingerprint: format!("sha256:{id}"),
         process: None,
         aggregate: None,
+        encoding: Vec::new(),
     }
 }
 
