@@ -28,6 +28,7 @@ mod decompress;
 mod dirs;
 mod emit;
 mod keyids;
+mod markers;
 mod outcome;
 mod plan;
 mod reader;

@@ -19,11 +19,8 @@ pub const CHUNK: usize = 1 << 20;
 /// targets and property tests, whose chunks must exceed it.
 #[doc(hidden)]
 pub const OVERLAP: usize = matcher::REQUIRED_OVERLAP;
-/// How far around a finding its line is searched for the allow marker (bounds the work on
-/// very long lines).
-const CONTEXT_LINE_CAP: usize = 64 * 1024;
-/// The marker that suppresses findings on its line.
-pub const ALLOW_MARKER: &[u8] = b"credhygiene:allow";
+use super::markers::Markers;
+pub use super::markers::ALLOW_MARKER;
 
 /// How [`ChunkReader::read`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,9 +190,10 @@ impl ChunkReader {
         self.matches.clear();
         matcher.find(hay, &mut self.matches);
         let mut lines = LineCounter::default();
+        let mut markers = Markers::default();
         for m in (self.matches.iter()).filter(|m| m.start >= w.fresh_from && m.start < fresh_to) {
             lines.advance(hay, m.start);
-            sink.found(m, w.place(hay, m.start, &lines));
+            sink.found(m, w.place(hay, m.start, &lines, &mut markers));
         }
     }
 
@@ -347,8 +345,9 @@ impl LineCounter {
 }
 
 impl Window {
-    /// The place of a match at `start` in the buffer `hay`, with `lines` counted up to it.
-    fn place(&self, hay: &[u8], start: usize, lines: &LineCounter) -> Place {
+    /// The place of a match at `start` in the buffer `hay`, with `lines` counted up to it and
+    /// the window's `markers` (queried in order of `start`).
+    fn place(&self, hay: &[u8], start: usize, lines: &LineCounter, markers: &mut Markers) -> Place {
         let line_start = lines.last_nl.map(|p| p + 1);
         let abs = self.base + start as u64;
         let column = match (line_start, self.last_nl_before) {
@@ -359,18 +358,9 @@ impl Window {
         Place {
             line: self.lines_before + lines.lines + 1,
             column,
-            marked: marked(hay, start, line_start.unwrap_or(0)),
+            marked: markers.marked(hay, start, line_start.unwrap_or(0)),
         }
     }
-}
-
-/// Whether [`ALLOW_MARKER`] is on the line of a match at `start` (whose line starts at
-/// `line_start`, or before the buffer), looking at most [`CONTEXT_LINE_CAP`] bytes either way.
-fn marked(hay: &[u8], start: usize, line_start: usize) -> bool {
-    let from = line_start.max(start.saturating_sub(CONTEXT_LINE_CAP));
-    let cap = (start + CONTEXT_LINE_CAP).min(hay.len());
-    let to = memchr::memchr(b'\n', &hay[start..cap]).map_or(cap, |p| start + p);
-    memchr::memmem::find(&hay[from..to], ALLOW_MARKER).is_some()
 }
 
 #[cfg(test)]
