@@ -182,8 +182,9 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub process: Option<ProcessInfo>,
     /// The decoding steps, outermost first, from the file to the text the finding's value was
-    /// found in (empty for plain text, as state written before it read). `line` and `column`
-    /// point at the encoded text in the outermost text the scanner read.
+    /// found in (empty for plain text, as state written before it read). For a compressed
+    /// file, `line` and `column` count in the decompressed text; for text decodings (base64,
+    /// escapes), they point at the encoded text.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub encoding: Vec<Encoding>,
     /// For an aggregate ([`crate::scan::aggregate`]): the lone key ids of one source that it
@@ -277,6 +278,17 @@ pub fn account_from_key_id(key_id: &str) -> Option<String> {
     (account <= 999_999_999_999).then(|| format!("{account:012}"))
 }
 
+impl Finding {
+    /// The decoding steps of the text it was found in, outermost first and comma-separated
+    /// (`gzip`, `gzip,xz`), for outputs whose fields are strings; `None` for plain text.
+    pub fn encoding_label(&self) -> Option<String> {
+        (!self.encoding.is_empty()).then(|| {
+            let steps: Vec<&str> = self.encoding.iter().map(|e| e.as_str()).collect();
+            steps.join(",")
+        })
+    }
+}
+
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -303,6 +315,19 @@ mod tests {
             Some("609629065308")
         );
         assert_eq!(account_from_key_id("AKIAIOSFODNN7EXAMPLE"), None);
+    }
+
+    #[test]
+    fn encoding_label_names_the_steps_outermost_first() {
+        let mut f: Finding = serde_json::from_value(serde_json::json!({
+            "id": "i", "rule": "r", "kind": "access_key_id", "source": "file", "path": "p",
+            "line": 1, "column": 1, "key_id": null, "key_type": null, "account_id": null,
+            "credential": "c", "redacted": "AKIA…", "fingerprint": "sha256:00"
+        }))
+        .unwrap();
+        assert_eq!(f.encoding_label(), None);
+        f.encoding = vec![Encoding::Gzip, Encoding::Xz];
+        assert_eq!(f.encoding_label().as_deref(), Some("gzip,xz"));
     }
 
     #[test]

@@ -15,9 +15,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::finding::Source;
 use crate::imds::{self, ImdsClient, ImdsError};
-use crate::scan::{
-    aggregate_lone_key_ids, Haystack, Plan, Reuse, ScanOutcome, Scanned, Scanner, Unreadable,
-};
+use crate::scan::{aggregate, Haystack, Plan, Reuse, ScanOutcome, Scanned, Scanner, Unreadable};
 
 /// Scans the configured sources. The returned cache and index cover the files.
 pub(crate) async fn scan(
@@ -51,10 +49,10 @@ pub(crate) async fn scan(
 
 /// Collapses the lone key ids of each source beyond `scan.max_lone_key_ids_per_source` into
 /// one aggregate ([`crate::scan::aggregate`]): over the final findings, those of the files,
-/// of the index and of user-data alike.
+/// of the index and of user-data alike, and the key ids the scan held compactly (the outcome
+/// holds none after it).
 pub(crate) fn bound_lone_key_ids(outcome: &mut ScanOutcome, cfg: &Config) {
-    let findings = std::mem::take(&mut outcome.findings);
-    outcome.findings = aggregate_lone_key_ids(findings, cfg.scan.max_lone_key_ids_per_source);
+    aggregate::bound_outcome(outcome, cfg.scan.max_lone_key_ids_per_source);
 }
 
 /// Scans fetched user-data into `outcome`, or accounts for why it could not be fetched.

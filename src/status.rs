@@ -1,10 +1,14 @@
 //! `credhygiene status`: what an operator asks first on a host. Does the daemon run, when did
 //! the last cycle end and what did it find, which sinks work (and why not), what waits in the
-//! outbox.
+//! outboxes: CloudWatch's (pending, dropped), Security Hub's (findings pending) and Systems
+//! Manager's (the one request that waits, and the last answer).
 //!
 //! Read-only: it reads what the agent leaves in `agent.state_dir` ([`crate::state::PidFile`],
-//! [`crate::state::CycleRecord`], the outbox's counts) and takes no lock, so it runs beside the
-//! daemon, as any user the state directory lets in. A directory it cannot read is one sentence
+//! [`crate::state::CycleRecord`], the outbox's counts, `securityhub.json`,
+//! `ssm-compliance.json`, each as it is now, not as the last cycle left it: the daemon sends
+//! between cycles) and takes no lock, so it runs beside the daemon, as any user the state
+//! directory lets in. A sink's file that cannot be read or trusted is shown as such; the rest
+//! of the status stands. A directory it cannot read is one sentence
 //! naming it (`cannot read the state directory /var/lib/credhygiene: Permission denied (run as
 //! root)`).
 //!
@@ -27,6 +31,8 @@ use serde::Serialize;
 
 use crate::config::AgentConfig;
 use crate::error::Exit;
+use crate::report::securityhub;
+use crate::report::ssm::Memory;
 use crate::state::{CycleRecord, OutboxCounts, PidFile, Runner, SinkState, StateError};
 
 /// A last cycle older than this many `agent.interval`s (of the configuration `status` loads,
@@ -43,6 +49,10 @@ pub struct Status {
     running: bool,
     last_cycle: Option<LastCycle>,
     outbox: OutboxCounts,
+    /// Security Hub findings pending (`None`: the sink never ran; `Err`: unreadable).
+    securityhub: Option<Result<usize, String>>,
+    /// The Systems Manager sink's state (`None`: it never ran; `Err`: unreadable).
+    ssm: Option<Result<Memory, String>>,
 }
 
 /// The recorded cycle and how old it is.
@@ -76,6 +86,8 @@ impl Status {
             running: pid.is_some_and(is_running_credhygiene),
             last_cycle,
             outbox: OutboxCounts::read(dir, crate::state::OUTBOX_FILE)?,
+            securityhub: securityhub::pending_in(dir).transpose(),
+            ssm: Memory::read(dir).transpose(),
         })
     }
 
@@ -113,6 +125,8 @@ impl Status {
             outbox: JsonOutbox {
                 pending: self.outbox.pending,
                 dropped: self.outbox.dropped,
+                securityhub: self.securityhub.as_ref().map(JsonSecurityHub::of),
+                ssm: self.ssm.as_ref().map(JsonSsm::of),
             },
         };
         let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
@@ -139,8 +153,18 @@ impl Status {
         line(
             &mut s,
             "outbox",
-            &format!("{} pending, {} dropped", o.pending, o.dropped),
+            &format!("CloudWatch: {} pending, {} dropped", o.pending, o.dropped),
         );
+        if let Some(sh) = &self.securityhub {
+            let text = match sh {
+                Ok(n) => format!("{n} finding(s) pending"),
+                Err(why) => format!("cannot read securityhub.json: {why}"),
+            };
+            line(&mut s, "", &format!("Security Hub: {text}"));
+        }
+        if let Some(ssm) = &self.ssm {
+            line(&mut s, "", &format!("SSM: {}", ssm_text(ssm)));
+        }
         s
     }
 }
@@ -214,10 +238,118 @@ struct JsonSinks<'a> {
     ssm: Option<&'a SinkState>,
 }
 
+/// `outbox`: CloudWatch's counts at the top level (as before the fleet sinks), then each fleet
+/// sink's, absent when that sink never ran.
 #[derive(Serialize)]
 struct JsonOutbox {
     pending: u64,
     dropped: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    securityhub: Option<JsonSecurityHub>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ssm: Option<JsonSsm>,
+}
+
+/// `outbox.securityhub`: `{"pending": N}`, or `{"error": "…"}`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum JsonSecurityHub {
+    Read { pending: usize },
+    Unreadable { error: String },
+}
+
+impl JsonSecurityHub {
+    fn of(r: &Result<usize, String>) -> JsonSecurityHub {
+        match r {
+            Ok(n) => JsonSecurityHub::Read { pending: *n },
+            Err(e) => JsonSecurityHub::Unreadable { error: e.clone() },
+        }
+    }
+}
+
+/// `outbox.ssm`: the request that waits (`null` when none) and the last answer (`null` before
+/// the first), or `{"error": "…"}`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum JsonSsm {
+    Read {
+        pending: Option<JsonSsmRequest>,
+        last: Option<JsonSsmAnswer>,
+    },
+    Unreadable {
+        error: String,
+    },
+}
+
+/// The `PutComplianceItems` request that waits: how many items, how many failing, and when
+/// the picture was taken.
+#[derive(Serialize)]
+struct JsonSsmRequest {
+    items: usize,
+    non_compliant: usize,
+    time: String,
+}
+
+/// The service's last answer: when, and why it refused the set (absent when it accepted it).
+#[derive(Serialize)]
+struct JsonSsmAnswer {
+    time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<String>,
+}
+
+impl JsonSsm {
+    fn of(r: &Result<Memory, String>) -> JsonSsm {
+        let m = match r {
+            Ok(m) => m,
+            Err(e) => return JsonSsm::Unreadable { error: e.clone() },
+        };
+        JsonSsm::Read {
+            pending: m.pending.as_ref().map(|p| JsonSsmRequest {
+                items: p.items.len(),
+                non_compliant: p.items.iter().filter(|i| i.status != "COMPLIANT").count(),
+                time: epoch_text(p.execution_summary.execution_time),
+            }),
+            last: m.last.as_ref().map(|l| JsonSsmAnswer {
+                time: epoch_text(l.at),
+                refused: l.refused.clone(),
+            }),
+        }
+    }
+}
+
+/// The Systems Manager line of the outbox: what waits, then what the service last said.
+fn ssm_text(r: &Result<Memory, String>) -> String {
+    let (pending, last) = match JsonSsm::of(r) {
+        JsonSsm::Unreadable { error } => {
+            return format!("cannot read ssm-compliance.json: {error}")
+        }
+        JsonSsm::Read { pending, last } => (pending, last),
+    };
+    let waiting = match pending {
+        Some(p) => format!(
+            "a set of {} item(s), {} non-compliant, taken {}, pending",
+            p.items, p.non_compliant, p.time
+        ),
+        None => "nothing pending".to_string(),
+    };
+    match last {
+        None => format!("{waiting}; nothing delivered yet"),
+        Some(JsonSsmAnswer {
+            time,
+            refused: None,
+        }) => format!("{waiting}; last set delivered {time}"),
+        Some(JsonSsmAnswer {
+            time,
+            refused: Some(why),
+        }) => format!("{waiting}; last set refused {time}: {why}"),
+    }
+}
+
+/// Epoch seconds as RFC 3339.
+fn epoch_text(secs: u64) -> String {
+    let t = std::time::UNIX_EPOCH + Duration::from_secs(secs);
+    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 /// The lines of the last cycle: when and by whom, what it found, the role check, the sinks.
@@ -271,9 +403,14 @@ fn sink_text(state: &SinkState) -> String {
     }
 }
 
-/// One `label:  value` line, values aligned.
+/// One `label:  value` line, values aligned; an empty label continues the line above.
 fn line(s: &mut String, label: &str, value: &str) {
-    let _ = writeln!(s, "{:<14}{value}", format!("{label}:"));
+    let label = if label.is_empty() {
+        String::new()
+    } else {
+        format!("{label}:")
+    };
+    let _ = writeln!(s, "{label:<14}{value}");
 }
 
 /// Fails with one sentence naming the directory when it cannot be listed (missing, or not
@@ -364,6 +501,8 @@ mod tests {
                 max_age: Duration::from_secs(7200),
             }),
             outbox: OutboxCounts::default(),
+            securityhub: None,
+            ssm: None,
         }
     }
 
@@ -396,7 +535,7 @@ mod tests {
         );
         assert!(text.contains("CloudWatch:   disabled\n"), "{text}");
         assert!(
-            text.ends_with("outbox:       0 pending, 0 dropped\n"),
+            text.ends_with("outbox:       CloudWatch: 0 pending, 0 dropped\n"),
             "{text}"
         );
     }
@@ -434,6 +573,108 @@ mod tests {
         );
         assert_eq!(command_and_state("garbage"), None);
         assert!(!is_running_credhygiene(std::process::id()));
+    }
+
+    /// The Systems Manager sink's memory: a set of `items` (the first non-compliant) waiting,
+    /// taken at 1_800_000_000, and the last answer an hour before (`refused` or accepted).
+    fn memory(items: usize, refused: Option<&str>) -> Memory {
+        let items: Vec<Value> = (0..items)
+            .map(|i| {
+                let status = if i == 0 { "NON_COMPLIANT" } else { "COMPLIANT" };
+                json!({"Id": format!("c{i}"), "Title": "t", "Severity": "HIGH",
+                       "Status": status, "Details": {}})
+            })
+            .collect();
+        let pending = (!items.is_empty()).then(|| {
+            json!({"ResourceId": "i-1", "ResourceType": "ManagedInstance",
+                "ComplianceType": "Custom:CredentialHygiene", "UploadType": "COMPLETE",
+                "ExecutionSummary": {"ExecutionTime": 1_800_000_000u64, "ExecutionType": "Command"},
+                "Items": items})
+        });
+        let last = json!({"digest": "ab", "at": 1_800_000_000u64 - 3600, "refused": refused});
+        serde_json::from_value(json!({"pending": pending, "last": last})).unwrap()
+    }
+
+    #[test]
+    fn the_fleet_sinks_pending_work_shows_in_text_and_json() {
+        let mut st = status(true, 5, 1, 0);
+        st.securityhub = Some(Ok(2));
+        st.ssm = Some(Ok(memory(3, None)));
+        let text = st.to_text();
+        let want = "outbox:       CloudWatch: 0 pending, 0 dropped\n              \
+                    Security Hub: 2 finding(s) pending\n              \
+                    SSM: a set of 3 item(s), 1 non-compliant, taken 2027-01-15T08:00:00Z, \
+                    pending; last set delivered 2027-01-15T07:00:00Z\n";
+        assert!(text.ends_with(want), "{text}");
+        let doc: Value = serde_json::from_str(&st.to_json()).unwrap();
+        assert_eq!(
+            doc["outbox"],
+            json!({"pending": 0, "dropped": 0, "securityhub": {"pending": 2},
+                   "ssm": {"pending": {"items": 3, "non_compliant": 1,
+                                       "time": "2027-01-15T08:00:00Z"},
+                           "last": {"time": "2027-01-15T07:00:00Z"}}})
+        );
+    }
+
+    #[test]
+    fn the_systems_manager_line_says_what_waits_and_what_was_last_answered() {
+        let none: Memory = Memory::default();
+        let cases: [(Result<Memory, String>, &str); 4] = [
+            (Ok(none), "nothing pending; nothing delivered yet"),
+            (
+                Ok(memory(0, None)),
+                "nothing pending; last set delivered 2027-01-15T07:00:00Z",
+            ),
+            (
+                Ok(memory(2, Some("ValidationException: bad"))),
+                "a set of 2 item(s), 1 non-compliant, taken 2027-01-15T08:00:00Z, pending; \
+                 last set refused 2027-01-15T07:00:00Z: ValidationException: bad",
+            ),
+            (
+                Err("expected value at line 1".into()),
+                "cannot read ssm-compliance.json: expected value at line 1",
+            ),
+        ];
+        for (m, want) in cases {
+            assert_eq!(ssm_text(&m), want);
+        }
+        let refused = serde_json::to_value(JsonSsm::of(&Ok(memory(0, Some("no"))))).unwrap();
+        assert_eq!(
+            refused,
+            json!({"pending": null, "last": {"time": "2027-01-15T07:00:00Z", "refused": "no"}})
+        );
+        let broken = serde_json::to_value(JsonSecurityHub::of(&Err("torn".into()))).unwrap();
+        assert_eq!(broken, json!({"error": "torn"}));
+    }
+
+    #[test]
+    fn read_takes_each_sinks_file_as_it_is_and_an_untrusted_one_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = AgentConfig {
+            state_dir: dir.path().to_path_buf(),
+            ..AgentConfig::default()
+        };
+        let st = Status::read(&agent, SystemTime::now()).unwrap();
+        assert!(st.securityhub.is_none() && st.ssm.is_none());
+        let doc: Value = serde_json::from_str(&st.to_json()).unwrap();
+        assert_eq!(doc["outbox"], json!({"pending": 0, "dropped": 0}));
+        assert!(!st.to_text().contains("Security Hub:"));
+
+        memory(4, None).save(dir.path()).unwrap();
+        fs::write(dir.path().join("securityhub.json"), "{").unwrap();
+        let st = Status::read(&agent, SystemTime::now()).unwrap();
+        let text = st.to_text();
+        assert!(
+            text.contains("\n              Security Hub: cannot read securityhub.json: EOF"),
+            "{text}"
+        );
+        assert!(
+            text.contains("SSM: a set of 4 item(s), 1 non-compliant"),
+            "{text}"
+        );
+        let doc: Value = serde_json::from_str(&st.to_json()).unwrap();
+        assert_eq!(doc["outbox"]["ssm"]["pending"]["items"], 4);
+        assert!(doc["outbox"]["securityhub"]["error"].is_string(), "{doc}");
     }
 
     #[test]

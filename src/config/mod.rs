@@ -242,8 +242,18 @@ pub struct ScanConfig {
     pub processes: bool,
     /// Scan the instance's user-data (from IMDS).
     pub user_data: bool,
-    /// Files larger than this are skipped and counted.
+    /// Files larger than this are skipped and counted (for a compressed file: its size on
+    /// disk).
     pub max_file_size: ByteSize,
+    /// Read gzip, zstd and xz files (recognised by their magic bytes) through a decompressor,
+    /// so that keys inside them are found; `false` scans their bytes as they are.
+    pub decompress: bool,
+    /// A compressed file decodes to at most this many bytes (per layer); beyond, the rest is
+    /// skipped as a decompression bomb, counted in `stats.skipped` and listed as unreadable.
+    pub max_decompressed_size: ByteSize,
+    /// A compressed file decodes to at most this many bytes per byte read from disk (checked
+    /// past the first 4 MiB); beyond, as for `max_decompressed_size`. 0 = no ratio cap.
+    pub max_expansion_ratio: u64,
     /// Follow symbolic links while walking (loops are detected either way).
     pub follow_symlinks: bool,
     /// Stay on the file system of each scanned path (no /proc, no network mounts).
@@ -295,6 +305,9 @@ impl Default for ScanConfig {
             processes: true,
             user_data: true,
             max_file_size: ByteSize::mib(32),
+            decompress: true,
+            max_decompressed_size: ByteSize::mib(256),
+            max_expansion_ratio: 100,
             follow_symlinks: false,
             same_file_system: true,
             threads: 0,
@@ -567,6 +580,12 @@ fn validate(config: &Config, origin: &Origin) -> Result<(), ConfigError> {
     (config.securityhub.validate()).map_err(|(key, message)| invalid(key, message))?;
     config.ssm.validate(&origin.to_string())?;
     config.enrich.validate(&origin.to_string())?;
+    if config.scan.max_decompressed_size.as_u64() == 0 {
+        return Err(invalid(
+            "scan.max_decompressed_size",
+            "expected more than 0 bytes".into(),
+        ));
+    }
     for (i, pat) in config.scan.exclude.iter().enumerate() {
         if let Err(e) = globset::Glob::new(pat) {
             return Err(invalid(&format!("scan.exclude[{i}]"), e.to_string()));
@@ -682,6 +701,19 @@ mod tests {
         .unwrap();
         assert_eq!(c.agent.interval, Duration::from_secs(90));
         assert_eq!(c.scan.max_file_size, ByteSize::mib(4));
+    }
+
+    #[test]
+    fn decompression_keys_parse_and_a_zero_cap_is_refused() {
+        let text = "[scan]\ndecompress = false\nmax_decompressed_size = \"1GiB\"\nmax_expansion_ratio = 0\n";
+        let c = parse_str(text, Path::new("f")).unwrap();
+        assert!(!c.scan.decompress);
+        assert_eq!(c.scan.max_decompressed_size, ByteSize::gib(1));
+        assert_eq!(c.scan.max_expansion_ratio, 0);
+        let mut zero = Config::default();
+        zero.scan.max_decompressed_size = ByteSize::b(0);
+        let err = validate(&zero, &Origin::Defaults).unwrap_err().to_string();
+        assert!(err.contains("scan.max_decompressed_size"), "{err}");
     }
 
     /// Precedence of the IMDS endpoint: env endpoint > file endpoint > env mode > file mode.

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use crate::finding::{Finding, Kind};
 use crate::imds::model::IdentityDocument;
 use crate::owner::{self, Owner, Severity};
-use crate::role::Check;
+use crate::role::{self, Check};
 
 /// One credential found on the instance: where (its first part, in finding order), what,
 /// whose, how bad. Never a secret: only the key id, the redacted form and the fingerprint of
@@ -107,6 +107,27 @@ fn credential_view(
     }
 }
 
+/// The severity of a failed role check, the same in Security Hub and Systems Manager (pure;
+/// the first row that applies):
+///
+/// | check | severity | why |
+/// |---|---|---|
+/// | `no_static_keys_with_role` | the most severe credential's, at least `MEDIUM` | the keys are the exposure |
+/// | `imdsv2_required` | `HIGH` | token-less IMDS hands the role's keys to any SSRF (Security Hub's EC2.8 is High) |
+/// | `instance_profile_attached` | `MEDIUM` | no exposure by itself; what apps use instead is |
+/// | any other (`role_credentials_valid`, a newer check) | `MEDIUM` | a fault to look at, not an exposure |
+pub fn check_severity(id: &str, creds: &[CredentialView]) -> Severity {
+    match id {
+        role::CHECK_STATIC_KEYS => creds
+            .iter()
+            .map(|c| c.severity)
+            .max()
+            .map_or(Severity::Medium, |s| s.max(Severity::Medium)),
+        role::CHECK_IMDSV2 => Severity::High,
+        _ => Severity::Medium,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +202,29 @@ mod tests {
         let v = HostView::new(SystemTime::UNIX_EPOCH, instance(), None, &findings, &owners);
         assert_eq!(v.credentials[0].owner.as_ref(), Some(&owner));
         assert_eq!(v.credentials[0].severity, Severity::Low);
+    }
+
+    #[test]
+    fn check_severity_table() {
+        let cred = |id: &str, severity| CredentialView {
+            credential: id.into(),
+            shown: part(id, Kind::AccessKeyId, None, 1),
+            kinds: vec![Kind::AccessKeyId],
+            owner: None,
+            severity,
+        };
+        let crit = [cred("a", Severity::Critical), cred("b", Severity::Low)];
+        let low = [cred("b", Severity::Informational)];
+        let rows: [(&str, &[CredentialView], Severity); 6] = [
+            (role::CHECK_STATIC_KEYS, &crit, Severity::Critical),
+            (role::CHECK_STATIC_KEYS, &low, Severity::Medium),
+            (role::CHECK_STATIC_KEYS, &[], Severity::Medium),
+            (role::CHECK_IMDSV2, &crit, Severity::High),
+            (role::CHECK_PROFILE, &[], Severity::Medium),
+            ("a_newer_check", &[], Severity::Medium),
+        ];
+        for (id, creds, want) in rows {
+            assert_eq!(check_severity(id, creds), want, "{id}");
+        }
     }
 }

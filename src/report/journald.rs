@@ -72,6 +72,7 @@ fn record(logger: &dyn Log, f: &Finding, change: Change, report: &CycleReport) -
     let line = f.line.to_string();
     let column = f.column.to_string();
     let agg = f.aggregate.as_deref().map(AggregateFields::of);
+    let encoding = f.encoding_label();
     let mut kvs: Vec<(&str, Value<'_>)> = vec![
         ("change", change.as_str().to_value()),
         ("finding_id", f.id.as_str().to_value()),
@@ -90,6 +91,9 @@ fn record(logger: &dyn Log, f: &Finding, change: Change, report: &CycleReport) -
     }
     if let Some(a) = &f.account_id {
         kvs.push(("account_id", a.as_str().to_value()));
+    }
+    if let Some(e) = &encoding {
+        kvs.push(("encoding", e.as_str().to_value()));
     }
     let pid;
     if let Some(p) = &f.process {

@@ -4,9 +4,10 @@
 //!
 //! The additions to the version 1 shape are optional: an aggregate finding (see
 //! [`crate::scan::aggregate`]) has an `aggregate` object (`count`, `distinct`, `long_term`,
-//! `temporary`, `key_ids`), and a finding whose key's owner is known has an `owner` object
-//! (DESIGN.md "Key owner", [`Owners::shown`]); other findings do not have the keys, so their
-//! bytes are unchanged.
+//! `temporary`, `key_ids`), a finding whose key's owner is known has an `owner` object
+//! (DESIGN.md "Key owner", [`Owners::shown`]), and a finding in decoded text (a compressed
+//! file) has an `encoding` list (`["gzip"]`, outermost first); other findings do not have
+//! these keys, so their bytes are unchanged.
 
 use serde::Serialize;
 
@@ -52,12 +53,13 @@ pub(crate) struct FindingJson<'a> {
     /// Only on aggregates (additive: ordinary findings keep their bytes).
     #[serde(skip_serializing_if = "Option::is_none")]
     aggregate: Option<AggregateJson<'a>>,
+    /// Only on findings in decoded text: the decoding steps, outermost first (`["gzip"]`,
+    /// `["base64"]`).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    encoding: &'a [Encoding],
     /// Whose key, when something is known (additive, as `aggregate`).
     #[serde(skip_serializing_if = "Option::is_none")]
     owner: Option<Owner>,
-    /// Only on findings in decoded text: the decoding steps, outermost first (`["base64"]`).
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    encoding: &'a [Encoding],
 }
 
 impl<'a> FindingJson<'a> {
@@ -204,12 +206,12 @@ mod tests {
             )
         );
         let decoded = Finding {
-            encoding: vec![Encoding::Base64, Encoding::JsonEscape],
+            encoding: vec![Encoding::Gzip, Encoding::Base64, Encoding::JsonEscape],
             ..finding(None)
         };
         assert_eq!(
             json(&decoded),
-            format!(r#"{head},"encoding":["base64","json-escape"]}}"#)
+            format!(r#"{head},"encoding":["gzip","base64","json-escape"]}}"#)
         );
     }
 

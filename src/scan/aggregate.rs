@@ -23,10 +23,22 @@
 //! A pure function over the final findings of a scan (files, findings taken from the index,
 //! user-data), applied where the outcome is handed to the reports. Limits counted in findings
 //! (occurrences), so both the scan output and the agent's changes are bounded per source.
+//!
+//! Memory: the scan holds the key id findings of a source with many of them compactly
+//! ([`KeyIds`], about 40 bytes each instead of 1.3 KB), and [`bound_outcome`] makes in full
+//! only those reported one by one (ids with a secret somewhere, sources within the limit):
+//! what it holds beyond the reported findings is that compact form, never a finding per
+//! occurrence. It cannot be less without reading files again: which ids are lone is known
+//! only when the scan ends, and each occurrence of an id that turns out to have a secret is
+//! reported at its own line and column.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use crate::finding::{self, Aggregate, Finding, KeyType, Kind};
+use super::emit::credential_of;
+use super::keyids::KeyIds;
+use super::outcome::{scan_order, ScanOutcome};
+use crate::finding::{self, Aggregate, Finding, KeyType, Kind, Source};
 
 /// How many distinct key ids an aggregate names: enough to look one up in CloudTrail, few
 /// enough to keep the finding small (a journal entry, a CloudWatch event).
@@ -35,63 +47,194 @@ pub const SAMPLE_IDS: usize = 5;
 /// Replaces, in each source with more than `limit` lone key id findings, those findings with
 /// one aggregate. `limit == 0` returns the findings unchanged.
 pub fn aggregate_lone_key_ids(findings: Vec<Finding>, limit: usize) -> Vec<Finding> {
-    if limit == 0 {
+    resolve(findings, &[], limit)
+}
+
+/// Bounds the lone key ids of a scan's outcome as [`aggregate_lone_key_ids`] does, over its
+/// findings and the key id findings it holds compactly ([`ScanOutcome::key_ids`]): those that
+/// are reported one by one become findings, in scan order; the rest are counted into their
+/// aggregates without ever being made. `key_ids` is then empty.
+pub fn bound_outcome(outcome: &mut ScanOutcome, limit: usize) {
+    let findings = std::mem::take(&mut outcome.findings);
+    let held = std::mem::take(&mut outcome.key_ids);
+    outcome.findings = resolve(findings, &held, limit);
+}
+
+/// A lone key id finding: one of the list, or finding `i` of compact set `set`.
+#[derive(Debug, Clone, Copy)]
+enum Member {
+    Listed(usize),
+    Held { set: usize, i: usize },
+}
+
+/// What becomes of a list of findings and the compact sets beside it.
+struct Decided {
+    /// Aggregates that take the place of a listed finding (the first lone id of a source).
+    at_listed: HashMap<usize, Finding>,
+    /// Listed findings collapsed into an aggregate.
+    collapsed: Vec<bool>,
+    /// Findings to add: those of the compact sets reported one by one, and the aggregates
+    /// whose first lone id is one of those.
+    added: Vec<Finding>,
+}
+
+/// The findings of the list and of the compact sets, with the lone key ids of each source
+/// over `limit` collapsed. Without compact sets, the order of the list is kept; with them,
+/// the result is in [`scan_order`].
+fn resolve(findings: Vec<Finding>, held: &[Arc<KeyIds>], limit: usize) -> Vec<Finding> {
+    let Decided {
+        mut at_listed,
+        collapsed,
+        added,
+    } = decide(&findings, held, limit);
+    if at_listed.is_empty() && added.is_empty() {
         return findings;
     }
-    let groups = over_limit(&findings, limit);
-    if groups.is_empty() {
-        return findings;
-    }
-    let mut first_of: HashMap<usize, Finding> = HashMap::with_capacity(groups.len());
-    let mut collapsed = vec![false; findings.len()];
-    for members in &groups {
-        first_of.insert(members[0], collapse(&findings, members));
-        for &i in members {
-            collapsed[i] = true;
-        }
-    }
-    findings
+    let mut out: Vec<Finding> = findings
         .into_iter()
         .enumerate()
-        .filter_map(|(i, f)| match first_of.remove(&i) {
+        .filter_map(|(i, f)| match at_listed.remove(&i) {
             Some(agg) => Some(agg),
             None if collapsed[i] => None,
             None => Some(f),
         })
-        .collect()
+        .collect();
+    if !added.is_empty() {
+        out.extend(added);
+        out.sort_by(scan_order);
+    }
+    out
 }
 
-/// The indices of the lone key id findings of each source that has more than `limit` of
-/// them, each group in finding order.
-fn over_limit(findings: &[Finding], limit: usize) -> Vec<Vec<usize>> {
+/// Decides, over the borrowed findings, what [`resolve`] makes of them.
+fn decide(findings: &[Finding], held: &[Arc<KeyIds>], limit: usize) -> Decided {
+    let mut d = Decided {
+        at_listed: HashMap::new(),
+        collapsed: vec![false; findings.len()],
+        added: Vec::new(),
+    };
+    let lists = Lists { findings, held };
+    for members in lone_by_source(lists, limit, &mut d.added) {
+        if members.len() <= limit {
+            d.added
+                .extend(members.iter().filter_map(|&m| lists.made(m)));
+            continue;
+        }
+        let Some(agg) = collapse(lists, &members) else {
+            continue;
+        };
+        match members[0] {
+            Member::Listed(i) => {
+                d.at_listed.insert(i, agg);
+            }
+            Member::Held { .. } => d.added.push(agg),
+        }
+        for m in &members {
+            if let Member::Listed(i) = *m {
+                d.collapsed[i] = true;
+            }
+        }
+    }
+    d
+}
+
+/// The lone key id findings of each source, in finding order (by place where the source has
+/// compact ones). The compact findings that are not lone (or all, with `limit == 0`) go to
+/// `one_by_one`, made in full.
+fn lone_by_source<'a>(
+    lists: Lists<'a>,
+    limit: usize,
+    one_by_one: &mut Vec<Finding>,
+) -> Vec<Vec<Member>> {
+    let Lists { findings, held } = lists;
     let paired: HashSet<&str> = findings
         .iter()
         .filter(|f| f.kind.is_secret())
         .map(|f| f.credential.as_str())
         .collect();
-    let mut by_source: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
-    for (i, f) in findings.iter().enumerate() {
+    let mut by_source: HashMap<(Source, &str, &str), Vec<Member>> = HashMap::new();
+    for (i, f) in findings.iter().enumerate().filter(|_| limit > 0) {
         if f.kind == Kind::AccessKeyId
             && f.aggregate.is_none()
             && !paired.contains(f.credential.as_str())
         {
             by_source
-                .entry((f.source.as_str(), f.path.as_str(), f.rule.as_str()))
+                .entry((f.source, f.path.as_str(), f.rule.as_str()))
                 .or_default()
-                .push(i);
+                .push(Member::Listed(i));
         }
     }
-    let mut groups: Vec<Vec<usize>> = by_source
-        .into_values()
-        .filter(|members| members.len() > limit)
-        .collect();
-    groups.sort_unstable_by_key(|members| members[0]);
+    for (set, ids) in held.iter().enumerate() {
+        let lone: Vec<bool> = (ids.ids())
+            .map(|id| limit > 0 && !paired.contains(credential_of(id).as_str()))
+            .collect();
+        for (i, (n, _, _)) in ids.occurrences().enumerate() {
+            if lone.get(n as usize) == Some(&true) {
+                let members = by_source.entry(ids.place()).or_default();
+                members.push(Member::Held { set, i });
+            } else {
+                one_by_one.extend(ids.finding(i));
+            }
+        }
+    }
+    let mut groups: Vec<Vec<Member>> = by_source.into_values().collect();
+    for members in &mut groups {
+        if members.iter().any(|m| matches!(m, Member::Held { .. })) {
+            members.sort_by_key(|&m| lists.place(m));
+        }
+    }
     groups
 }
 
-/// The aggregate of the lone key id findings at `members` (non-empty, in finding order).
-fn collapse(findings: &[Finding], members: &[usize]) -> Finding {
-    let first = &findings[members[0]];
+/// The findings of a scan: the list and the compact sets beside it.
+#[derive(Clone, Copy)]
+struct Lists<'a> {
+    findings: &'a [Finding],
+    held: &'a [Arc<KeyIds>],
+}
+
+impl<'a> Lists<'a> {
+    /// The line and column of a member.
+    fn place(self, m: Member) -> (u64, u64) {
+        match m {
+            Member::Listed(i) => (self.findings[i].line, self.findings[i].column),
+            Member::Held { set, i } => self.held[set]
+                .occurrence(i)
+                .map_or((u64::MAX, u64::MAX), |(_, line, col)| (line, col)),
+        }
+    }
+
+    /// The finding of a member held compactly, made in full (`None` for a listed one).
+    fn made(self, m: Member) -> Option<Finding> {
+        match m {
+            Member::Listed(_) => None,
+            Member::Held { set, i } => self.held[set].finding(i),
+        }
+    }
+
+    /// The key type and key id of a member (a listed finding without a key id: its
+    /// fingerprint).
+    fn key_of(self, m: Member) -> (Option<KeyType>, &'a str) {
+        match m {
+            Member::Listed(i) => {
+                let f = &self.findings[i];
+                (f.key_type, f.key_id.as_deref().unwrap_or(&f.fingerprint))
+            }
+            Member::Held { set, i } => {
+                let id = self.held[set].occurrence(i).map_or("", |(id, _, _)| id);
+                (Some(KeyType::of(id)), id)
+            }
+        }
+    }
+}
+
+/// The aggregate of the lone key id findings `members` of one source (non-empty, in finding
+/// order), at the place of the first.
+fn collapse(lists: Lists<'_>, members: &[Member]) -> Option<Finding> {
+    let first = match members[0] {
+        Member::Listed(i) => lists.findings[i].clone(),
+        m => lists.made(m)?,
+    };
     let mut seen: HashSet<&str> = HashSet::new();
     let mut agg = Aggregate {
         count: members.len() as u64,
@@ -100,23 +243,23 @@ fn collapse(findings: &[Finding], members: &[usize]) -> Finding {
         temporary: 0,
         key_ids: Vec::new(),
     };
-    for f in members.iter().map(|&i| &findings[i]) {
-        match f.key_type {
+    for &m in members {
+        let (key_type, id) = lists.key_of(m);
+        match key_type {
             Some(KeyType::LongTerm) => agg.long_term += 1,
             Some(KeyType::Temporary) => agg.temporary += 1,
             _ => {}
         }
-        let id = f.key_id.as_deref().unwrap_or(&f.fingerprint);
         if seen.insert(id) && agg.key_ids.len() < SAMPLE_IDS {
             agg.key_ids.push(id.to_string());
         }
     }
     agg.distinct = seen.len() as u64;
-    Finding {
-        id: aggregate_id(first),
+    Some(Finding {
+        id: aggregate_id(&first),
         aggregate: Some(Box::new(agg)),
-        ..first.clone()
-    }
+        ..first
+    })
 }
 
 /// The stable id of the aggregate of `f`'s source: rule, source and place, never the ids.
@@ -326,5 +469,165 @@ mod tests {
             aggregate_lone_key_ids(v, 3).remove(0)
         };
         assert_eq!(at(10).id, at(20).id);
+    }
+
+    // ---- the compact key ids of a scan (`bound_outcome`) ----
+
+    use std::path::Path;
+    use std::sync::atomic::AtomicBool;
+
+    use crate::scan::scanner::tests::scanner;
+    use crate::scan::{Plan, Reuse, WatchSet};
+
+    const SECRET: &str = "V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw";
+
+    /// A valid-looking key id number `i` (`not_repetitive` passes it).
+    fn kid(prefix: &str, i: usize) -> String {
+        let b32 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        let body: String = (0..16)
+            .map(|k| b32[(i * 7 + k * 13 + (i >> (k % 8))) % 32] as char)
+            .collect();
+        format!("{prefix}Q{}", &body[1..])
+    }
+
+    /// A log of `n` records naming `kid(prefix, i % distinct)` each, two ids on every
+    /// third line.
+    fn log(n: usize, distinct: usize, prefix: &str) -> String {
+        (0..n)
+            .map(|i| match i % 3 {
+                0 => format!(
+                    "{{\"a\":\"{}\",\"b\":\"{}\"}}\n",
+                    kid(prefix, i % distinct),
+                    kid("AKIA", 5)
+                ),
+                _ => format!("{{\"accessKeyId\":\"{}\"}}\n", kid(prefix, i % distinct)),
+            })
+            .collect()
+    }
+
+    /// The findings of `outcome` bounded at `limit`, both ways: from its compact key ids,
+    /// and from all its findings made in full first (what the scan held before issue 15).
+    fn both_ways(outcome: &ScanOutcome, limit: usize) -> (Vec<Finding>, Vec<Finding>) {
+        let mut full = outcome.clone();
+        bound_outcome(&mut full, 0);
+        let mut compact = outcome.clone();
+        bound_outcome(&mut compact, limit);
+        (
+            compact.findings,
+            aggregate_lone_key_ids(full.findings, limit),
+        )
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn compact_key_ids_give_what_full_findings_give() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, "trail.json", &log(500, 180, "ASIA"));
+        write(d, "mixed.log", &log(40, 40, "AKIA"));
+        write(d, "few.log", &log(6, 6, "ASIA"));
+        // The secret of an id of trail.json, in another file; one in the same file.
+        let pair = format!(
+            "aws_access_key_id={}\naws_secret_access_key={SECRET}\n",
+            kid("ASIA", 7)
+        );
+        write(d, "app.env", &pair);
+        let own = format!(
+            "{}x={}\naws_secret_access_key={SECRET}\n",
+            log(30, 30, "ASIA"),
+            kid("ASIA", 3)
+        );
+        write(d, "own.log", &own);
+        let plan = Plan {
+            memory: vec![crate::scan::Haystack {
+                source: Source::UserData,
+                path: "imds:/latest/user-data".into(),
+                bytes: log(20, 20, "ASIA").into_bytes(),
+                process: None,
+            }],
+            ..Plan::from_paths(&[d.to_path_buf()])
+        };
+        let (out, _) = scanner().run(&plan, &AtomicBool::new(false), None);
+        assert_eq!(out.key_ids.len(), 4, "trail, mixed, own and user-data");
+        for limit in [0, 1, 3, 10, 29, 30, 31, 100, 400, 10_000] {
+            let (compact, full) = both_ways(&out, limit);
+            assert_eq!(compact, full, "limit {limit}");
+        }
+        let (bounded, _) = both_ways(&out, 10);
+        let kid7 = kid("ASIA", 7);
+        let paired = bounded
+            .iter()
+            .filter(|f| f.key_id.as_deref() == Some(&kid7));
+        // In trail.json (3), own.log, user-data, and app.env with its secret.
+        assert_eq!(paired.count(), 3 + 1 + 1 + 2);
+        let aggs: Vec<u64> = (bounded.iter())
+            .filter_map(|f| Some(f.aggregate.as_ref()?.count))
+            .collect();
+        // mixed.log: 40 + 14 ids; own.log: 30 + 10, but for the ids of the two secrets
+        // (ASIA 3 there, ASIA 7 in app.env); trail.json: 500 + 167, but for 3 of each;
+        // user-data: 20 + 7, but for one of each.
+        assert_eq!(aggs, vec![54, 38, 661, 25], "{bounded:#?}");
+    }
+
+    #[test]
+    fn the_index_and_the_cache_keep_compact_key_ids_that_a_later_secret_pairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("tree");
+        std::fs::create_dir(&d).unwrap();
+        write(&d, "trail.json", &log(500, 180, "ASIA"));
+        let (s, cancel) = (scanner(), AtomicBool::new(false));
+        let plan = Plan::from_paths(std::slice::from_ref(&d));
+        let inotify = inotify::Inotify::init().unwrap();
+        let watch = || WatchSet {
+            watches: inotify.watches(),
+            budget: 100,
+        };
+        let first = s.scan(
+            &plan,
+            &cancel,
+            Reuse::Index {
+                cache: None,
+                watch: watch(),
+            },
+        );
+        let index = first.index.expect("indexed");
+        assert_eq!(index.key_ids().count(), 1);
+        let cache_file = dir.path().join("cache");
+        first.cache.unwrap().save(&cache_file).unwrap();
+
+        // A secret of one of the log's ids turns up next to the unchanged log.
+        let pair = format!(
+            "aws_access_key_id={}\naws_secret_access_key={SECRET}\n",
+            kid("ASIA", 7)
+        );
+        write(&d, ".env", &pair);
+        let changed = vec![d.join(".env")];
+        let update = Reuse::Update {
+            index: Box::new(index),
+            changed,
+            watch: watch(),
+            cache: None,
+        };
+        let updated = s.scan(&plan, &cancel, update);
+        assert!(updated.cache.is_none(), "an update");
+        let cache = crate::scan::ScanCache::load(&cache_file, &s.rules_version()).unwrap();
+        let (cached, _) = s.run(&plan, &cancel, Some(&cache));
+        assert_eq!(cached.stats.cached, 1, "the log from the cache");
+        let (full, _) = s.run(&plan, &cancel, None);
+        for limit in [0, 10] {
+            let bound = |o: &ScanOutcome| {
+                let mut o = o.clone();
+                bound_outcome(&mut o, limit);
+                o.findings
+            };
+            let want = bound(&full);
+            assert_eq!(bound(&updated.outcome), want, "limit {limit}");
+            assert_eq!(bound(&cached), want, "limit {limit}");
+            let kid7 = (want.iter()).filter(|f| f.key_id == Some(kid("ASIA", 7)));
+            assert_eq!(kid7.count(), 3 + 2, "limit {limit}");
+        }
     }
 }

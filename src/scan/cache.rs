@@ -29,8 +29,9 @@ use super::index::FileFindings;
 
 /// The first bytes of a cache file.
 const MAGIC: &[u8; 8] = b"CHSCACHE";
-/// The layout version: a cache of another layout is rebuilt.
-const FORMAT: u32 = 1;
+/// The layout version: a cache of another layout is rebuilt. 2: a file's findings may hold
+/// its key ids compactly ([`super::keyids::KeyIds`]), which format 1 readers would drop.
+const FORMAT: u32 = 2;
 /// Magic, format, version length, full scan time, record count, findings length, checksum.
 const HEADER: usize = 48;
 /// Bytes of one record: path key and stamp hash.
@@ -447,6 +448,9 @@ fn read_found(
     if found.iter().any(|(k, _)| records.get(*k).is_none()) {
         return corrupt("findings of a file without an entry");
     }
+    if (found.iter()).any(|(_, f)| f.key_ids.as_ref().is_some_and(|k| !k.is_valid())) {
+        return corrupt("damaged key ids");
+    }
     Ok(found.into_iter().collect())
 }
 
@@ -707,8 +711,8 @@ mod tests {
         }
         for i in (0..n).step_by(997) {
             let f = FileFindings {
-                findings: Vec::new(),
                 suppressed: i + 1,
+                ..FileFindings::default()
             };
             found.insert(fnv(FNV_BASIS, &i.to_le_bytes()), f);
         }
@@ -775,11 +779,13 @@ mod tests {
                 assert_eq!(c.found, built(300, dir.path()).found, "round {round}");
             }
         }
-        // Another format, and the JSON caches of earlier versions.
-        let mut other = good.clone();
-        other[8] = 2;
-        std::fs::write(&bad, &other).unwrap();
-        assert!(ScanCache::load(&bad, "v1").is_none());
+        // Other formats (1: before compact key ids), and the JSON caches of earlier versions.
+        for format in [1, FORMAT + 1] {
+            let mut other = good.clone();
+            other[8..12].copy_from_slice(&format.to_le_bytes());
+            std::fs::write(&bad, &other).unwrap();
+            assert!(ScanCache::load(&bad, "v1").is_none(), "format {format}");
+        }
         std::fs::write(&bad, br#"{"rules_version":"v1","entries":{}}"#).unwrap();
         assert!(ScanCache::load(&bad, "v1").is_none());
     }

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cache::Records;
 pub use super::dirs::DirTable;
+use super::keyids::KeyIds;
 use crate::finding::Finding;
 
 /// Files created or removed since the indexing walk that the index keeps in memory (about
@@ -57,10 +58,25 @@ pub enum FileState {
 /// Findings of one file, as the index and the scan cache keep them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileFindings {
-    /// Findings in the file.
+    /// Findings in the file (but for `key_ids`).
     pub findings: Vec<Finding>,
     /// Findings suppressed in the file.
     pub suppressed: u64,
+    /// The key id findings of a file with many, compactly: shared with the scan outcome, the
+    /// index and the scan cache, never copied.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::keyids::shared"
+    )]
+    pub key_ids: Option<Arc<KeyIds>>,
+}
+
+impl FileFindings {
+    /// Whether there is nothing to keep: no finding, none suppressed.
+    pub fn is_empty(&self) -> bool {
+        self.findings.is_empty() && self.suppressed == 0 && self.key_ids.is_none()
+    }
 }
 
 /// The files of the scanned trees as of the last cycle, and the watched directories.
@@ -122,7 +138,7 @@ impl TreeIndex {
         } else {
             self.unread.insert(key, state);
         }
-        match found.filter(|f| !f.findings.is_empty() || f.suppressed > 0) {
+        match found.filter(|f| !f.is_empty()) {
             Some(f) => {
                 self.found.insert(key, f);
             }
@@ -170,12 +186,18 @@ impl TreeIndex {
         (self.read, skipped, failed)
     }
 
-    /// All findings held, and the number suppressed.
+    /// All findings held (but for the compact ones, [`TreeIndex::key_ids`]), and the number
+    /// suppressed.
     pub fn findings(&self) -> (impl Iterator<Item = &Finding>, u64) {
         (
             self.found.values().flat_map(|f| f.findings.iter()),
             self.found.values().map(|f| f.suppressed).sum(),
         )
+    }
+
+    /// The key id findings held compactly, one set per file with many.
+    pub fn key_ids(&self) -> impl Iterator<Item = &Arc<KeyIds>> {
+        self.found.values().filter_map(|f| f.key_ids.as_ref())
     }
 }
 
@@ -192,8 +214,8 @@ mod tests {
             3,
             FileState::Read,
             Some(FileFindings {
-                findings: Vec::new(),
                 suppressed: 2,
+                ..FileFindings::default()
             }),
         );
         assert_eq!(ix.counts(), (2, 0, 1));

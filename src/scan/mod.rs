@@ -24,8 +24,11 @@ pub mod procfs;
 pub mod unreadable;
 
 mod cache;
+mod decompress;
 mod dirs;
 mod emit;
+mod keyids;
+mod markers;
 mod outcome;
 mod plan;
 mod reader;
@@ -36,10 +39,12 @@ mod worker;
 
 pub use aggregate::aggregate_lone_key_ids;
 pub use cache::{key_of, path_key, CacheFile, ScanCache};
+pub use decompress::Limits as DecompressLimits;
+pub use keyids::{KeyIds, KEPT_IN_FULL};
 pub use outcome::{ScanOutcome, Scanned, Stats};
 pub use plan::{Haystack, Options, Plan, Reuse, WatchSet};
 #[doc(hidden)]
-pub use reader::{read_chunked, ReadMatch, OVERLAP};
+pub use reader::{read_chunked, read_decoded, DecodedMatches, ReadMatch, OVERLAP};
 pub use reader::{ALLOW_MARKER, CHUNK};
 pub use scanner::{ScanError, Scanner};
 pub use unreadable::Unreadable;

@@ -1,12 +1,15 @@
 //! What a scan returns: findings, counters and the sources it could not read.
 
+use std::cmp::Ordering;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
 use super::cache::ScanCache;
 use super::index::TreeIndex;
+use super::keyids::KeyIds;
 use super::plan::Plan;
 use super::unreadable::Unreadable;
 use super::worker::Merged;
@@ -46,8 +49,14 @@ impl Stats {
 /// The result of a scan.
 #[derive(Debug, Clone, Default)]
 pub struct ScanOutcome {
-    /// Findings, sorted by path, line, column.
+    /// Findings, sorted by path, line, column ([`scan_order`]). Until
+    /// [`aggregate::bound_outcome`](super::aggregate::bound_outcome) (every reporting path
+    /// calls it), the key id findings of sources with many of them are in `key_ids` instead.
     pub findings: Vec<Finding>,
+    /// The key id findings of each source with more than
+    /// [`KEPT_IN_FULL`](super::keyids::KEPT_IN_FULL) of them, compactly: findings all the
+    /// same, held so until the scan's lone key ids are bounded (issue 15).
+    pub key_ids: Vec<Arc<KeyIds>>,
     /// Counters.
     pub stats: Stats,
     /// Whether the scan was cancelled before it finished.
@@ -71,6 +80,7 @@ impl ScanOutcome {
     /// scanned next to the file scan); `elapsed_ms` is the longer of the two.
     pub fn merge(&mut self, other: ScanOutcome) {
         self.findings.extend(other.findings);
+        self.key_ids.extend(other.key_ids);
         let elapsed = self.stats.elapsed_ms.max(other.stats.elapsed_ms);
         self.stats.add(&other.stats);
         self.stats.elapsed_ms = elapsed;
@@ -113,14 +123,7 @@ pub(super) fn finish(
     cancelled: bool,
 ) -> ScanOutcome {
     let mut findings = merged.findings;
-    findings.sort_by(|a, b| {
-        (a.source != Source::File && a.source != Source::EnvFile)
-            .cmp(&(b.source != Source::File && b.source != Source::EnvFile))
-            .then_with(|| a.path.cmp(&b.path))
-            .then(a.line.cmp(&b.line))
-            .then(a.column.cmp(&b.column))
-            .then(a.kind.cmp(&b.kind))
-    });
+    findings.sort_by(scan_order);
     let mut stats = merged.stats;
     stats.elapsed_ms = started.elapsed().as_millis() as u64;
     let mut unreadable = plan.unreadable.clone();
@@ -128,8 +131,20 @@ pub(super) fn finish(
     unreadable.sort_by(|a, b| a.path.cmp(&b.path));
     ScanOutcome {
         findings,
+        key_ids: merged.key_ids,
         stats,
         cancelled,
         unreadable,
     }
+}
+
+/// The order of a scan's findings: files and env files first, then by path, line, column
+/// and kind.
+pub(super) fn scan_order(a: &Finding, b: &Finding) -> Ordering {
+    let not_file = |f: &Finding| f.source != Source::File && f.source != Source::EnvFile;
+    (not_file(a).cmp(&not_file(b)))
+        .then_with(|| a.path.cmp(&b.path))
+        .then(a.line.cmp(&b.line))
+        .then(a.column.cmp(&b.column))
+        .then(a.kind.cmp(&b.kind))
 }

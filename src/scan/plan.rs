@@ -6,6 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::cache::CacheFile;
+use super::decompress::Limits;
 use super::envfiles;
 use super::index::TreeIndex;
 use super::scanner::ScanError;
@@ -96,6 +97,9 @@ pub struct Options {
     pub threads: usize,
     /// Larger files are skipped and counted.
     pub max_file_size: u64,
+    /// Read compressed files through a decompressor under these caps (`None`: scan their
+    /// bytes as they are).
+    pub decompress: Option<Limits>,
     /// Follow symbolic links while walking.
     pub follow_symlinks: bool,
     /// Stay on each tree's file system.
@@ -119,6 +123,10 @@ impl Options {
         Ok(Options {
             threads: threads.unwrap_or(cfg.threads),
             max_file_size: cfg.max_file_size.as_u64(),
+            decompress: cfg.decompress.then_some(Limits {
+                max_size: cfg.max_decompressed_size.as_u64(),
+                max_ratio: cfg.max_expansion_ratio,
+            }),
             follow_symlinks: cfg.follow_symlinks,
             same_file_system: cfg.same_file_system,
             exclude: cfg.exclude.clone(),

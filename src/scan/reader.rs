@@ -9,7 +9,9 @@
 
 use std::io::{self, Read};
 
+use super::decompress;
 use super::matcher::{self, Matcher, RawMatch};
+use crate::finding::Encoding;
 
 /// Bytes read per chunk of a file.
 pub const CHUNK: usize = 1 << 20;
@@ -17,11 +19,8 @@ pub const CHUNK: usize = 1 << 20;
 /// targets and property tests, whose chunks must exceed it.
 #[doc(hidden)]
 pub const OVERLAP: usize = matcher::REQUIRED_OVERLAP;
-/// How far around a finding its line is searched for the allow marker (bounds the work on
-/// very long lines).
-const CONTEXT_LINE_CAP: usize = 64 * 1024;
-/// The marker that suppresses findings on its line.
-pub const ALLOW_MARKER: &[u8] = b"credhygiene:allow";
+use super::markers::Markers;
+pub use super::markers::ALLOW_MARKER;
 
 /// How [`ChunkReader::read`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +29,18 @@ pub(super) enum ReadEnd {
     Scanned,
     /// A file starting with a UTF-16 BOM: nothing scanned, to be read through a decoder.
     Utf16Bom,
+    /// A compressed stream (its magic bytes at the start): nothing scanned, to be read
+    /// through a decompressor.
+    Compressed(Encoding),
+}
+
+/// What [`ChunkReader::read`] looks for in the first bytes of a source before it scans any.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Sniff {
+    /// A UTF-16 BOM ([`ReadEnd::Utf16Bom`]).
+    pub(super) bom: bool,
+    /// The magic bytes of a compressed stream ([`ReadEnd::Compressed`]).
+    pub(super) compressed: bool,
 }
 
 /// Where a match lies.
@@ -93,7 +104,7 @@ struct Window {
 impl ChunkReader {
     /// A reader reporting `chunk` bytes per window, which must exceed the overlap.
     #[cfg(test)]
-    fn with_chunk(chunk: usize) -> Self {
+    pub(super) fn with_chunk(chunk: usize) -> Self {
         assert!(chunk > OVERLAP, "a window must report more than it keeps");
         ChunkReader {
             chunk,
@@ -105,15 +116,16 @@ impl ChunkReader {
     /// reports the matches of `matcher` to `sink`. Reads at most `limit` bytes.
     ///
     /// `file_len` is the size of a regular file from its fstat: reading stops there (no extra
-    /// read for EOF; a file growing meanwhile is scanned as it was at fstat), and a UTF-16 BOM
-    /// at its start returns [`ReadEnd::Utf16Bom`] before anything is scanned, for the caller to
-    /// read it again through a decoder. A size of 0 (procfs) reads to EOF.
+    /// read for EOF; a file growing meanwhile is scanned as it was at fstat). A size of 0
+    /// (procfs) reads to EOF. What `sniff` names, found at the start of the source, returns
+    /// [`ReadEnd::Utf16Bom`] or [`ReadEnd::Compressed`] before anything is scanned (its bytes
+    /// given back with [`Sink::unread`]), for the caller to read it again through a decoder.
     pub(super) fn read<R: Read>(
         &mut self,
         mut r: R,
         matcher: &Matcher,
-        limit: u64,
-        file_len: Option<u64>,
+        (limit, file_len): (u64, Option<u64>),
+        sniff: Sniff,
         sink: &mut impl Sink,
     ) -> io::Result<ReadEnd> {
         let cap = self.chunk + OVERLAP;
@@ -123,13 +135,11 @@ impl ChunkReader {
         let mut w = Window::default();
         loop {
             let eof = self.fill(&mut r, &mut w, limit, file_len, sink)?;
-            if file_len.is_some()
-                && w.base == 0
-                && matches!(self.buf.get(..2), Some([0xFF, 0xFE] | [0xFE, 0xFF]))
-                && w.filled >= 2
-            {
-                sink.unread(w.total);
-                return Ok(ReadEnd::Utf16Bom);
+            if w.base == 0 {
+                if let Some(end) = sniffed(&self.buf[..w.filled], sniff) {
+                    sink.unread(w.total);
+                    return Ok(end);
+                }
             }
             let fresh_to = if eof { w.filled } else { w.filled - OVERLAP };
             self.report(matcher, &w, fresh_to, sink);
@@ -180,9 +190,10 @@ impl ChunkReader {
         self.matches.clear();
         matcher.find(hay, &mut self.matches);
         let mut lines = LineCounter::default();
+        let mut markers = Markers::default();
         for m in (self.matches.iter()).filter(|m| m.start >= w.fresh_from && m.start < fresh_to) {
             lines.advance(hay, m.start);
-            sink.found(m, w.place(hay, m.start, &lines));
+            sink.found(m, w.place(hay, m.start, &lines, &mut markers));
         }
     }
 
@@ -202,6 +213,17 @@ impl ChunkReader {
     }
 }
 
+/// What the first bytes of a source, `head`, announce among what `sniff` looks for.
+fn sniffed(head: &[u8], sniff: Sniff) -> Option<ReadEnd> {
+    if sniff.bom && matches!(head.get(..2), Some([0xFF, 0xFE] | [0xFE, 0xFF])) {
+        return Some(ReadEnd::Utf16Bom);
+    }
+    if sniff.compressed {
+        return decompress::sniff(head).map(ReadEnd::Compressed);
+    }
+    None
+}
+
 /// One match as the reader reports it, for the fuzz targets and property tests (not used in
 /// production): the rule, where the value lies and whether its line is marked.
 #[doc(hidden)]
@@ -219,35 +241,85 @@ pub struct ReadMatch {
     pub value: matcher::SecretBytes,
 }
 
+/// Collects what a read reports, for [`read_chunked`] and [`read_decoded`].
+struct Collect(Vec<ReadMatch>);
+
+impl Sink for Collect {
+    fn read(&mut self, _: u64) {}
+    fn unread(&mut self, _: u64) {}
+    fn found(&mut self, m: &RawMatch, at: Place) {
+        self.0.push(ReadMatch {
+            rule: m.rule,
+            line: at.line,
+            column: at.column,
+            marked: at.marked,
+            value: m.value.clone(),
+        });
+    }
+}
+
 /// Reads `bytes` through a [`ChunkReader`] that reports `chunk` bytes per window (raised to
 /// the smallest size allowed, the overlap plus one; a chunk over the input's size reads it whole) and returns every match in order, as
 /// production reads a process environment or user-data. For the fuzz targets and property
 /// tests: the findings must not depend on `chunk`.
 #[doc(hidden)]
 pub fn read_chunked(matcher: &Matcher, bytes: &[u8], chunk: usize) -> Vec<ReadMatch> {
-    struct Collect(Vec<ReadMatch>);
-    impl Sink for Collect {
-        fn read(&mut self, _: u64) {}
-        fn unread(&mut self, _: u64) {}
-        fn found(&mut self, m: &RawMatch, at: Place) {
-            self.0.push(ReadMatch {
-                rule: m.rule,
-                line: at.line,
-                column: at.column,
-                marked: at.marked,
-                value: m.value.clone(),
-            });
-        }
-    }
     let mut reader = ChunkReader {
         // A chunk larger than the input reads it whole, as one of exactly its size does.
         chunk: chunk.min(bytes.len() + 1).max(OVERLAP + 1),
         ..ChunkReader::default()
     };
     let mut sink = Collect(Vec::new());
-    // Reading from memory cannot fail, and without a file size no BOM is sniffed.
-    let _ = reader.read(bytes, matcher, u64::MAX, None, &mut sink);
+    // Reading from memory cannot fail, and nothing is sniffed.
+    let _ = reader.read(
+        bytes,
+        matcher,
+        (u64::MAX, None),
+        Sniff::default(),
+        &mut sink,
+    );
     sink.0
+}
+
+/// What [`read_decoded`] found: the matches, the layers read through and why decoding
+/// stopped early (the reason as the unreadable list gives it).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct DecodedMatches {
+    /// Every match, in order.
+    pub matches: Vec<ReadMatch>,
+    /// The compression layers read through, outermost first.
+    pub encoding: Vec<Encoding>,
+    /// Why decoding stopped early, if it did.
+    pub stop: Option<String>,
+}
+
+/// Reads `bytes` as production reads a file of them: sniffed in the first chunk, then read
+/// again through decoders under `limits` (see [`decompress`]). For the fuzz targets: no input
+/// may panic, hang or decode past the caps.
+#[doc(hidden)]
+pub fn read_decoded(matcher: &Matcher, bytes: &[u8], limits: decompress::Limits) -> DecodedMatches {
+    let mut reader = ChunkReader::default();
+    let mut sink = Collect(Vec::new());
+    let mut src = io::Cursor::new(bytes);
+    let sniff = Sniff {
+        bom: true,
+        compressed: true,
+    };
+    let bounds = (u64::MAX, Some(bytes.len() as u64));
+    // Reading from memory cannot fail; the decoders' errors end their streams.
+    let first =
+        (reader.read(&mut src, matcher, bounds, sniff, &mut sink)).unwrap_or(ReadEnd::Scanned);
+    let decoded = decompress::read_through(&mut src, first, Some(limits), |r, sniff| {
+        sink.0.clear();
+        reader.read(r, matcher, (u64::MAX, None), sniff, &mut sink)
+    });
+    let decoded = decoded.unwrap_or_default();
+    DecodedMatches {
+        matches: sink.0,
+        encoding: decoded.layers,
+        stop: decoded.stop.map(|s| s.reason()),
+    }
 }
 
 /// Newlines of the window up to the current match. Matches come sorted by position, so lines
@@ -273,8 +345,9 @@ impl LineCounter {
 }
 
 impl Window {
-    /// The place of a match at `start` in the buffer `hay`, with `lines` counted up to it.
-    fn place(&self, hay: &[u8], start: usize, lines: &LineCounter) -> Place {
+    /// The place of a match at `start` in the buffer `hay`, with `lines` counted up to it and
+    /// the window's `markers` (queried in order of `start`).
+    fn place(&self, hay: &[u8], start: usize, lines: &LineCounter, markers: &mut Markers) -> Place {
         let line_start = lines.last_nl.map(|p| p + 1);
         let abs = self.base + start as u64;
         let column = match (line_start, self.last_nl_before) {
@@ -285,22 +358,13 @@ impl Window {
         Place {
             line: self.lines_before + lines.lines + 1,
             column,
-            marked: marked(hay, start, line_start.unwrap_or(0)),
+            marked: markers.marked(hay, start, line_start.unwrap_or(0)),
         }
     }
 }
 
-/// Whether [`ALLOW_MARKER`] is on the line of a match at `start` (whose line starts at
-/// `line_start`, or before the buffer), looking at most [`CONTEXT_LINE_CAP`] bytes either way.
-fn marked(hay: &[u8], start: usize, line_start: usize) -> bool {
-    let from = line_start.max(start.saturating_sub(CONTEXT_LINE_CAP));
-    let cap = (start + CONTEXT_LINE_CAP).min(hay.len());
-    let to = memchr::memchr(b'\n', &hay[start..cap]).map_or(cap, |p| start + p);
-    memchr::memmem::find(&hay[from..to], ALLOW_MARKER).is_some()
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::atomic::AtomicBool;
 
     use super::*;
@@ -314,11 +378,11 @@ mod tests {
     const SMALL: usize = OVERLAP + 4096;
     const LIMIT: u64 = 1 << 30;
 
-    /// What a read reported.
+    /// What a read reported: bytes counted, and each match with its place and value.
     #[derive(Debug, Default, PartialEq)]
-    struct Got {
-        bytes: u64,
-        found: Vec<(Place, String)>,
+    pub(in crate::scan) struct Got {
+        pub(in crate::scan) bytes: u64,
+        pub(in crate::scan) found: Vec<(Place, String)>,
     }
 
     impl Sink for Got {
@@ -347,7 +411,11 @@ mod tests {
     ) -> (ReadEnd, Got) {
         let matcher = Matcher::builtin().unwrap();
         let mut got = Got::default();
-        let end = (reader.read(bytes, &matcher, limit, file_len, &mut got)).unwrap();
+        let sniff = Sniff {
+            bom: file_len.is_some(),
+            compressed: false,
+        };
+        let end = (reader.read(bytes, &matcher, (limit, file_len), sniff, &mut got)).unwrap();
         (end, got)
     }
 
@@ -551,7 +619,8 @@ mod tests {
             }],
             ..Plan::default()
         };
-        let (out, _) = s.run(&plan, &AtomicBool::new(false), None);
+        let (mut out, _) = s.run(&plan, &AtomicBool::new(false), None);
+        crate::scan::aggregate::bound_outcome(&mut out, 0); // the compact key ids, in full
         assert_eq!(out.findings.len(), 3000);
         for (i, f) in out.findings.iter().enumerate() {
             assert_eq!((f.line, f.column), (i as u64 + 1, (i % 7) as u64 + 1));

@@ -237,6 +237,7 @@ pub(super) mod tests {
         Scanner::new(Options {
             threads: 1,
             max_file_size: 1 << 20,
+            decompress: Some(crate::scan::DecompressLimits::DEFAULT),
             follow_symlinks: false,
             same_file_system: true,
             exclude: Vec::new(),

@@ -140,6 +140,7 @@ impl Scanner {
         let (files, skipped, failed) = index.counts();
         let (found, suppressed) = index.findings();
         merged.findings.extend(found.cloned());
+        merged.key_ids.extend(index.key_ids().cloned());
         let st = &mut merged.stats;
         st.files += files;
         st.skipped += skipped;

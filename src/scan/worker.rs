@@ -3,25 +3,27 @@
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
-use std::io::{self, Read, Seek};
+use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use inotify::WatchDescriptor;
 
 use super::cache::{key_of, stamp_hash, stamp_of, CacheBuilder, ScanCache, TREE};
+use super::decompress::{self, Stop};
 use super::dirs::DirTableBuilder;
 use super::emit::{self, group_credentials, Ctx};
 use super::index::{FileFindings, FileState};
+use super::keyids::{KeyIds, KeyIdsBuilder};
 use super::matcher::RawMatch;
 use super::outcome::Stats;
 use super::plan::Haystack;
-use super::reader::{self, ChunkReader, Place, ReadEnd};
+use super::reader::{self, ChunkReader, Place, ReadEnd, Sniff};
 use super::scanner::Scanner;
 use super::unreadable::Unreadable;
-use crate::finding::{Finding, Source};
+use crate::finding::{Finding, Kind, Source};
 
 /// Records a worker collects before it hands them to the [`CacheBuilder`] (64 KiB).
 const LOCAL_RECORDS: usize = 4096;
@@ -30,6 +32,8 @@ const LOCAL_RECORDS: usize = 4096;
 #[derive(Default)]
 pub(super) struct Merged {
     pub(super) findings: Vec<Finding>,
+    /// The key id findings of sources with many, compactly (one set per source).
+    pub(super) key_ids: Vec<Arc<KeyIds>>,
     pub(super) stats: Stats,
     /// The new scan cache: a record of each file read (or taken from the prior cache).
     pub(super) records: Option<CacheBuilder>,
@@ -55,6 +59,9 @@ pub(super) struct Worker<'a> {
     prior: Option<&'a ScanCache>,
     reader: ChunkReader,
     findings: Vec<Finding>,
+    /// The key id findings of the source being read.
+    building: KeyIdsBuilder,
+    key_ids: Vec<Arc<KeyIds>>,
     stats: Stats,
     /// Records for the new scan cache, when the scan builds one.
     records: Option<Vec<[u64; 2]>>,
@@ -89,6 +96,8 @@ impl<'a> Worker<'a> {
             prior,
             reader: ChunkReader::default(),
             findings: Vec::new(),
+            building: KeyIdsBuilder::default(),
+            key_ids: Vec::new(),
             stats: Stats::default(),
             records: keeps.then(Vec::new),
             found: HashMap::new(),
@@ -170,7 +179,7 @@ impl<'a> Worker<'a> {
 
     /// Keeps the findings of file `key`, if it has any.
     fn keep_found(&mut self, key: u64, found: Option<FileFindings>) {
-        if let Some(f) = found.filter(|f| !f.findings.is_empty() || f.suppressed > 0) {
+        if let Some(f) = found.filter(|f| !f.is_empty()) {
             self.found.insert(key, f);
         }
     }
@@ -224,13 +233,16 @@ impl<'a> Worker<'a> {
             process: None,
         };
         if let Err(e) = self.read_file(&mut file, &ctx, meta.len()) {
+            self.end_source(first, false);
             return self.failed(&display, "read error", &e);
         }
-        group_credentials(&mut self.findings[first..]);
-        // The copy for the cache and the index only where one is made.
+        let key_ids = self.end_source(first, true);
+        // The copy for the cache and the index only where one is made (a compact set of key
+        // ids is shared, not copied).
         let found = (self.indexing || self.records.is_some()).then(|| FileFindings {
             findings: self.findings[first..].to_vec(),
             suppressed: self.stats.suppressed - suppressed_before,
+            key_ids,
         });
         self.keep(key, stamp_hash(&stamp_of(&meta)), found);
         FileState::Read
@@ -251,6 +263,7 @@ impl<'a> Worker<'a> {
         if let Some(f) = found {
             self.stats.suppressed += f.suppressed;
             self.findings.extend(f.findings.iter().cloned());
+            self.key_ids.extend(f.key_ids.iter().cloned());
         }
         self.keep(key, stamp, found.cloned());
         self.note_link(path, &meta);
@@ -293,19 +306,43 @@ impl<'a> Worker<'a> {
         FileState::Failed
     }
 
-    /// One open, one fstat and (for a small file) one read: the UTF-16 BOM is sniffed in the
-    /// first chunk, and the file is read again through a decoder only if it has one.
+    /// One open, one fstat and (for a small file) one read: a UTF-16 BOM and the magic bytes
+    /// of a compressed stream are sniffed in the first chunk, and the file is read again
+    /// through decoders only if it has them (see [`decompress`]). The findings of decoded
+    /// text name its layers in `encoding`; a stream cut short by a cap or damage still has
+    /// its decoded part scanned, and is counted and listed as unreadable.
     fn read_file(&mut self, file: &mut File, ctx: &Ctx<'_>, len: u64) -> io::Result<()> {
-        match self.read(&mut *file, ctx, Some(len))? {
-            ReadEnd::Scanned => Ok(()),
-            ReadEnd::Utf16Bom => {
-                file.rewind()?;
-                let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
-                    .bom_sniffing(true)
-                    .build(file);
-                self.read(decoder, ctx, None).map(drop)
-            }
+        let limits = self.scanner.opts.decompress;
+        let sniff = Sniff {
+            bom: true,
+            compressed: limits.is_some(),
+        };
+        let first = self.findings.len();
+        let bounds = (self.scanner.opts.max_file_size, Some(len));
+        let end = self.read_with(&mut *file, ctx, bounds, sniff)?;
+        if end == ReadEnd::Scanned {
+            return Ok(());
         }
+        let decoded = decompress::read_through(&mut *file, end, limits, |r, sniff| {
+            self.read_with(r, ctx, (u64::MAX, None), sniff)
+        })?;
+        if !decoded.layers.is_empty() {
+            // Outermost first: a base64 blob in a gzip file is `["gzip", "base64"]`.
+            for f in &mut self.findings[first..] {
+                f.encoding.splice(0..0, decoded.layers.iter().copied());
+            }
+            self.building.set_encoding(&decoded.layers);
+        }
+        if let Some(stop) = decoded.stop {
+            let reason = stop.reason();
+            log::debug!(path:% = ctx.path, reason:% = reason; "decoding stopped early");
+            match stop {
+                Stop::Bomb { .. } => self.stats.skipped += 1,
+                Stop::Damaged { .. } => self.stats.errors += 1,
+            }
+            self.note_unreadable(Some(Unreadable::new(ctx.path, reason)));
+        }
+        Ok(())
     }
 
     /// Records a source that could not be read (errors are rare: straight to the shared list).
@@ -330,16 +367,43 @@ impl<'a> Worker<'a> {
             log::debug!(path:% = h.path, error:% = e; "read error");
             self.stats.errors += 1;
         }
-        group_credentials(&mut self.findings[first..]);
+        self.end_source(first, true);
     }
 
-    /// Reads `r` through this thread's [`ChunkReader`] (see [`ChunkReader::read`]).
+    /// Ends the source whose findings start at `first`: its key id findings join the others
+    /// (in full, or as one compact set), and with `group` the parts of each credential are
+    /// grouped ([`group_credentials`]; a source that failed half-way is not). Returns the
+    /// compact set, if the source has one.
+    fn end_source(&mut self, first: usize, group: bool) -> Option<Arc<KeyIds>> {
+        let (full, held) = self.building.take();
+        self.findings.extend(full);
+        if group {
+            group_credentials(&mut self.findings[first..], held.as_deref());
+        }
+        self.key_ids.extend(held.iter().cloned());
+        held
+    }
+
+    /// Reads `r` through this thread's [`ChunkReader`] (see [`ChunkReader::read`]), at most
+    /// `max_file_size` bytes, sniffing nothing.
     fn read<R: Read>(&mut self, r: R, ctx: &Ctx<'_>, file_len: Option<u64>) -> io::Result<ReadEnd> {
+        let bounds = (self.scanner.opts.max_file_size, file_len);
+        self.read_with(r, ctx, bounds, Sniff::default())
+    }
+
+    /// Reads `r` through this thread's [`ChunkReader`] (see [`ChunkReader::read`]): at most
+    /// `bounds.0` bytes, up to the file size `bounds.1`, sniffing for what `sniff` says.
+    fn read_with<R: Read>(
+        &mut self,
+        r: R,
+        ctx: &Ctx<'_>,
+        bounds: (u64, Option<u64>),
+        sniff: Sniff,
+    ) -> io::Result<ReadEnd> {
         let scanner = self.scanner;
-        let limit = scanner.opts.max_file_size;
         let mut chunks = std::mem::take(&mut self.reader);
         let mut sink = WorkerSink { worker: self, ctx };
-        let end = chunks.read(r, &scanner.matcher, limit, file_len, &mut sink);
+        let end = chunks.read(r, &scanner.matcher, bounds, sniff, &mut sink);
         self.reader = chunks;
         end
     }
@@ -380,6 +444,11 @@ impl reader::Sink for WorkerSink<'_, '_, '_> {
     fn found(&mut self, m: &RawMatch, at: Place) {
         let w = &mut *self.worker;
         match emit::finding(w.scanner, m, self.ctx, at) {
+            Some(f) if f.kind == Kind::AccessKeyId => {
+                // Held compactly only where the key id is exactly the value matched.
+                let exact = std::str::from_utf8(m.value.expose()).is_ok();
+                w.building.push(f, exact);
+            }
             Some(f) => w.findings.push(f),
             None => w.stats.suppressed += 1,
         }
@@ -391,6 +460,7 @@ impl Drop for Worker<'_> {
         self.hand_over_records();
         let mut m = self.shared.lock().unwrap_or_else(|e| e.into_inner());
         m.findings.append(&mut self.findings);
+        m.key_ids.append(&mut self.key_ids);
         m.stats.add(&self.stats);
         m.found.extend(self.found.drain());
         m.unread.append(&mut self.unread);

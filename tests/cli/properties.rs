@@ -89,6 +89,7 @@ fn scanner() -> Scanner {
     Scanner::new(Options {
         threads: 1,
         max_file_size: 8 << 20,
+        decompress: Some(credhygiene::scan::DecompressLimits::DEFAULT),
         follow_symlinks: false,
         same_file_system: true,
         exclude: Vec::new(),

@@ -533,3 +533,227 @@ fn a_missing_path_is_a_usage_error_and_unreadable_sources_are_not_clean() {
         "{err}"
     );
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// (path relative to `dir`, line, column, kind, encoding) of each finding.
+fn placed(doc: &Value, dir: &Path) -> Vec<(String, u64, u64, String, Value)> {
+    let prefix = format!("{}/", dir.display());
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"]
+                    .as_str()
+                    .unwrap()
+                    .strip_prefix(&prefix)
+                    .unwrap()
+                    .to_string(),
+                f["line"].as_u64().unwrap(),
+                f["column"].as_u64().unwrap(),
+                f["kind"].as_str().unwrap().to_string(),
+                f.get("encoding").cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
+/// Keys in gzip (by name, by magic alone, concatenated members, nested), zstd and xz files are
+/// found at their lines and columns in the decoded text, with `encoding`; `scan.decompress =
+/// false` scans the bytes as they are.
+#[test]
+fn keys_in_compressed_files_are_found_with_their_encoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds =
+        format!("[backup]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n");
+    let mut log = Vec::new();
+    for i in 0..5000 {
+        writeln!(
+            log,
+            "2026-11-25T08:00:{:02}Z INFO request served id={i}",
+            i % 60
+        )
+        .unwrap();
+    }
+    let log_line = 5001;
+    writeln!(log, "env AWS_ACCESS_KEY_ID={KEY_ID}").unwrap();
+    fs::write(dir.path().join("user-data.txt.gz"), gzip(creds.as_bytes())).unwrap();
+    // logrotate's name: gzip by its magic bytes alone; two members as `cat a.gz b.gz` makes.
+    let (head, tail) = log.split_at(log.len() - 30);
+    fs::write(
+        dir.path().join("app.log.1"),
+        [gzip(head), gzip(tail)].concat(),
+    )
+    .unwrap();
+    fs::write(dir.path().join("nested.gz"), gzip(&gzip(creds.as_bytes()))).unwrap();
+    let zst = ruzstd::encoding::compress_to_vec(
+        creds.as_bytes(),
+        ruzstd::encoding::CompressionLevel::Fastest,
+    );
+    fs::write(dir.path().join("creds.zst"), zst).unwrap();
+    let mut xz =
+        lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(6)).unwrap();
+    xz.write_all(creds.as_bytes()).unwrap();
+    fs::write(dir.path().join("creds.xz"), xz.finish().unwrap()).unwrap();
+
+    let (doc, code, _) = json_scan(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{doc:#}");
+    let enc = |e: &[&str]| serde_json::json!(e);
+    let (id, secret) = ("access_key_id", "secret_access_key");
+    let table: [(&str, u64, u64, &str, &[&str]); 9] = [
+        ("app.log.1", log_line, 23, id, &["gzip"]),
+        ("creds.xz", 2, 21, id, &["xz"]),
+        ("creds.xz", 3, 25, secret, &["xz"]),
+        ("creds.zst", 2, 21, id, &["zstd"]),
+        ("creds.zst", 3, 25, secret, &["zstd"]),
+        ("nested.gz", 2, 21, id, &["gzip", "gzip"]),
+        ("nested.gz", 3, 25, secret, &["gzip", "gzip"]),
+        ("user-data.txt.gz", 2, 21, id, &["gzip"]),
+        ("user-data.txt.gz", 3, 25, secret, &["gzip"]),
+    ];
+    let mut want: Vec<_> = (table.iter())
+        .map(|(p, l, c, k, e)| (p.to_string(), *l, *c, k.to_string(), enc(e)))
+        .collect();
+    assert_eq!(placed(&doc, dir.path()), want);
+    assert_eq!(
+        (
+            doc["stats"]["errors"].as_u64(),
+            doc["stats"]["skipped"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+
+    // Text and SARIF say so too, and no output shows the secret.
+    let text = credhygiene()
+        .args(["scan", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&text.stdout);
+    assert!(shown.contains("decoded from gzip > gzip"), "{shown}");
+    assert_no_secret(&text.stdout, &[SECRET]);
+    let sarif = credhygiene()
+        .args(["scan", "--format", "sarif", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let sarif: Value = serde_json::from_slice(&sarif.stdout).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results[0]["properties"]["encoding"], enc(&["gzip"]));
+    let region = &results[0]["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(
+        (region["startLine"].as_u64(), region["startColumn"].as_u64()),
+        (Some(log_line), Some(23))
+    );
+
+    // Off: the bytes as they are. ruzstd's fastest level stores a small input as a raw
+    // block, the text in plain sight: found, as plain text; the others hold no key.
+    let cfg = dir.path().join("off.toml");
+    fs::write(&cfg, "[scan]\ndecompress = false\n").unwrap();
+    let (doc, code, _) = json_scan(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+    ]);
+    want.retain(|w| w.0 == "creds.zst");
+    want.iter_mut().for_each(|w| w.4 = Value::Null);
+    assert_eq!((code, placed(&doc, dir.path())), (1, want));
+}
+
+/// A gzip bomb (1 GiB of zeros in about 1 MiB) is stopped by the expansion ratio under a
+/// 256 MiB address-space limit, counted as skipped and named as not proven clean; a truncated
+/// stream has what was decoded before the damage scanned, and is counted as an error.
+#[test]
+fn a_gzip_bomb_is_skipped_and_a_truncated_stream_is_scanned_to_the_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..1024 {
+        e.write_all(&zeros).unwrap();
+    }
+    let bomb = dir.path().join("bomb.gz");
+    fs::write(&bomb, e.finish().unwrap()).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("credhygiene");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(r#"ulimit -v 262144; exec "$0" scan --format json -j 1 "$1""#)
+        .arg(&bin)
+        .arg(&bomb)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{err}"));
+    assert_eq!(out.status.code(), Some(3), "not proven clean: {err}");
+    assert_eq!(doc["stats"]["skipped"], 1);
+    assert!(doc["stats"]["bytes"].as_u64().unwrap() < 16 << 20, "{doc}");
+    assert!(
+        err.contains("bomb.gz") && err.contains("decompression bomb"),
+        "{err}"
+    );
+
+    // Truncated inside the compressed stream, after the key id's line.
+    let mut log = format!("AWS_ACCESS_KEY_ID={KEY_ID}\n").into_bytes();
+    let mut rng = 7u64;
+    for _ in 0..20_000 {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        writeln!(log, "{rng:016x} {:x}", rng >> 7).unwrap();
+    }
+    let whole = gzip(&log);
+    let cut = dir.path().join("rotated.log.gz");
+    fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
+    let out = credhygiene()
+        .args(["scan", "--format", "json", cut.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let f = &doc["findings"][0];
+    assert_eq!(
+        (
+            f["key_id"].as_str(),
+            f["line"].as_u64(),
+            f["column"].as_u64()
+        ),
+        (Some(KEY_ID), Some(1), Some(19))
+    );
+    assert_eq!(doc["stats"]["errors"], 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("gzip stream truncated or corrupt"), "{err}");
+}
+
+/// A compressed log with many lone key ids (held compactly by the scanner, see
+/// `scan::keyids`) and one paired credential: the findings rebuilt from the compact form carry
+/// `encoding` like the others.
+#[test]
+fn key_ids_held_compactly_keep_the_encoding_of_their_file() {
+    let dir = tempfile::tempdir().unwrap();
+    const B32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut log = String::new();
+    for i in 0..20 {
+        let tail: String = [B32[i % 32], B32[(i * 7 + 3) % 32]]
+            .iter()
+            .map(|&b| b as char)
+            .collect();
+        log.push_str(&format!("request by id={}{tail}\n", &KEY_ID[..18]));
+    }
+    log.push_str(&format!(
+        "aws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n"
+    ));
+    fs::write(dir.path().join("calls.log.gz"), gzip(log.as_bytes())).unwrap();
+    let (doc, code, _) = json_scan(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{doc}");
+    let found = placed(&doc, dir.path());
+    let gz = serde_json::json!(["gzip"]);
+    let pair: Vec<_> = found.iter().filter(|f| f.1 >= 21).collect();
+    assert_eq!(pair.len(), 2, "{doc}");
+    for f in &found {
+        assert_eq!(f.4, gz, "{f:?} in {doc}");
+    }
+}

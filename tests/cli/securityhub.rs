@@ -4,27 +4,15 @@
 //! (moto itself checks neither `ProductArn` nor the ASFF shape); the findings read back with
 //! boto3.
 
-use std::path::Path;
-use std::process::Command;
-
 use serde_json::Value;
 
 use crate::common::{assert_exit, KEY_ID};
 use crate::harness::agent_world::{agent_world, AgentWorld};
 use crate::harness::fixtures::{ACCOUNT, INSTANCE_ID};
-use crate::harness::moto::run_ok;
 
-/// Every finding in moto's Security Hub, by boto3 (`tests/aws/securityhub_read.py`).
+/// Every finding in moto's Security Hub, by boto3.
 fn findings(w: &AgentWorld) -> Vec<Value> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/aws/securityhub_read.py");
-    let out = run_ok(
-        Command::new(w.moto.python())
-            .arg(script)
-            .arg(w.moto.endpoint())
-            .arg(w.moto.creds["full"].to_string()),
-        "securityhub_read.py",
-    );
-    serde_json::from_slice(&out).unwrap()
+    w.moto.securityhub_findings()
 }
 
 fn imports(w: &AgentWorld) -> usize {

@@ -1,7 +1,8 @@
 """Prepares moto_server (already set up by tests/cloudwatch/moto_setup.py) for the IAM
 enrichment tests, then turns SigV4 checking back on.
 
-Usage: moto_iam.py ENDPOINT
+Usage: moto_iam.py ENDPOINT [ACTIONS]
+ACTIONS: more actions for the role, comma-separated (e.g. what the reporting sinks call).
 Lets a few calls through unauthenticated (POST /moto-api/reset-auth N), then:
   - creates the IAM user "deploy-bot" and access keys until one's id is a valid newer key id
     (moto's ids are AKIA + 16 of [A-Z0-9], often not base32) whose decoded account is a real
@@ -49,6 +50,7 @@ def reset_auth(endpoint, count):
 
 
 endpoint = sys.argv[1]
+extra_actions = sys.argv[2].split(",") if len(sys.argv) > 2 else []
 reset_auth(endpoint, 1000)
 kw = dict(endpoint_url=endpoint, region_name="us-east-1",
           aws_access_key_id="AKIASETUPSETUPSETUP0", aws_secret_access_key="setup-only")
@@ -77,7 +79,8 @@ role = iam.create_role(RoleName="credhygiene-iam", AssumeRolePolicyDocument=json
 iam.put_role_policy(
     RoleName="credhygiene-iam", PolicyName="enrich",
     PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": ["iam:GetAccessKeyLastUsed", "iam:ListAccessKeys"],
+        "Effect": "Allow",
+        "Action": ["iam:GetAccessKeyLastUsed", "iam:ListAccessKeys"] + extra_actions,
         "Resource": "*"}]}),
 )
 c = sts.assume_role(RoleArn=role["Role"]["Arn"], RoleSessionName="i-test-iam")["Credentials"]

@@ -12,6 +12,7 @@ fn scanner(exclude: Vec<String>) -> Scanner {
     Scanner::new(Options {
         threads: 1,
         max_file_size: 4096,
+        decompress: Some(crate::scan::DecompressLimits::DEFAULT),
         follow_symlinks: false,
         same_file_system: true,
         exclude,

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::finding::{KeyType, Kind};
 use crate::owner::{AccountClass, KeyStatus, Severity};
-use crate::report::fleet::{CredentialView, HostView};
+use crate::report::fleet::{self, CredentialView, HostView};
 use crate::role::{self, Check};
 
 /// The only ASFF schema version.
@@ -259,28 +259,20 @@ pub(crate) fn credential(view: &HostView, c: &CredentialView, to: &Destination) 
 
 /// The finding of one failed role check.
 pub(crate) fn check(view: &HostView, c: &Check, to: &Destination) -> AsffFinding {
-    let (title, severity, requirement) = match c.id {
-        role::CHECK_PROFILE => (
-            "EC2 instance has no IAM instance profile",
-            Severity::Medium,
-            CIS_ROLES,
-        ),
+    let (title, requirement) = match c.id {
+        role::CHECK_PROFILE => ("EC2 instance has no IAM instance profile", CIS_ROLES),
         role::CHECK_IMDSV2 => (
             "EC2 instance metadata service answers IMDSv1 requests",
-            Severity::High,
             CIS_IMDSV2,
         ),
         role::CHECK_STATIC_KEYS => (
             "Hard-coded AWS keys on an instance that has an IAM role",
-            Severity::High,
             CIS_ROLES,
         ),
-        _ => (
-            "EC2 instance role credentials are not usable",
-            Severity::Medium,
-            CIS_ROLES,
-        ),
+        _ => ("EC2 instance role credentials are not usable", CIS_ROLES),
     };
+    // The rule Systems Manager uses too: one check, one severity in both places.
+    let severity = fleet::check_severity(c.id, &view.credentials);
     let recommendation = c.remediation.as_ref().map_or_else(
         || "See the check's detail.".to_string(),
         |r| format!("Run: {} ({})", r.command, r.why),
@@ -421,6 +413,9 @@ fn credential_fields(c: &CredentialView) -> BTreeMap<String, String> {
     put("source", f.source.as_str().to_string());
     put("rule", f.rule.clone());
     put("credential", c.credential.clone());
+    if let Some(e) = f.encoding_label() {
+        put("encoding", e);
+    }
     if let Some(k) = &f.key_id {
         put("key_id", k.clone());
     }

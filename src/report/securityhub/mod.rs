@@ -34,3 +34,4 @@ mod testkit;
 
 pub use lifecycle::Planned;
 pub use sink::{Delivery, SecurityHubSink};
+pub(crate) use store::pending_in;

@@ -119,6 +119,15 @@ impl Store {
     }
 }
 
+/// How many documents wait for Security Hub in the state under `dir`, for `credhygiene
+/// status`: read without the lock (the file is only ever replaced whole, so this sees the
+/// state after some complete step). `Ok(None)` without a file (the sink never ran), `Err(why)`
+/// when it cannot be read or trusted (the sink sets such a file aside when it next runs).
+pub(crate) fn pending_in(dir: &Path) -> Result<Option<usize>, String> {
+    let tracked = read(&dir.join(STORE_FILE))?.map(|(_, tracked)| tracked);
+    Ok(tracked.map(|t| t.values().filter(|e| e.pending).count()))
+}
+
 /// The file's gate and entries; `Ok(None)` when there is no file, `Err(why)` when it cannot be
 /// trusted.
 fn read(path: &Path) -> Result<Option<(Gate, Tracked)>, String> {

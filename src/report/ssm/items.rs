@@ -15,8 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::finding::Kind;
-use crate::owner::Severity;
-use crate::report::fleet::{CredentialView, HostView};
+use crate::report::fleet::{check_severity, CredentialView, HostView};
 use crate::role::{self, Check, Status};
 
 /// The compliance type every item is filed under (DESIGN.md).
@@ -188,26 +187,6 @@ fn check_title(id: &str) -> &str {
     }
 }
 
-/// The severity of a failed check (pure; the first row that applies):
-///
-/// | check | severity | why |
-/// |---|---|---|
-/// | `no_static_keys_with_role` | the most severe credential's, at least `MEDIUM` | the keys are the exposure |
-/// | `imdsv2_required` | `HIGH` | token-less IMDS hands the role's keys to any SSRF (Security Hub's EC2.8 is High) |
-/// | `instance_profile_attached` | `MEDIUM` | no exposure by itself; what apps use instead is |
-/// | any other (`role_credentials_valid`, a newer check) | `MEDIUM` | a fault to look at, not an exposure |
-pub fn check_severity(id: &str, creds: &[CredentialView]) -> Severity {
-    match id {
-        role::CHECK_STATIC_KEYS => creds
-            .iter()
-            .map(|c| c.severity)
-            .max()
-            .map_or(Severity::Medium, |s| s.max(Severity::Medium)),
-        role::CHECK_IMDSV2 => Severity::High,
-        _ => Severity::Medium,
-    }
-}
-
 /// The item of one credential: always non-compliant, with its DESIGN.md severity.
 fn credential_item(c: &CredentialView) -> Item {
     let f = &c.shown;
@@ -220,6 +199,9 @@ fn credential_item(c: &CredentialView) -> Item {
     put("fingerprint", &f.fingerprint);
     if let Some(k) = &f.key_id {
         put("key_id", k);
+    }
+    if let Some(e) = f.encoding_label() {
+        put("encoding", &e);
     }
     if let Some(o) = &c.owner {
         put("owner_account", o.account.as_str());
@@ -291,7 +273,7 @@ mod tests {
     use super::*;
     use crate::finding::{Finding, KeyType, Source};
     use crate::imds::model::IdentityDocument;
-    use crate::owner::{AccountClass, Owner};
+    use crate::owner::{AccountClass, Owner, Severity};
     use crate::role::Remediation;
 
     fn cred(id: &str, severity: Severity, path: &str) -> CredentialView {
@@ -412,26 +394,6 @@ mod tests {
         );
         // The redacted prefix of the secret is not sent.
         assert!(!String::from_utf8(r.body()).unwrap().contains("wJal"));
-    }
-
-    #[test]
-    fn check_severity_table() {
-        let crit = [
-            cred("a", Severity::Critical, "/p"),
-            cred("b", Severity::Low, "/p"),
-        ];
-        let low = [cred("b", Severity::Informational, "/p")];
-        let rows: [(&str, &[CredentialView], Severity); 6] = [
-            (role::CHECK_STATIC_KEYS, &crit, Severity::Critical),
-            (role::CHECK_STATIC_KEYS, &low, Severity::Medium),
-            (role::CHECK_STATIC_KEYS, &[], Severity::Medium),
-            (role::CHECK_IMDSV2, &crit, Severity::High),
-            (role::CHECK_PROFILE, &[], Severity::Medium),
-            ("a_newer_check", &[], Severity::Medium),
-        ];
-        for (id, creds, want) in rows {
-            assert_eq!(check_severity(id, creds), want, "{id}");
-        }
     }
 
     #[test]

@@ -71,23 +71,28 @@ impl Memory {
     /// Reads the file in `dir`. Missing means nothing remembered; an unreadable or foreign file
     /// is logged and treated the same (at worst the current set is sent once more).
     pub fn load(dir: &Path) -> Memory {
-        let path = dir.join(MEMORY_FILE);
-        let bytes = match fs::read(&path) {
+        Memory::read(dir)
+            .unwrap_or_else(|why| {
+                log::warn!(path:% = dir.join(MEMORY_FILE).display(), reason = why;
+                "the Systems Manager sink's state is not readable; starting without it");
+                None
+            })
+            .unwrap_or_default()
+    }
+
+    /// Reads the file in `dir` without the lock (it is only ever replaced whole), for
+    /// `credhygiene status`: `Ok(None)` without a file, `Err(why)` when it cannot be read or is
+    /// not of this version.
+    pub fn read(dir: &Path) -> Result<Option<Memory>, String> {
+        let bytes = match fs::read(dir.join(MEMORY_FILE)) {
             Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Memory::default(),
-            Err(e) => {
-                log::warn!(path:% = path.display(), error:% = e;
-                    "cannot read the Systems Manager sink's state; starting without it");
-                return Memory::default();
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.to_string()),
         };
         match serde_json::from_slice::<File1>(&bytes) {
-            Ok(f) if f.version == VERSION => f.memory,
-            _ => {
-                log::warn!(path:% = path.display();
-                    "the Systems Manager sink's state is not readable; starting without it");
-                Memory::default()
-            }
+            Ok(f) if f.version == VERSION => Ok(Some(f.memory)),
+            Ok(f) => Err(format!("format version {}, expected {VERSION}", f.version)),
+            Err(e) => Err(e.to_string()),
         }
     }
 

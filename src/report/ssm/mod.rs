@@ -35,7 +35,7 @@ mod items;
 mod memory;
 mod sink;
 
-pub use items::{check_severity, Request, COMPLIANCE_TYPE, MAX_ITEMS, OVERFLOW_ID, RESOURCE_TYPE};
+pub use items::{Request, COMPLIANCE_TYPE, MAX_ITEMS, OVERFLOW_ID, RESOURCE_TYPE};
 pub use memory::{Memory, MEMORY_FILE};
 pub use sink::{SsmDelivery, SsmSink, IAM_ACTION, RECHECK, REFRESH};
 

@@ -178,7 +178,17 @@ pub struct LoggedDaemon {
 impl LoggedDaemon {
     /// Starts `credhygiene run` in `w`.
     pub fn start(w: &AgentWorld) -> LoggedDaemon {
-        let mut child = agent_command(&w.cfg, &w.emu.endpoint(), &w.proxy.url(), &["run"])
+        LoggedDaemon::spawn(agent_command(
+            &w.cfg,
+            &w.emu.endpoint(),
+            &w.proxy.url(),
+            &["run"],
+        ))
+    }
+
+    /// Starts `cmd` (a daemon with `-vv`, e.g. from [`agent_command`]), its stderr read.
+    pub fn spawn(mut cmd: Command) -> LoggedDaemon {
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -216,8 +226,18 @@ impl LoggedDaemon {
     }
 
     /// Stops the daemon with SIGTERM; returns every stderr line it wrote.
-    pub fn stop(mut self) -> Vec<String> {
-        send_signal(self.child.id(), "TERM");
+    pub fn stop(self) -> Vec<String> {
+        self.end("TERM")
+    }
+
+    /// Kills the daemon with SIGKILL (no clean-up of any kind); returns every stderr line it
+    /// wrote.
+    pub fn kill(self) -> Vec<String> {
+        self.end("KILL")
+    }
+
+    fn end(mut self, sig: &str) -> Vec<String> {
+        send_signal(self.child.id(), sig);
         let _ = self.child.wait();
         self.seen.extend(self.lines.try_iter());
         self.seen

@@ -176,6 +176,20 @@ impl Moto {
         role_credentials(c["RoleName"].as_str().unwrap(), Some("AWS-HMAC"), c)
     }
 
+    /// Every finding in moto's Security Hub, read with boto3 as the "full" role
+    /// (`tests/aws/securityhub_read.py`).
+    pub fn securityhub_findings(&self) -> Vec<Value> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/aws/securityhub_read.py");
+        let out = run_ok(
+            Command::new(&self.python)
+                .arg(script)
+                .arg(self.endpoint())
+                .arg(self.creds["full"].to_string()),
+            "securityhub_read.py",
+        );
+        serde_json::from_slice(&out).unwrap()
+    }
+
     /// Deletes the log group `group` behind the sink's back (`moto_delete_group.py`).
     pub fn delete_log_group(&self, group: &str) {
         run_script(

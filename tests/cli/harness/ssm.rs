@@ -24,13 +24,24 @@ pub struct SsmServer {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
+    /// The role credentials signatures are checked with.
+    creds: Value,
 }
 
 impl SsmServer {
-    /// Starts the server with the venv's `python`; `managed` instances are registered.
+    /// Starts the server with the venv's `python`; `managed` instances are registered;
+    /// requests must be signed with [`ROLE_KEY_ID`].
     pub fn start(python: &Path, managed: &[&str]) -> SsmServer {
+        let creds = json!({"AccessKeyId": ROLE_KEY_ID, "SecretAccessKey": ROLE_SECRET,
+                           "SessionToken": ROLE_TOKEN});
+        SsmServer::start_signed_by(python, managed, creds)
+    }
+
+    /// [`SsmServer::start`] checking signatures with `creds` (`AccessKeyId`,
+    /// `SecretAccessKey`, `SessionToken`, as STS returns them) instead.
+    pub fn start_signed_by(python: &Path, managed: &[&str], creds: Value) -> SsmServer {
         let dir = tempfile::tempdir().unwrap();
-        write_config(dir.path(), managed, &[]);
+        write_config(dir.path(), &creds, managed, &[]);
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/aws/ssm_server.py");
         let mut child = Command::new(python)
             .arg(script)
@@ -45,12 +56,17 @@ impl SsmServer {
             .read_line(&mut line)
             .unwrap();
         let port = line.trim().parse().expect("ssm_server.py prints its port");
-        SsmServer { child, port, dir }
+        SsmServer {
+            child,
+            port,
+            dir,
+            creds,
+        }
     }
 
     /// Registers `managed` instances and denies the role on `denied` ones.
     pub fn configure(&self, managed: &[&str], denied: &[&str]) {
-        write_config(self.dir.path(), managed, denied);
+        write_config(self.dir.path(), &self.creds, managed, denied);
     }
 
     /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_SSM`.
@@ -78,6 +94,11 @@ impl SsmServer {
             .collect()
     }
 
+    /// Every byte of the server's record (bodies, operations, verdicts), to search for secrets.
+    pub fn record(&self) -> Vec<u8> {
+        std::fs::read(self.path("record.jsonl")).unwrap_or_default()
+    }
+
     /// Every request body, one after another (to search for secrets).
     pub fn bodies(&self) -> Vec<u8> {
         (self.requests().iter())
@@ -87,12 +108,10 @@ impl SsmServer {
 }
 
 /// The server's `config.json` in `dir`, replaced whole (it is read on every request).
-fn write_config(dir: &Path, managed: &[&str], denied: &[&str]) {
-    let config = json!({
-        "credentials": {"AccessKeyId": ROLE_KEY_ID, "SecretAccessKey": ROLE_SECRET,
-                        "SessionToken": ROLE_TOKEN},
-        "managed": managed, "denied": denied,
-    });
+fn write_config(dir: &Path, creds: &Value, managed: &[&str], denied: &[&str]) {
+    let credentials = json!({"AccessKeyId": creds["AccessKeyId"],
+        "SecretAccessKey": creds["SecretAccessKey"], "SessionToken": creds["SessionToken"]});
+    let config = json!({"credentials": credentials, "managed": managed, "denied": denied});
     let tmp = dir.join("config.json.tmp");
     std::fs::write(&tmp, config.to_string()).unwrap();
     std::fs::rename(tmp, dir.join("config.json")).unwrap();

@@ -125,3 +125,25 @@ fn long_texts_are_clipped_to_the_asff_limits() {
     assert_eq!(d.product_fields["credhygiene/path"].chars().count(), 2048);
     assert!(d.title.ends_with('…'));
 }
+
+/// Regression (found by tests/cli/fleet.rs): the role+keys check was `HIGH` in Security Hub
+/// and the credential's `CRITICAL` in Systems Manager, for the same host and cycle.
+#[test]
+fn a_failed_check_has_the_severity_systems_manager_gives_it() {
+    let checks = vec![role_check(role::CHECK_STATIC_KEYS, Status::Fail)];
+    for owner in [Some(own_owner()), None] {
+        let v = view(
+            &[part("c1", Kind::AccessKeyId, Some(KEY), 3)],
+            Some(checks.clone()),
+            owner,
+        );
+        let docs = documents(&v, &to());
+        let check = docs
+            .iter()
+            .find(|d| d.generator_id == "credhygiene/no_static_keys_with_role")
+            .unwrap();
+        let want = crate::report::fleet::check_severity(role::CHECK_STATIC_KEYS, &v.credentials);
+        assert_eq!(check.severity.label, want);
+        assert_eq!(want, v.credentials[0].severity.max(Severity::Medium));
+    }
+}
