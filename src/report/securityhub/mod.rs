@@ -34,3 +34,8 @@ mod testkit;
 
 pub use lifecycle::Planned;
 pub use sink::{Delivery, SecurityHubSink};
+// The parsers of what the sink reads back, for the fuzz targets.
+#[doc(hidden)]
+pub use sink::{failed_findings, Failed};
+#[doc(hidden)]
+pub use store::{OpenedStore, STORE_FILE};
