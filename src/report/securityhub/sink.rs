@@ -449,15 +449,8 @@ mod tests {
     fn failed_findings_keep_no_echoed_credential() {
         // Found writing the `securityhub_answer` fuzz target: the codes and messages of
         // `FailedFindings` were logged as the answer gave them (any length, any credential).
-        let (secret, token) = (
-            "V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw",
-            "IQoJb3JpZ2luX2VjTOKEN",
-        );
-        let key = SigningKey {
-            access_key_id: "ASIAEXAMPLE",
-            secret_access_key: secret,
-            session_token: Some(token),
-        };
+        let key = crate::report::aws::sign::echoed_key();
+        let (secret, token) = (key.secret_access_key, key.session_token.unwrap_or_default());
         let answer = serde_json::json!({"FailedCount": 1, "SuccessCount": 0, "FailedFindings": [
             {"Id": "credhygiene/i-1/c1", "ErrorCode": format!("AccessDenied {secret}"),
              "ErrorMessage": format!("token {token}\n{}", "A".repeat(5000))}]});

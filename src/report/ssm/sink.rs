@@ -478,15 +478,8 @@ mod tests {
     fn an_error_answer_echoing_the_credentials_keeps_none_of_them() {
         // fuzz/artifacts/ssm_answer/crash-secret-in-error-code: the error code (header or
         // `__type`) reached the error unscrubbed and of any length.
-        let (secret, token) = (
-            "V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw",
-            "IQoJb3JpZ2luX2VjTOKEN",
-        );
-        let key = SigningKey {
-            access_key_id: "ASIAEXAMPLE",
-            secret_access_key: secret,
-            session_token: Some(token),
-        };
+        let key = crate::report::aws::sign::echoed_key();
+        let (secret, token) = (key.secret_access_key, key.session_token.unwrap_or_default());
         let mut headers = reqwest::header::HeaderMap::new();
         let long = format!("{secret};Sender");
         headers.insert("x-amzn-query-error", long.parse().unwrap());
