@@ -110,6 +110,76 @@ entry = lambda seq, text: json.dumps({"seq": seq, "item": {"type": "log", "regio
 add("outbox", "entries", "\n".join([header, entry(1, "a"), entry(2, "b")]) + "\n")
 add("outbox", "torn", header + "\n" + entry(1, "a")[:30] + entry(2, "b") + "\n" + entry(3, "c")[:12])
 
+# The answers of the fleet sinks' APIs and IAM, in the shapes botocore's models give
+# (tests/.venv): the planted session token (fuzz_targets/common.rs) echoed in structured
+# positions, where an answer must never carry it out.
+TOKEN = "IQoJb3JpZ2luX2VjEFuzzPlantedSessionToken0123456789"
+add("securityhub_answer", "none", json.dumps({"FailedCount": 0, "SuccessCount": 2, "FailedFindings": []}))
+add("securityhub_answer", "failed", json.dumps({"FailedCount": 2, "SuccessCount": 0, "FailedFindings": [
+    {"Id": "credhygiene/i-0123456789abcdef0/c1", "ErrorCode": "InvalidInput",
+     "ErrorMessage": "Finding does not adhere to Amazon Finding Format. data.Resources[0].Id should be string"},
+    {"Id": "credhygiene/i-0123456789abcdef0/imds-v2", "ErrorCode": "LimitExceededException",
+     "ErrorMessage": "Rate exceeded"}]}))
+add("securityhub_answer", "echo", json.dumps({"FailedCount": 1, "SuccessCount": 0, "FailedFindings": [
+    {"Id": "credhygiene/i-0123456789abcdef0/c1", "ErrorCode": "AccessDenied " + SECRET,
+     "ErrorMessage": "x-amz-security-token:" + TOKEN + "\n" + "A" * 400}]}))
+
+def model(service):
+    venv = pathlib.Path(os.environ.get("CREDHYGIENE_TEST_VENV", ROOT / "tests" / ".venv"))
+    for f in sorted(venv.glob(f"lib/python3*/site-packages/botocore/data/{service}/*/service-2.json*")):
+        data = f.read_bytes()
+        return json.loads(gzip.decompress(data) if f.suffix == ".gz" else data)
+    return None
+
+ssm = model("ssm")
+codes = ([e["shape"] for e in ssm["operations"]["PutComplianceItems"]["errors"]] if ssm else
+         ["InternalServerError", "InvalidItemContentException", "InvalidResourceId"])
+for code in codes + ["ThrottlingException", "AccessDeniedException", "ExpiredTokenException"]:
+    status = b"\x90\x01" if code.startswith("Internal") else b"\x64\x00"  # 500, 400
+    add("ssm_answer", code, status + f"x-amzn-RequestId: r\n\n".encode()
+        + json.dumps({"__type": "com.amazonaws.ssm#" + code, "message": "refused"}).encode())
+add("ssm_answer", "echo-header", b"\x64\x00" + f"x-amzn-query-error: {SECRET};Sender\n\n".encode()
+    + json.dumps({"__type": TOKEN, "message": TOKEN}).encode())
+add("ssm_answer", "moto-xml", b"\x93\x00" + ("\n\n<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>"
+    "The canonical request: x-amz-security-token:" + TOKEN + "</Message></Error></ErrorResponse>").encode())
+
+request = {"ResourceId": "i-0123456789abcdef0", "ResourceType": "ManagedInstance",
+           "ComplianceType": "Custom:CredentialHygiene",
+           "ExecutionSummary": {"ExecutionTime": 1700000000, "ExecutionType": "Command"},
+           "Items": [{"Id": "imds-v2", "Title": "IMDSv2 required", "Severity": "HIGH",
+                      "Status": "NON_COMPLIANT", "Details": {"Path": "/etc/environment:2"}}],
+           "UploadType": "COMPLETE"}
+add("ssm_memory", "pending", json.dumps({"version": 1, "pending": request, "last": None, "inactive": None}, indent=2))
+add("ssm_memory", "inactive", json.dumps({"version": 1, "pending": None, "last": {"digest": "ab" * 32,
+    "at": 1700000000, "refused": "refused as invalid"}, "inactive": {"reason": "not managed", "since": 1700000000}}, indent=2))
+add("ssm_memory", "wrong-type", json.dumps({"version": 1, "pending": SECRET, "last": {"digest": 1, "at": TOKEN}}))
+
+iam_ns = 'xmlns="https://iam.amazonaws.com/doc/2010-05-08/"'
+add("iam_answer", "last-used", "<AccessKeyLastUsed><LastUsedDate>2026-11-28T09:14:00Z</LastUsedDate>"
+    "<ServiceName>s3</ServiceName><Region>eu-west-1</Region></AccessKeyLastUsed><UserName>deploy-bot</UserName>")
+add("iam_answer", "never", "<AccessKeyLastUsed><ServiceName>N/A</ServiceName><Region>N/A</Region></AccessKeyLastUsed>")
+add("iam_answer", "list", "<member><UserName>ci</UserName><AccessKeyId>AKIAAAAAAAAAAAAAAAA1</AccessKeyId>"
+    "<Status>Inactive</Status><CreateDate>2026-01-01T00:00:00Z</CreateDate></member>")
+add("iam_answer", "whole", f"<GetAccessKeyLastUsedResponse {iam_ns}><GetAccessKeyLastUsedResult><AccessKeyLastUsed>"
+    "<Region>N/A</Region></AccessKeyLastUsed></GetAccessKeyLastUsedResult></GetAccessKeyLastUsedResponse>")
+
+# State files as the code writes them: securityhub.json from the store's own save (a plan of
+# two credentials and a failed check; fuzz/fixtures/), status.json as CycleRecord::save.
+for f in sorted((ROOT / "fuzz" / "fixtures").glob("securityhub*.json")):
+    add("securityhub_store", f.stem, f.read_bytes())
+add("securityhub_store", "foreign-id", json.dumps({"version": 1, "gate": {"gate": "open"},
+    "entries": [{"doc": {"Id": SECRET}, "digest": TOKEN, "updated": 0, "pending": True}]}))
+add("securityhub_store", "unknown-field", json.dumps({"version": 1, "gate": {"gate": "open"}, SECRET: TOKEN, "entries": []}))
+record = {"version": 1, "by": "daemon", "pid": 4242, "finished": "2026-11-30T07:00:00Z", "duration_ms": 1234,
+          "findings": 3, "credentials": 2, "new": 1, "resolved": 0, "carried": 0, "role": "fail",
+          "failed_checks": 1, "journald": {"state": "active"},
+          "cloudwatch": {"state": "inactive", "reason": "no region"},
+          "securityhub": {"state": "disabled"}, "ssm": {"state": "active"}}
+add("status", "daemon", json.dumps(record, indent=2))
+add("status", "old", json.dumps({k: v for k, v in record.items() if k not in ("securityhub", "ssm")}))
+add("status", "wrong-type", json.dumps(dict(record, pid=SECRET, role=None)))
+add("status", "far-future", json.dumps(dict(record, finished="9999-12-31T23:59:59Z")))
+
 shutil.rmtree(OUT, ignore_errors=True)
 for target, files in seeds.items():
     d = OUT / target

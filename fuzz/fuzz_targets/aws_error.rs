@@ -10,26 +10,9 @@ mod common;
 
 use credhygiene::report::aws::{parse_error, xml_element};
 use credhygiene::report::ec2::http_tokens;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 fuzz_target!(|data: &[u8]| {
-    let (head, body) = match data.windows(2).position(|w| w == b"\n\n") {
-        Some(i) => (&data[..i], &data[i + 2..]),
-        None => (&b""[..], data),
-    };
-    let mut headers = HeaderMap::new();
-    for line in head.split(|&b| b == b'\n') {
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            continue;
-        };
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(&line[..colon]),
-            HeaderValue::from_bytes(line[colon + 1..].trim_ascii()),
-        ) else {
-            continue;
-        };
-        headers.append(name, value);
-    }
+    let (headers, body) = common::headers_and_body(data);
     let (code, _message) = parse_error(&headers, body);
     // Lossy UTF-8 turns one invalid byte into three: count characters.
     assert!(

@@ -36,6 +36,91 @@ pub fn assert_not_shown(shown: &str, secret: &str, may_show: &[&str]) {
     panic!("a secret value is shown: {secret:?} in {shown:?}");
 }
 
+/// A secret access key and a session token planted in the inputs of the targets that read AWS
+/// answers and state files (the answers sign with them; the seeds echo them in structured
+/// positions): neither may come out in what is shown or logged.
+pub const SECRET: &str = "V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw";
+pub const TOKEN: &str = "IQoJb3JpZ2luX2VjEFuzzPlantedSessionToken0123456789";
+
+/// The key the answer targets' calls are signed with.
+pub fn signing_key() -> credhygiene::report::aws::sign::SigningKey<'static> {
+    credhygiene::report::aws::sign::SigningKey {
+        access_key_id: "ASIASXQV3SVWMFRRRM75",
+        secret_access_key: SECRET,
+        session_token: Some(TOKEN),
+    }
+}
+
+/// Panics when `shown` holds the planted secret or token while the input did not hand it
+/// over in a value that may be shown (`may_show`).
+pub fn assert_no_planted(shown: &str, may_show: &[&str]) {
+    assert_not_shown(shown, SECRET, may_show);
+    assert_not_shown(shown, TOKEN, may_show);
+}
+
+/// Every log line of this process since the last call (message and key-values), captured by
+/// a logger installed at the first call, at every level: what the agent would write to
+/// journald.
+pub fn take_logs() -> String {
+    struct Capture;
+    static LINES: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            struct Kv<'a>(&'a mut String);
+            impl<'k> log::kv::VisitSource<'k> for Kv<'_> {
+                fn visit_pair(
+                    &mut self,
+                    k: log::kv::Key<'k>,
+                    v: log::kv::Value<'k>,
+                ) -> Result<(), log::kv::Error> {
+                    use std::fmt::Write as _;
+                    let _ = write!(self.0, " {k}={v}");
+                    Ok(())
+                }
+            }
+            let mut lines = LINES.lock().unwrap_or_else(|e| e.into_inner());
+            let mut line = record.args().to_string();
+            let _ = record.key_values().visit(&mut Kv(&mut line));
+            lines.push_str(&line);
+            lines.push('\n');
+        }
+        fn flush(&self) {}
+    }
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let _ = log::set_logger(&Capture);
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+    std::mem::take(&mut *LINES.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// The layout of the AWS answer targets' input: header lines (`name: value`), an empty line,
+/// the body; without an empty line, all body.
+pub fn headers_and_body(data: &[u8]) -> (reqwest::header::HeaderMap, &[u8]) {
+    use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+    let (head, body) = match data.windows(2).position(|w| w == b"\n\n") {
+        Some(i) => (&data[..i], &data[i + 2..]),
+        None => (&b""[..], data),
+    };
+    let mut headers = HeaderMap::new();
+    for line in head.split(|&b| b == b'\n') {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(&line[..colon]),
+            HeaderValue::from_bytes(line[colon + 1..].trim_ascii()),
+        ) else {
+            continue;
+        };
+        headers.append(name, value);
+    }
+    (headers, body)
+}
+
 /// The fewest new bytes a window of the `chunked` target reports.
 pub const MIN_REPORTED: usize = 1024;
 

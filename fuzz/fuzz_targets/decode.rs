@@ -19,9 +19,16 @@ fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::new();
     for c in data.chunks(3) {
-        let n = c.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        let n = c
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
         for i in 0..4 {
-            s.push(if i <= c.len() { A[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+            s.push(if i <= c.len() {
+                A[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
         }
     }
     s
@@ -33,7 +40,11 @@ fn find(hay: &[u8]) -> Vec<RawMatch> {
     for (i, r) in out.iter().enumerate() {
         assert!(r.start < hay.len(), "match start in the haystack");
         // Two decodings at most; a pass of escapes names each kind it decoded (4 at most).
-        assert!(r.encoding.len() <= 8, "at most two decodings: {:?}", r.encoding);
+        assert!(
+            r.encoding.len() <= 8,
+            "at most two decodings: {:?}",
+            r.encoding
+        );
         if i > 0 {
             assert!(out[i - 1].start <= r.start, "matches come in order");
         }
@@ -58,7 +69,11 @@ fuzz_target!(|data: &[u8]| {
     let has = |k: &[u8]| data.windows(k.len()).any(|w| w == k);
     // A blob is decoded when a keyword announces it and it is short enough (16 KiB encoded).
     if data.len() <= 12 * 1024 && BASE64_KEYWORDS.iter().any(|k| has(k)) {
-        agree(&plain, format!("blob: {}\n", base64(data)).as_bytes(), "base64");
+        agree(
+            &plain,
+            format!("blob: {}\n", base64(data)).as_bytes(),
+            "base64",
+        );
     }
     // A line of escapes is decoded when an escaped `A` (`\u0041`) announces it and it fits the reach
     // (8 KiB either side); bytes over 0x7F stay raw (`\u00XX` would decode them to UTF-8).

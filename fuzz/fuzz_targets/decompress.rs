@@ -37,6 +37,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(r.line <= bound, "line {} past the cap", r.line);
     }
     if let Some(reason) = &got.stop {
-        assert!(reason.contains("bomb") || reason.contains("truncated or corrupt"), "{reason}");
+        assert!(
+            reason.contains("bomb") || reason.contains("truncated or corrupt"),
+            "{reason}"
+        );
     }
 });

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::{write_atomic, StateError, FORMAT_VERSION};
+use super::{json_error, write_atomic, StateError, FORMAT_VERSION};
 
 /// File name of the daemon's pid file inside the state directory.
 pub const PID_FILE: &str = "daemon.pid";
@@ -121,7 +121,7 @@ impl CycleRecord {
             message,
         };
         let file: StatusFile =
-            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(json_error(&e)))?;
         if file.version != FORMAT_VERSION {
             return Err(corrupt(format!(
                 "format version {}, expected {FORMAT_VERSION}",
@@ -247,6 +247,23 @@ mod tests {
         fs::write(&path, text.replace("\"version\": 1", "\"version\": 9")).unwrap();
         let err = CycleRecord::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("format version 9"), "{err}");
+    }
+
+    #[test]
+    fn a_corrupt_record_is_an_error_that_quotes_nothing_of_it() {
+        // fuzz/artifacts/status/crash-secret-in-serde-error: serde_json's text quoted the
+        // value into the error `credhygiene status` prints.
+        const SECRET: &str = "V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw";
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{{\"version\":1,\"pid\":\"{SECRET}\"}}");
+        fs::write(dir.path().join(STATUS_FILE), text).unwrap();
+        let e = CycleRecord::load(dir.path()).unwrap_err();
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains(SECRET), "{shown}");
+        assert!(
+            shown.contains("JSON of another shape at line 1 column"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -67,7 +67,9 @@ impl FindingState {
         let file: FindingsFile =
             serde_json::from_slice(&text).map_err(|e| StateError::Corrupt {
                 path: path.clone(),
-                message: e.to_string(),
+                // Not serde's text, which quotes the file's values (a hostile file may hold a
+                // secret there).
+                message: super::json_error(&e),
             })?;
         if file.version != FORMAT_VERSION {
             log::warn!(path:% = path.display(), version = file.version;
@@ -290,5 +292,23 @@ mod tests {
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&dir.join(FINDINGS_FILE)), 0o600);
+    }
+
+    /// A hostile `findings.json` holding a secret where the format wants something else is
+    /// refused with an error that quotes nothing of the file.
+    #[test]
+    fn a_corrupt_state_is_an_error_that_quotes_nothing_of_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        FindingState::load(&dir)
+            .unwrap()
+            .commit(&dir, &[finding("a")])
+            .unwrap();
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
+        let hostile = format!(r#"{{"version": 1, "commits": "{secret}", "findings": []}}"#);
+        fs::write(dir.join(FINDINGS_FILE), hostile).unwrap();
+        let err = FindingState::load(&dir).unwrap_err().to_string();
+        assert!(!err.contains(secret) && !err.contains("wJal"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
     }
 }

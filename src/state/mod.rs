@@ -40,6 +40,20 @@ pub use outbox::{Outbox, OutboxCounts, OutboxEntry, OUTBOX_FILE};
 /// Version of the files' formats; a file of another version is set aside, not misread.
 const FORMAT_VERSION: u32 = 1;
 
+/// Why a state file is not valid JSON of its shape, in words that quote nothing of it, with
+/// the line and column: serde_json's own text quotes the values and keys it stumbles on, and a
+/// torn or hostile file's content must not reach an error or a log line
+/// (fuzz/artifacts/status, fuzz/artifacts/securityhub_store).
+pub(crate) fn json_error(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "JSON of another shape",
+        serde_json::error::Category::Eof => "JSON cut short",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
+}
+
 /// A state file or directory that could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {

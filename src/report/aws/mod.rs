@@ -28,4 +28,4 @@ pub(crate) use http::{host_header, http_client, scrub, send};
 pub(crate) use retry::{classify, Class, RetryPolicy};
 #[doc(hidden)]
 pub use retry::{parse_error, xml_element};
-pub(crate) use service::{Operation, Service, Target};
+pub(crate) use service::{answer_error, Operation, Service, Target};

@@ -176,8 +176,7 @@ impl<C: CredentialSource> Service<C> {
         if (200..300).contains(&status) {
             return Attempt::Done(bytes);
         }
-        let (code, message) = parse_error(&headers, &bytes);
-        let message = scrub(&message, &key);
+        let (code, message) = error_text(&headers, &bytes, &key);
         let date = headers
             .get(reqwest::header::DATE)
             .and_then(|d| d.to_str().ok());
@@ -239,6 +238,41 @@ impl<C: CredentialSource> Service<C> {
         }
         Ok(req)
     }
+}
+
+/// The code and message of an error answer, both scrubbed of the credentials that signed the
+/// call and cut to one line of bounded length: a server (or what answers in its place) may
+/// put anything in either, and both reach errors and logs (fuzz/artifacts/ssm_answer).
+fn error_text(
+    headers: &reqwest::header::HeaderMap,
+    bytes: &[u8],
+    key: &SigningKey<'_>,
+) -> (String, String) {
+    let (code, message) = parse_error(headers, bytes);
+    (scrub(&code, key), scrub(&message, key))
+}
+
+/// The error an answer of HTTP `status` (not 2xx) to `api` makes, as [`Service::call`] makes
+/// it when the service does not question the signing time; `None` when the answer counts as
+/// success ("already exists"). For the fuzz targets of the sinks' error answers.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn answer_error(
+    api: &impl Operation,
+    target: &Target,
+    body: &[u8],
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    bytes: &[u8],
+    key: &SigningKey<'_>,
+) -> Option<(Class, AwsError)> {
+    let (code, message) = error_text(headers, bytes, key);
+    let class = classify(status, &code);
+    let answer = Answer {
+        status,
+        code,
+        message,
+    };
+    (class != Class::AlreadyExists).then(|| (class, failure(class, api, target, body, answer)))
 }
 
 /// The attempt that got no answer: a certificate that failed verification is not retried

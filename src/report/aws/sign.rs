@@ -84,6 +84,17 @@ pub fn sign_headers(
         .collect())
 }
 
+/// A signing key whose secret and token the answers of a test echo back: neither may come out
+/// in an error or a log line.
+#[cfg(test)]
+pub(crate) fn echoed_key() -> SigningKey<'static> {
+    SigningKey {
+        access_key_id: "ASIAEXAMPLE",
+        secret_access_key: "V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw",
+        session_token: Some("IQoJb3JpZ2luX2VjTOKEN"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The request/response vectors of the AWS signing test suite (copied, with their

@@ -1,26 +1,29 @@
 //! IAM's answers (Query protocol, XML), read for what the `owner` object needs: who owns a
 //! key and when it was last used (`GetAccessKeyLastUsed`), and whether it is active
-//! (`ListAccessKeys` for that user). Pure, with table tests.
+//! (`ListAccessKeys` for that user). Pure, with table tests; `pub` (hidden) for the
+//! `iam_answer` fuzz target.
 
 use crate::owner::KeyStatus;
 use crate::report::aws::xml_element;
 
 /// What `GetAccessKeyLastUsed` says about a key.
+#[doc(hidden)]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct LastUsed {
+pub struct LastUsed {
     /// The IAM user that owns the key (absent for a root user's key).
-    pub(crate) user: Option<String>,
+    pub user: Option<String>,
     /// When it last signed a request, RFC 3339 (absent: never, or before April 2015).
-    pub(crate) date: Option<String>,
+    pub date: Option<String>,
     /// The service of that request.
-    pub(crate) service: Option<String>,
+    pub service: Option<String>,
     /// The region of that request.
-    pub(crate) region: Option<String>,
+    pub region: Option<String>,
 }
 
 /// Reads a `GetAccessKeyLastUsedResponse`; `None` when it has no result element. IAM says
 /// `N/A` for the service and region of a key never used: that is absence, not a name.
-pub(crate) fn last_used(xml: &str) -> Option<LastUsed> {
+#[doc(hidden)]
+pub fn last_used(xml: &str) -> Option<LastUsed> {
     let result = xml_element(xml, "GetAccessKeyLastUsedResult")?;
     let used = xml_element(&result, "AccessKeyLastUsed").unwrap_or_default();
     let known = |v: String| (!v.is_empty() && v != "N/A").then_some(v);
@@ -36,7 +39,8 @@ pub(crate) fn last_used(xml: &str) -> Option<LastUsed> {
 
 /// The status of `key_id` in a `ListAccessKeysResponse`; `None` when the key is not listed
 /// or its status is neither `Active` nor `Inactive`.
-pub(crate) fn key_status(xml: &str, key_id: &str) -> Option<KeyStatus> {
+#[doc(hidden)]
+pub fn key_status(xml: &str, key_id: &str) -> Option<KeyStatus> {
     xml.split("<member>").skip(1).find_map(|member| {
         let member = member.split("</member>").next()?;
         if xml_element(member, "AccessKeyId")? != key_id {

@@ -14,6 +14,10 @@ mod cache;
 mod endpoint;
 mod iam;
 
+// IAM's answer parsers, for the fuzz targets.
+#[doc(hidden)]
+pub use answer::{key_status, last_used, LastUsed};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -35,3 +35,8 @@ mod testkit;
 pub use lifecycle::Planned;
 pub use sink::{Delivery, SecurityHubSink};
 pub(crate) use store::pending_in;
+// The parsers of what the sink reads back, for the fuzz targets.
+#[doc(hidden)]
+pub use sink::{failed_findings, Failed};
+#[doc(hidden)]
+pub use store::{OpenedStore, STORE_FILE};

@@ -16,8 +16,10 @@ use serde::Deserialize;
 
 use crate::config::Config;
 use crate::imds::model::RoleCredentials;
+use crate::report::aws::sign::SigningKey;
 use crate::report::aws::{
-    ApiCount, AwsError, CredentialError, CredentialSource, Operation, RetryPolicy, Service, Target,
+    scrub, ApiCount, AwsError, CredentialError, CredentialSource, Operation, RetryPolicy, Service,
+    Target,
 };
 use crate::report::endpoints::{self, Variant};
 use crate::report::fleet::HostView;
@@ -101,14 +103,43 @@ struct Answer {
 }
 
 /// One refused finding.
-#[derive(Deserialize)]
+#[doc(hidden)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Failed {
-    id: String,
+pub struct Failed {
+    /// The finding's `Id`.
+    pub id: String,
+    /// Why, as a code ([`refusal`] classes it).
     #[serde(default)]
-    error_code: String,
+    pub error_code: String,
+    /// Why, in Security Hub's words.
     #[serde(default)]
-    error_message: String,
+    pub error_message: String,
+}
+
+/// The findings a `BatchImportFindings` answer lists as failed, by `Id` (the last listing of
+/// an `Id` counts); none when the answer is not the API's JSON: every finding of the batch is
+/// then taken as accepted, as an answer of HTTP 200 says. Codes and messages are scrubbed of
+/// the credentials that signed the call and cut to one line of bounded length, as every other
+/// server message is ([`scrub`]): they are logged. `pub` (hidden) for the `securityhub_answer`
+/// fuzz target.
+#[doc(hidden)]
+pub fn failed_findings(answer: &[u8], key: &SigningKey<'_>) -> BTreeMap<String, Failed> {
+    serde_json::from_slice::<Answer>(answer)
+        .map(|a| {
+            a.failed_findings
+                .into_iter()
+                .map(|f| {
+                    let f = Failed {
+                        error_code: scrub(&f.error_code, key),
+                        error_message: scrub(&f.error_message, key),
+                        id: f.id,
+                    };
+                    (f.id.clone(), f)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What becomes of a finding Security Hub refused, by its error code.
@@ -235,7 +266,12 @@ impl<C: CredentialSource> SecurityHubSink<C> {
                 .await;
             let outcome = match result {
                 Ok(answer) => {
-                    self.settle(&batch, &answer, d);
+                    let key = SigningKey {
+                        access_key_id: &creds.access_key_id,
+                        secret_access_key: creds.secret_access_key.expose(),
+                        session_token: Some(creds.session_token.expose()),
+                    };
+                    self.settle(&batch, &failed_findings(&answer, &key), d);
                     Outcome::Answered
                 }
                 Err(e) if refused(&e) => {
@@ -350,15 +386,12 @@ impl<C: CredentialSource> SecurityHubSink<C> {
     }
 
     /// Settles every finding of an answered batch by what Security Hub said of it.
-    fn settle(&mut self, batch: &[(String, serde_json::Value)], answer: &[u8], d: &mut Delivery) {
-        let failed: BTreeMap<String, Failed> = serde_json::from_slice::<Answer>(answer)
-            .map(|a| {
-                a.failed_findings
-                    .into_iter()
-                    .map(|f| (f.id.clone(), f))
-                    .collect()
-            })
-            .unwrap_or_default();
+    fn settle(
+        &mut self,
+        batch: &[(String, serde_json::Value)],
+        failed: &BTreeMap<String, Failed>,
+        d: &mut Delivery,
+    ) {
         for (id, _) in batch {
             match failed.get(id) {
                 None => {
@@ -410,5 +443,23 @@ mod tests {
         ] {
             assert_eq!(refusal(code), want, "{code}");
         }
+    }
+
+    #[test]
+    fn failed_findings_keep_no_echoed_credential() {
+        // Found writing the `securityhub_answer` fuzz target: the codes and messages of
+        // `FailedFindings` were logged as the answer gave them (any length, any credential).
+        let key = crate::report::aws::sign::echoed_key();
+        let (secret, token) = (key.secret_access_key, key.session_token.unwrap_or_default());
+        let answer = serde_json::json!({"FailedCount": 1, "SuccessCount": 0, "FailedFindings": [
+            {"Id": "credhygiene/i-1/c1", "ErrorCode": format!("AccessDenied {secret}"),
+             "ErrorMessage": format!("token {token}\n{}", "A".repeat(5000))}]});
+        let failed = failed_findings(answer.to_string().as_bytes(), &key);
+        let f = &failed["credhygiene/i-1/c1"];
+        let shown = format!("{f:?}");
+        assert!(!shown.contains(secret) && !shown.contains(token), "{shown}");
+        assert!(f.error_message.chars().count() <= 301 && !f.error_message.contains('\n'));
+        assert_eq!(refusal(&f.error_code), Refusal::Denied);
+        assert!(failed_findings(b"<html>", &key).is_empty());
     }
 }

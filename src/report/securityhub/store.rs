@@ -32,7 +32,7 @@ use super::gate::Gate;
 use super::lifecycle::{Entry, Tracked, MAX_TRACKED};
 
 /// File name of the state inside the state directory.
-pub(crate) const STORE_FILE: &str = "securityhub.json";
+pub const STORE_FILE: &str = "securityhub.json";
 /// Format version of the file.
 const VERSION: u32 = 1;
 /// A finding document may be at most this large (Security Hub's limit per finding).
@@ -128,6 +128,34 @@ pub(crate) fn pending_in(dir: &Path) -> Result<Option<usize>, String> {
     Ok(tracked.map(|t| t.values().filter(|e| e.pending).count()))
 }
 
+/// The store as the sink opens it ([`Store::open`]: lock, read, set aside what is not
+/// trusted), for the `securityhub_store` fuzz target.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct OpenedStore(Store);
+
+impl OpenedStore {
+    /// [`Store::open`].
+    pub fn open(dir: &Path) -> Result<OpenedStore, StateError> {
+        Store::open(dir).map(OpenedStore)
+    }
+
+    /// [`Store::save`].
+    pub fn save(&self) -> Result<(), StateError> {
+        self.0.save()
+    }
+
+    /// Tracked findings and how many of them are pending.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.0.tracked.len(), self.0.pending())
+    }
+
+    /// The gate and every entry, shown (`Debug`): what a reload must reproduce.
+    pub fn shown(&self) -> String {
+        format!("{:?} {:?}", self.0.gate, self.0.tracked)
+    }
+}
+
 /// The file's gate and entries; `Ok(None)` when there is no file, `Err(why)` when it cannot be
 /// trusted.
 fn read(path: &Path) -> Result<Option<(Gate, Tracked)>, String> {
@@ -143,7 +171,7 @@ fn read(path: &Path) -> Result<Option<(Gate, Tracked)>, String> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(format!("larger than {MAX_FILE_BYTES} bytes"));
     }
-    let c: Content = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    let c: Content = serde_json::from_slice(&bytes).map_err(|e| state::json_error(&e))?;
     if c.version != VERSION {
         return Err(format!("version {} (expected {VERSION})", c.version));
     }
@@ -157,7 +185,7 @@ fn validate(entries: Vec<Entry>) -> Result<Tracked, String> {
     }
     let mut ids = BTreeSet::new();
     let mut tracked = Tracked::new();
-    for e in entries {
+    for (n, e) in entries.into_iter().enumerate() {
         let d = &e.doc;
         let size = serde_json::to_vec(d).map_or(usize::MAX, |b| b.len());
         let problem = if !d.id.starts_with("credhygiene/") || d.id.len() > 512 {
@@ -177,11 +205,9 @@ fn validate(entries: Vec<Entry>) -> Result<Tracked, String> {
         } else {
             None
         };
+        // Named by its place: the file's values are not quoted (a foreign Id may be anything).
         if let Some(p) = problem {
-            return Err(format!(
-                "entry {:?}: {p}",
-                d.id.chars().take(80).collect::<String>()
-            ));
+            return Err(format!("entry {n}: {p}"));
         }
         tracked.insert(e.doc.id.clone(), e);
     }

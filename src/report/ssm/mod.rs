@@ -38,6 +38,9 @@ mod sink;
 pub use items::{Request, COMPLIANCE_TYPE, MAX_ITEMS, OVERFLOW_ID, RESOURCE_TYPE};
 pub use memory::{Memory, MEMORY_FILE};
 pub use sink::{SsmDelivery, SsmSink, IAM_ACTION, RECHECK, REFRESH};
+// The error answers' parser, for the fuzz target.
+#[doc(hidden)]
+pub use sink::answer_verdict;
 
 #[cfg(doc)]
 use crate::report::fleet::HostView;

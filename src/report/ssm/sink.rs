@@ -11,8 +11,10 @@ use serde::Serialize;
 use super::items::Request;
 use super::memory::{self, Inactive, Last, Memory};
 use crate::config::Config;
+use crate::report::aws::sign::SigningKey;
 use crate::report::aws::{
-    ApiCount, AwsError, CredentialError, CredentialSource, Operation, RetryPolicy, Service, Target,
+    answer_error, ApiCount, AwsError, CredentialError, CredentialSource, Operation, RetryPolicy,
+    Service, Target,
 };
 use crate::report::endpoints::{self, Variant};
 use crate::report::fleet::HostView;
@@ -141,6 +143,32 @@ pub(crate) fn verdict(result: &Result<Vec<u8>, AwsError>) -> Verdict {
         | AwsError::Credentials(CredentialError::Failed(_))
         | AwsError::State(_) => Verdict::Transient(e.to_string()),
     }
+}
+
+/// The error the call layer makes of an error answer (HTTP `status`, not 2xx) to a
+/// `PutComplianceItems` of `request` signed with `key`, and the [`verdict`] on it (`Debug`),
+/// both as the sink logs and keeps them; `Ok` when the answer counts as success. For the
+/// `ssm_answer` fuzz target.
+#[doc(hidden)]
+pub fn answer_verdict(
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    answer: &[u8],
+    request: &[u8],
+    key: &SigningKey<'_>,
+) -> (Result<(), AwsError>, String) {
+    let target = Target {
+        region: "eu-west-1".into(),
+        endpoint: "https://ssm.eu-west-1.amazonaws.com".into(),
+        account: Some("123456789012".into()),
+    };
+    let api = PutComplianceItems;
+    let result = match answer_error(&api, &target, request, status, headers, answer, key) {
+        None => Ok(Vec::new()),
+        Some((_, e)) => Err(e),
+    };
+    let shown = format!("{:?}", verdict(&result));
+    (result.map(drop), shown)
 }
 
 /// What the sink did in one cycle.
@@ -444,5 +472,27 @@ mod tests {
             why.contains("ssm:PutComplianceItems") && why.contains(arn),
             "{why}"
         );
+    }
+
+    #[test]
+    fn an_error_answer_echoing_the_credentials_keeps_none_of_them() {
+        // fuzz/artifacts/ssm_answer/crash-secret-in-error-code: the error code (header or
+        // `__type`) reached the error unscrubbed and of any length.
+        let key = crate::report::aws::sign::echoed_key();
+        let (secret, token) = (key.secret_access_key, key.session_token.unwrap_or_default());
+        let mut headers = reqwest::header::HeaderMap::new();
+        let long = format!("{secret};Sender");
+        headers.insert("x-amzn-query-error", long.parse().unwrap());
+        let body = format!(
+            r#"{{"__type":"{}{token}","message":"{token}"}}"#,
+            "X".repeat(5000)
+        );
+        for h in [headers, reqwest::header::HeaderMap::new()] {
+            let (result, verdict) = answer_verdict(400, &h, body.as_bytes(), b"{}", &key);
+            let e = result.unwrap_err();
+            let shown = format!("{e} {e:?} {verdict}");
+            assert!(!shown.contains(secret) && !shown.contains(token), "{shown}");
+            assert!(shown.len() < 2048, "{} bytes", shown.len());
+        }
     }
 }

@@ -80,3 +80,36 @@ fn a_torn_or_hostile_file_is_set_aside_and_the_state_rebuilt() {
         );
     }
 }
+
+#[test]
+fn why_a_file_is_not_trusted_quotes_nothing_of_it() {
+    // fuzz/artifacts/securityhub_store/crash-secret-in-serde-error: serde_json's own text
+    // quoted a key of the file into the logged reason; a foreign Id was quoted too.
+    const SECRET: &str = "V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw";
+    let dir = tempfile::tempdir().unwrap();
+    let good = {
+        let mut s = Store::open(dir.path()).unwrap();
+        s.tracked = planned();
+        s.save().unwrap();
+        std::fs::read_to_string(dir.path().join(STORE_FILE)).unwrap()
+    };
+    let path = dir.path().join(STORE_FILE);
+    for (text, want) in [
+        (
+            format!("{{\"{SECRET}\":0}}"),
+            "JSON of another shape at line 1",
+        ),
+        (
+            good.replace("\"pending\":true", &format!("\"pending\":\"{SECRET}\"")),
+            "line 1 column",
+        ),
+        (
+            good.replace("credhygiene/i-0123456789abcdef0/c1", SECRET),
+            "entry 0: an Id that is not",
+        ),
+    ] {
+        std::fs::write(&path, &text).unwrap();
+        let why = read(&path).unwrap_err();
+        assert!(!why.contains(SECRET) && why.contains(want), "{why}");
+    }
+}

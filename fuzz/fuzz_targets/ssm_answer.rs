@@ -1,0 +1,38 @@
+//! Systems Manager's error answers to `PutComplianceItems` (awsJson1.1 bodies, the error-type
+//! headers, moto's XML), through the shared call layer to the sink's verdict: never a panic;
+//! what the sink logs and keeps (the error and the verdict) holds no credential of the call,
+//! even when the answer echoes one, and is of bounded length.
+//!
+//! Layout of an input: 2 bytes HTTP status (300 to 599), then header lines (`name: value`),
+//! an empty line, the body.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
+
+use credhygiene::report::ssm::answer_verdict;
+
+/// The request whose answer it is (a denial names its `ResourceId`).
+const REQUEST: &[u8] = br#"{"ResourceId":"i-0123456789abcdef0","ResourceType":"ManagedInstance","ComplianceType":"Custom:CredentialHygiene","ExecutionSummary":{"ExecutionTime":1700000000,"ExecutionType":"Command"},"Items":[],"UploadType":"COMPLETE"}"#;
+/// Endpoint, action, resource and the error's words around two scrubbed server texts.
+const MAX_SHOWN: usize = 2048;
+
+fuzz_target!(|data: &[u8]| {
+    let [s0, s1, rest @ ..] = data else {
+        return;
+    };
+    let status = 300 + u16::from_le_bytes([*s0, *s1]) % 300;
+    let (headers, body) = common::headers_and_body(rest);
+    let (result, verdict) = answer_verdict(status, &headers, body, REQUEST, &common::signing_key());
+    let mut shown = verdict;
+    if let Err(e) = &result {
+        shown.push_str(&format!(" {e} {e:?}"));
+    }
+    common::assert_no_planted(&shown, &[]);
+    assert!(
+        shown.chars().count() <= MAX_SHOWN,
+        "bounded: {} chars",
+        shown.chars().count()
+    );
+});
