@@ -665,7 +665,9 @@ mod tests {
         let st = Status::read(&agent, SystemTime::now()).unwrap();
         let text = st.to_text();
         assert!(
-            text.contains("\n              Security Hub: cannot read securityhub.json: JSON cut short"),
+            text.contains(
+                "\n              Security Hub: cannot read securityhub.json: JSON cut short"
+            ),
             "{text}"
         );
         assert!(
