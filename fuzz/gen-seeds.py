@@ -180,6 +180,17 @@ add("status", "old", json.dumps({k: v for k, v in record.items() if k not in ("s
 add("status", "wrong-type", json.dumps(dict(record, pid=SECRET, role=None)))
 add("status", "far-future", json.dumps(dict(record, finished="9999-12-31T23:59:59Z")))
 
+# The scan cache as `credhygiene run --once` wrote it over tests/corpus (fuzz/fixtures/scan-cache;
+# make it again after a format change: a config with imds disabled, scan.paths = [tests/corpus],
+# then copy STATE_DIR/scan-cache). Mode 0: the whole file (its rules version is not the
+# target's: the header checks); mode 1: its records and findings, framed by the target.
+cache = (ROOT / "fuzz" / "fixtures" / "scan-cache").read_bytes()
+version_len = int.from_bytes(cache[12:16], "little")
+count = int.from_bytes(cache[24:32], "little")
+add("scan_cache", "whole", b"\x00" + cache)
+add("scan_cache", "body", b"\x01" + min(count, 0xFFFF).to_bytes(2, "little") + cache[48 + version_len:])
+add("scan_cache", "empty", b"\x01\x00\x00[]")
+
 shutil.rmtree(OUT, ignore_errors=True)
 for target, files in seeds.items():
     d = OUT / target

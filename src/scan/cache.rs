@@ -336,17 +336,45 @@ impl ScanCache {
             })?;
             sum = checksum(sum, &found);
             file.write_all_at(&found, at)?;
-            let mut head = Vec::with_capacity(HEADER + version.len());
-            head.extend_from_slice(MAGIC);
-            head.extend_from_slice(&FORMAT.to_le_bytes());
-            head.extend_from_slice(&(version.len() as u32).to_le_bytes());
-            for n in [self.full_scan_at, self.len(), found.len() as u64, sum] {
-                head.extend_from_slice(&n.to_le_bytes());
-            }
-            head.extend_from_slice(version);
+            let head = header(
+                version,
+                [self.full_scan_at, self.len(), found.len() as u64, sum],
+            );
             file.write_all_at(&head, 0)
         })
     }
+}
+
+/// The header of a cache file: magic, format, the version's length, then `fields` (full scan
+/// time, record count, findings length, checksum of the body), then the version.
+fn header(version: &[u8], fields: [u64; 4]) -> Vec<u8> {
+    let mut head = Vec::with_capacity(HEADER + version.len());
+    head.extend_from_slice(MAGIC);
+    head.extend_from_slice(&FORMAT.to_le_bytes());
+    head.extend_from_slice(&(version.len() as u32).to_le_bytes());
+    for n in fields {
+        head.extend_from_slice(&n.to_le_bytes());
+    }
+    head.extend_from_slice(version);
+    head
+}
+
+/// A whole cache file around a body of `records` (whole 16-byte records: path key, stamp
+/// hash) and `found` (the findings, JSON), laid out and checksummed as [`ScanCache::save`]
+/// writes one: for the fuzz target that reads damaged and hostile caches back past the
+/// checksum.
+#[doc(hidden)]
+pub fn frame(rules_version: &str, full_scan_at: u64, records: &[u8], found: &[u8]) -> Vec<u8> {
+    let records = &records[..records.len() / RECORD * RECORD];
+    let sum = checksum(checksum(FNV_BASIS, records), found);
+    let count = (records.len() / RECORD) as u64;
+    let mut file = header(
+        rules_version.as_bytes(),
+        [full_scan_at, count, found.len() as u64, sum],
+    );
+    file.extend_from_slice(records);
+    file.extend_from_slice(found);
+    file
 }
 
 /// Reads and checks a whole cache file (one sequential pass over the records).

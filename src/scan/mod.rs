@@ -38,7 +38,7 @@ mod walk;
 mod worker;
 
 pub use aggregate::aggregate_lone_key_ids;
-pub use cache::{key_of, path_key, CacheFile, ScanCache};
+pub use cache::{frame as frame_cache, key_of, path_key, CacheFile, ScanCache};
 pub use decompress::Limits as DecompressLimits;
 pub use keyids::{KeyIds, KEPT_IN_FULL};
 pub use outcome::{ScanOutcome, Scanned, Stats};

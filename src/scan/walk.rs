@@ -1,5 +1,5 @@
-//! The full walk: env files, the trees (walked in parallel by `ignore`, one [`Worker`] per
-//! thread), process environments and in-memory haystacks. An indexing walk also adds an
+//! The full walk: env files, the trees (listed by one thread with `ignore`, read by one
+//! [`Worker`] per thread), process environments and in-memory haystacks. An indexing walk also adds an
 //! inotify watch on every directory before the walker reads it, and returns a [`TreeIndex`]
 //! for later updates (`update.rs`) that looks its files up in the walk's new scan cache.
 
@@ -7,10 +7,10 @@ use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{mpsc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
+use ignore::{DirEntry, WalkBuilder};
 use inotify::{WatchDescriptor, Watches};
 
 use super::cache::{CacheBuilder, ScanCache};
@@ -66,7 +66,14 @@ impl Scanner {
         (outcome, cache, index)
     }
 
-    /// Walks the trees in parallel, each thread with its own [`Visitor`].
+    /// Walks the trees: this thread lists the directories (one entry at a time, so a
+    /// directory of a million entries costs no more memory than one of ten) and hands each
+    /// file through a bounded queue to [`Scanner::threads`] workers that read it.
+    ///
+    /// `ignore`'s parallel walker is not used: it turns every entry of a directory into a
+    /// queued work item before visiting any (about 300 bytes each, 300 MiB at a million
+    /// entries in one directory: over the unit's `MemoryMax=`). Memory here is the queue
+    /// ([`QUEUE_PER_THREAD`] paths a worker) plus the walker's open directories.
     fn walk_trees(
         &self,
         plan: &Plan,
@@ -76,18 +83,46 @@ impl Scanner {
         watching: Option<&Watching>,
     ) {
         let env_set = env_set(plan);
-        let mut visitors = Visitors {
-            scanner: self,
-            shared,
-            prior,
-            rate: self.rate_per_thread(),
-            cancel,
-            env_set: &env_set,
-            watching,
+        let threads = self.threads();
+        let (tx, rx) = mpsc::sync_channel::<PathBuf>(QUEUE_PER_THREAD * threads);
+        let rx = Mutex::new(rx);
+        let new_worker = || {
+            let mut worker = Worker::new(self, shared, prior, self.rate_per_thread());
+            if watching.is_some() {
+                worker.index_files();
+            }
+            worker
         };
-        self.walk_builder(&plan.trees)
-            .build_parallel()
-            .visit(&mut visitors);
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    let mut worker = new_worker();
+                    // Until the walker hangs up; after a cancel the queue is drained unread,
+                    // so that the walker never waits on a full queue.
+                    while let Ok(path) = rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+                        if !cancel.load(Ordering::Relaxed) {
+                            worker.scan_path(&path, source_of(&path));
+                        }
+                    }
+                });
+            }
+            let mut walker = Walker {
+                worker: new_worker(),
+                env_set: &env_set,
+                watch: watching.map(|w| (w, w.set.watches.clone())),
+                queue: tx,
+            };
+            for entry in self.walk_builder(&plan.trees).build() {
+                if cancel.load(Ordering::Relaxed) {
+                    break;
+                }
+                match entry {
+                    Ok(entry) => walker.visit_entry(entry),
+                    Err(e) => walker.worker.walk_error(&e),
+                }
+            }
+            // Dropping the walker closes the queue: the workers finish what it holds.
+        });
     }
 
     /// The walker over `trees` (not empty): no ignore files, the exclude globs as a filter.
@@ -99,8 +134,7 @@ impl Scanner {
         builder
             .standard_filters(false)
             .follow_links(self.opts.follow_symlinks)
-            .same_file_system(self.opts.same_file_system)
-            .threads(self.threads());
+            .same_file_system(self.opts.same_file_system);
         if let Some(gi) = self.excludes.clone() {
             builder.filter_entry(move |e| {
                 !excluded(&gi, e.path(), e.file_type().is_some_and(|t| t.is_dir()))
@@ -110,70 +144,36 @@ impl Scanner {
     }
 }
 
-/// Makes one [`Visitor`] per walker thread.
-struct Visitors<'s> {
-    scanner: &'s Scanner,
-    shared: &'s Mutex<Merged>,
-    prior: Option<&'s ScanCache>,
-    rate: u64,
-    cancel: &'s AtomicBool,
-    env_set: &'s HashSet<&'s Path>,
-    watching: Option<&'s Watching>,
-}
+/// Files queued per reading thread: enough that a worker never waits while the walker lists
+/// a directory, few enough that the queue stays a few hundred KiB.
+const QUEUE_PER_THREAD: usize = 1024;
 
-impl<'s> ParallelVisitorBuilder<'s> for Visitors<'s> {
-    fn build(&mut self) -> Box<dyn ParallelVisitor + 's> {
-        let mut worker = Worker::new(self.scanner, self.shared, self.prior, self.rate);
-        if self.watching.is_some() {
-            worker.index_files();
-        }
-        Box::new(Visitor {
-            worker,
-            cancel: self.cancel,
-            env_set: self.env_set,
-            watch: (self.watching).map(|w| (w, w.set.watches.clone())),
-        })
-    }
-}
-
-/// One walker thread: its worker, and while indexing its handle to add watches with.
-struct Visitor<'s> {
+/// The walking thread: it watches directories (while indexing), counts what it cannot list
+/// or read, and queues the files for the workers.
+struct Walker<'s> {
     worker: Worker<'s>,
-    cancel: &'s AtomicBool,
     env_set: &'s HashSet<&'s Path>,
     watch: Option<(&'s Watching, Watches)>,
+    queue: mpsc::SyncSender<PathBuf>,
 }
 
-impl ParallelVisitor for Visitor<'_> {
-    fn visit(&mut self, entry: Result<DirEntry, ignore::Error>) -> WalkState {
-        if self.cancel.load(Ordering::Relaxed) {
-            return WalkState::Quit;
-        }
-        match entry {
-            Ok(entry) => self.visit_entry(&entry),
-            Err(e) => self.worker.walk_error(&e),
-        }
-        WalkState::Continue
-    }
-}
-
-impl Visitor<'_> {
-    fn visit_entry(&mut self, entry: &DirEntry) {
+impl Walker<'_> {
+    fn visit_entry(&mut self, entry: DirEntry) {
         let Some(ft) = entry.file_type() else {
             return;
         };
-        let path = entry.path();
         if ft.is_dir() {
-            // The walker has opened the directory but reads it only after this returns: a
-            // change from here on is reported by the new watch.
-            self.watch_dir(entry);
+            // The walker has opened the directory but reads it only when asked for the next
+            // entry: a change from here on is reported by the new watch.
+            self.watch_dir(&entry);
         } else if ft.is_symlink() {
             // Not followed (follow_symlinks = false): the target is scanned where it lies, if
             // it lies in a scanned tree.
         } else if !ft.is_file() {
-            self.worker.skip_special(path);
-        } else if !self.env_set.contains(path) {
-            self.worker.scan_path(path, source_of(path));
+            self.worker.skip_special(entry.path());
+        } else if !self.env_set.contains(entry.path()) {
+            // Fails only when every worker has gone (a panic): the walk then ends unread.
+            let _ = self.queue.send(entry.into_path());
         }
     }
 
@@ -191,7 +191,7 @@ impl Visitor<'_> {
     }
 }
 
-/// The watching side of an indexing walk, shared by the walker threads.
+/// The watching side of an indexing walk.
 struct Watching {
     set: WatchSet,
     added: AtomicUsize,

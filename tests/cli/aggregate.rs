@@ -8,25 +8,12 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{assert_exit, assert_no_secret, credhygiene};
+use crate::common::{assert_exit, assert_no_secret, credhygiene, credhygiene_timed, peak_rss_kib};
 
 #[path = "../support/cloudtrail.rs"]
 mod cloudtrail;
 use cloudtrail::{cloudtrail, planted_log, Credential, Rng};
 
-/// The peak RSS in KiB of a `credhygiene` run, from GNU time's `-v` report on stderr.
-fn peak_rss_kib(stderr: &[u8]) -> Option<u64> {
-    String::from_utf8_lossy(stderr)
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// GNU time (scripts/setup-test-deps installs it), when present.
-const GNU_TIME: &str = "/usr/bin/time";
 /// Bound of the JSON document of a scan of one log file: one aggregate and a credential.
 const MAX_JSON_BYTES: usize = 64 * 1024;
 /// A guard against memory that grows with the findings: about 129 MiB in a debug build when
@@ -39,20 +26,7 @@ fn issue_15_a_cloudtrail_file_of_100k_temporary_ids_is_one_finding_and_the_crede
     const RECORDS: usize = 100_000;
     let dir = tempfile::tempdir().unwrap();
     let (log, cred) = planted_log(dir.path(), RECORDS);
-    let timed = Path::new(GNU_TIME).exists();
-    let bin = assert_cmd::cargo::cargo_bin("credhygiene");
-    let mut cmd = if timed {
-        // The environment of `credhygiene()`, under GNU time.
-        let mut t = assert_cmd::Command::new(GNU_TIME);
-        t.arg("-v")
-            .arg(&bin)
-            .env_remove("CREDHYGIENE_CONFIG")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("NO_COLOR", "1");
-        t
-    } else {
-        credhygiene()
-    };
+    let mut cmd = credhygiene_timed();
     let out = cmd
         .args(["scan", "--format", "json"])
         .arg(&log)

@@ -23,6 +23,35 @@ pub fn credhygiene() -> Command {
     cmd
 }
 
+/// GNU time (scripts/setup-test-deps installs it), when present.
+pub const GNU_TIME: &str = "/usr/bin/time";
+
+/// [`credhygiene`] under GNU time's `-v` when it is installed (the peak RSS is then on stderr:
+/// [`peak_rss_kib`]), else [`credhygiene`] itself.
+pub fn credhygiene_timed() -> Command {
+    if !std::path::Path::new(GNU_TIME).exists() {
+        return credhygiene();
+    }
+    let mut t = Command::new(GNU_TIME);
+    t.arg("-v")
+        .arg(assert_cmd::cargo::cargo_bin("credhygiene"))
+        .env_remove("CREDHYGIENE_CONFIG")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1");
+    t
+}
+
+/// The peak RSS in KiB of a run of [`credhygiene_timed`], from GNU time's report on stderr.
+pub fn peak_rss_kib(stderr: &[u8]) -> Option<u64> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Panics if `haystack` holds any secret in full.
 pub fn assert_no_secret(haystack: &[u8], secrets: &[&str]) {
     let text = String::from_utf8_lossy(haystack);

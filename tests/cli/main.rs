@@ -9,6 +9,7 @@ mod ec2;
 mod enrich;
 mod fleet;
 mod harness;
+mod huge_dir;
 mod imds_emulator;
 mod names;
 mod properties;

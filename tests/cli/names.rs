@@ -34,7 +34,7 @@ fn mkdir_at(parent: libc::c_int, name: &[u8]) -> libc::c_int {
 }
 
 /// Writes `content` to the file `name` in the directory `dir` (a descriptor).
-fn write_at(dir: libc::c_int, name: &[u8], content: &[u8]) {
+pub(crate) fn write_at(dir: libc::c_int, name: &[u8], content: &[u8]) {
     let c = CString::new(name).unwrap();
     // SAFETY: as in `mkdir_at`; `content` outlives the call.
     #[allow(unsafe_code)]
@@ -47,7 +47,7 @@ fn write_at(dir: libc::c_int, name: &[u8], content: &[u8]) {
     }
 }
 
-fn open_dir(path: &Path) -> libc::c_int {
+pub(crate) fn open_dir(path: &Path) -> libc::c_int {
     let c = CString::new(path.as_os_str().as_bytes()).unwrap();
     // SAFETY: a valid NUL-terminated path.
     #[allow(unsafe_code)]

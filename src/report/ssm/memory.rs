@@ -92,7 +92,9 @@ impl Memory {
         match serde_json::from_slice::<File1>(&bytes) {
             Ok(f) if f.version == VERSION => Ok(Some(f.memory)),
             Ok(f) => Err(format!("format version {}, expected {VERSION}", f.version)),
-            Err(e) => Err(e.to_string()),
+            // serde_json's own text quotes what it stumbles on: a planted value would reach the
+            // log (fuzz/artifacts/ssm_memory).
+            Err(e) => Err(crate::state::json_error(&e)),
         }
     }
 
@@ -142,6 +144,19 @@ mod tests {
         assert_eq!(Memory::load(dir.path()), m);
         fs::write(dir.path().join(MEMORY_FILE), b"{\"version\": 9}").unwrap();
         assert_eq!(Memory::load(dir.path()), Memory::default());
+    }
+
+    /// fuzz/artifacts/ssm_memory/crash-secret-in-serde-error: a value of the wrong type was
+    /// quoted by serde's error, which `load` logs.
+    #[test]
+    fn an_unreadable_file_is_reported_without_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let planted = "V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw";
+        let doc = format!(r#"{{"version": 1, "pending": "{planted}", "last": {{"digest": 1}}}}"#);
+        fs::write(dir.path().join(MEMORY_FILE), doc).unwrap();
+        let why = Memory::read(dir.path()).unwrap_err();
+        assert!(!why.contains(&planted[..12]), "{why}");
+        assert!(why.contains("line 1"), "{why}");
     }
 
     #[test]
