@@ -618,28 +618,34 @@ fn context_name(
 /// End of the line `n` lines below the line holding `at`, or `ceil` if that lies beyond
 /// `ceil`.
 fn lines_forward(pass: &Pass<'_>, at: usize, n: usize, ceil: usize) -> usize {
-    pass.spend(ceil - at);
     let mut pos = at;
     for _ in 0..=n {
         match memchr::memchr(b'\n', &pass.hay[pos..ceil]) {
             Some(p) => pos = pos + p + 1,
-            None => return ceil,
+            None => {
+                pass.spend(ceil - at);
+                return ceil;
+            }
         }
     }
+    pass.spend(pos - at);
     pos - 1
 }
 
 /// Start of the line `n` lines above the line holding `at`, or `floor` if that lies before
 /// `floor` (no newline before `floor` is looked at).
 fn lines_back(pass: &Pass<'_>, at: usize, n: usize, floor: usize) -> usize {
-    pass.spend(at - floor);
     let mut pos = at;
     for _ in 0..=n {
         match memchr::memrchr(b'\n', &pass.hay[floor..pos]) {
             Some(p) => pos = floor + p,
-            None => return floor,
+            None => {
+                pass.spend(at - floor);
+                return floor;
+            }
         }
     }
+    pass.spend(at - pos);
     pos + 1
 }
 

@@ -232,7 +232,7 @@ fn forward(hay: &[u8], here: &Line, role: Role, hi: usize, out: &mut Vec<(usize,
             continue;
         }
         let ended = match role {
-            Role::Sibling => l.indent < here.content || l.dash || l.boundary(hay),
+            Role::Sibling => l.indent < here.content || l.boundary(hay),
             Role::Block => l.indent <= here.content,
         };
         if ended {
@@ -277,9 +277,10 @@ fn backward(
                 out.push((v, name));
                 break;
             }
-        }
-        if l.dash {
-            break;
+            if l.dash {
+                // The first line of the name's list item.
+                break;
+            }
         }
     }
     here.start - end
@@ -401,6 +402,12 @@ mod tests {
         assert_eq!(pairs(k8s, "AWS_SECRET"), ["S1"]);
         let k8s = "env:\n  - value: 'S1'\n    name: AWS_SECRET\n  - name: B\n    value: S2\n";
         assert_eq!(pairs(k8s, "AWS_SECRET"), ["'S1'"]);
+        // a list nested in a sibling, at the siblings' column or deeper, is skipped
+        let nested =
+            "- name: AWS_SECRET\n  args:\n  - a\n    - b\n  value: S1\n- name: B\n  value: S2\n";
+        assert_eq!(pairs(nested, "AWS_SECRET"), ["S1"]);
+        let nested = "- value: S1\n  args:\n    - a\n  name: AWS_SECRET\n- value: S2\n";
+        assert_eq!(pairs(nested, "AWS_SECRET"), ["S1"]);
         let k8s = "env:\n  - name: A\n    value: S0\n  - name: AWS_SECRET\n    valueFrom:\n      secretKeyRef:\n        key: k\n  - name: B\n    value: S2\n";
         assert!(pairs(k8s, "AWS_SECRET").is_empty());
         let xml = "  <property>\n    <name>fs.s3a.secret.key</name>\n    <value>S1</value>\n  </property>\n  <property>\n    <value>S2</value>";
@@ -438,6 +445,37 @@ mod tests {
             "  x: 1\n".repeat(PAIR_LINES)
         );
         assert!(pairs(&far, "AWS_SECRET").is_empty());
+    }
+
+    /// Pairing costs a bounded stretch per name, whatever surrounds it: on inputs made only of
+    /// names whose objects hold no value, four times the bytes cost about four times the work
+    /// (counted, not timed), a few hundred bytes examined per byte at most.
+    #[test]
+    fn pairing_work_is_linear() {
+        let m = crate::scan::matcher::Matcher::builtin().unwrap();
+        let units = [
+            "    \"name\": \"AWS_SECRET_ACCESS_KEY\",\n",
+            "- name: AWS_SECRET_ACCESS_KEY\n  valueFrom: x\n",
+            "AwsSecretAccessKey:\n",
+            "  AwsSecretAccessKey: {\n",
+            "<property name=\"aws.secretKey\" value=\"\" ",
+            "    secret: x aws\n",
+        ];
+        for unit in units {
+            let per_byte = |n: usize| {
+                let hay = unit.repeat(n);
+                let mut out = Vec::new();
+                let w = m.find_counting(hay.as_bytes(), &mut out);
+                assert!(out.is_empty(), "{unit:?}: {out:?}");
+                w as f64 / hay.len() as f64
+            };
+            let (w1, w4) = (per_byte(500), per_byte(2000));
+            eprintln!("{unit:?}: {w1:.0} then {w4:.0} bytes examined per byte");
+            assert!(
+                w4 < w1 * 1.125 && w4 < 512.0,
+                "{unit:?}: {w1:.0} then {w4:.0} per byte"
+            );
+        }
     }
 
     #[test]
