@@ -1033,6 +1033,28 @@ def paired(doc):
     d.t("\naws_session_token = ").p(jwt({"accessKey": "ASIA-minio", "exp": 1893456000}), ST)
     d.t("\n")
 
+    # One line per object list: the name's object ends at its `}`.
+    d = doc("srv/ecs/taskdef-batch.min.json")
+    d.t('{"family":"batch","containerDefinitions":[{"name":"batch","environment":[')
+    d.t('{"name":"AWS_SECRET_ACCESS_KEY","value":"').p(k.secret(), SK).t('"},')
+    d.t('{"name":"REGION","value":"eu-west-1"}]}]}\n')
+    d.n("a minified list: the next object's value does not pair",
+        '[{"name":"AWS_SECRET_ACCESS_KEY","valueFrom":"arn:aws:ssm:eu-west-1:210987654321:'
+        'parameter/b"},{"name":"SIGNING_KEY","value":"' + k.secret() + '"}]\n')
+    d.n("CloudFormation parameters: the next parameter's value does not pair",
+        '[{"ParameterKey": "AwsSecretAccessKey", "UsePreviousValue": true}, '
+        '{"ParameterKey": "SlackToken", "ParameterValue": "' + k.secret() + '"}]\n')
+
+    d = doc("srv/k8s/minio-client.yaml")
+    d.t("env:\n  - name: AWS_ENDPOINT_URL_S3\n    value: https://minio.internal:9000\n")
+    d.t('  - name: AWS_SESSION_TOKEN\n    value: "')
+    d.p(jwt({"accessKey": "backup", "exp": 1893456000, "policy": "readwrite"}), ST).t('"\n')
+    d.t("  - name: AWS_SECRET_ACCESS_KEY\n    valueFrom:\n      secretKeyRef:\n")
+    d.t("        name: minio\n        key: secret\n")
+    d.t("  - name: BACKUP_PASSPHRASE\n")
+    d.n("the next item's value does not pair with a name whose value is kept elsewhere",
+        "    value: " + k.secret() + "\n")
+
 
 def render(out_dir):
     k = Keys(SEED)
