@@ -388,54 +388,38 @@ mod tests {
         assert_eq!(value_label(b"\"value\": \"x\"", 1, 12), Some(8));
     }
 
-    #[test]
-    fn siblings_pair_in_either_order_within_one_object() {
-        let ecs = "[\n  {\n    \"name\": \"AWS_SECRET\",\n    \"value\": \"S1\"\n  },\n  {\n    \"value\": \"S2\",\n    \"name\": \"OTHER\"\n  }\n]";
-        assert_eq!(pairs(ecs, "AWS_SECRET"), ["\"S1\""]);
-        let ecs = "[\n  {\n    \"value\": \"S1\",\n    \"name\": \"AWS_SECRET\"\n  }\n]";
-        assert_eq!(pairs(ecs, "AWS_SECRET"), ["\"S1\","]);
-        let next = "  {\n    \"name\": \"AWS_SECRET\",\n    \"valueFrom\": \"arn\"\n  },\n  {\n    \"name\": \"X\",\n    \"value\": \"S2\"\n  }";
-        assert!(pairs(next, "AWS_SECRET").is_empty());
-        let before_next = "  {\n    \"value\": \"S2\",\n    \"name\": \"X\"\n  },\n  {\n    \"name\": \"AWS_SECRET\",\n    \"valueFrom\": \"arn\"\n  }";
-        assert!(pairs(before_next, "AWS_SECRET").is_empty());
-        let k8s = "env:\n  - name: AWS_SECRET\n    value: S1\n  - name: B\n    value: S2\n";
-        assert_eq!(pairs(k8s, "AWS_SECRET"), ["S1"]);
-        let k8s = "env:\n  - value: 'S1'\n    name: AWS_SECRET\n  - name: B\n    value: S2\n";
-        assert_eq!(pairs(k8s, "AWS_SECRET"), ["'S1'"]);
+    /// (text, name, the values paired with the name's first occurrence).
+    const PAIRS: &[(&str, &str, &[&str])] = &[
+        // siblings, in either order, within one object only
+        ("[\n  {\n    \"name\": \"AWS_SECRET\",\n    \"value\": \"S1\"\n  },\n  {\n    \"value\": \"S2\",\n    \"name\": \"OTHER\"\n  }\n]", "AWS_SECRET", &["\"S1\""]),
+        ("[\n  {\n    \"value\": \"S1\",\n    \"name\": \"AWS_SECRET\"\n  }\n]", "AWS_SECRET", &["\"S1\","]),
+        ("  {\n    \"name\": \"AWS_SECRET\",\n    \"valueFrom\": \"arn\"\n  },\n  {\n    \"name\": \"X\",\n    \"value\": \"S2\"\n  }", "AWS_SECRET", &[]),
+        ("  {\n    \"value\": \"S2\",\n    \"name\": \"X\"\n  },\n  {\n    \"name\": \"AWS_SECRET\",\n    \"valueFrom\": \"arn\"\n  }", "AWS_SECRET", &[]),
+        ("env:\n  - name: AWS_SECRET\n    value: S1\n  - name: B\n    value: S2\n", "AWS_SECRET", &["S1"]),
+        ("env:\n  - value: 'S1'\n    name: AWS_SECRET\n  - name: B\n    value: S2\n", "AWS_SECRET", &["'S1'"]),
+        ("env:\n  - name: A\n    value: S0\n  - name: AWS_SECRET\n    valueFrom:\n      secretKeyRef:\n        key: k\n  - name: B\n    value: S2\n", "AWS_SECRET", &[]),
         // a list nested in a sibling, at the siblings' column or deeper, is skipped
-        let nested =
-            "- name: AWS_SECRET\n  args:\n  - a\n    - b\n  value: S1\n- name: B\n  value: S2\n";
-        assert_eq!(pairs(nested, "AWS_SECRET"), ["S1"]);
-        let nested = "- value: S1\n  args:\n    - a\n  name: AWS_SECRET\n- value: S2\n";
-        assert_eq!(pairs(nested, "AWS_SECRET"), ["S1"]);
-        let k8s = "env:\n  - name: A\n    value: S0\n  - name: AWS_SECRET\n    valueFrom:\n      secretKeyRef:\n        key: k\n  - name: B\n    value: S2\n";
-        assert!(pairs(k8s, "AWS_SECRET").is_empty());
-        let xml = "  <property>\n    <name>fs.s3a.secret.key</name>\n    <value>S1</value>\n  </property>\n  <property>\n    <value>S2</value>";
-        assert_eq!(pairs(xml, "fs.s3a.secret.key"), ["S1</value>"]);
-        let attrs = "<property value=\"S1\" name=\"aws.secretKey\"/>";
-        assert_eq!(pairs(attrs, "aws.secretKey"), ["\"S1\" name=\""]);
-        let other = "<a value=\"S0\"/><property name=\"aws.secretKey\"/>";
-        assert!(pairs(other, "aws.secretKey").is_empty());
-    }
+        ("- name: AWS_SECRET\n  args:\n  - a\n    - b\n  value: S1\n- name: B\n  value: S2\n", "AWS_SECRET", &["S1"]),
+        ("- value: S1\n  args:\n    - a\n  name: AWS_SECRET\n- value: S2\n", "AWS_SECRET", &["S1"]),
+        ("  <property>\n    <name>fs.s3a.secret.key</name>\n    <value>S1</value>\n  </property>\n  <property>\n    <value>S2</value>", "fs.s3a.secret.key", &["S1</value>"]),
+        ("<property value=\"S1\" name=\"aws.secretKey\"/>", "aws.secretKey", &["\"S1\" name=\""]),
+        ("<a value=\"S0\"/><property name=\"aws.secretKey\"/>", "aws.secretKey", &[]),
+        // children, until the block ends
+        ("Parameters:\n  AwsSecretAccessKey:\n    Type: String\n    NoEcho: true\n    Default: S1\n  Other:\n    Default: S2\n", "AwsSecretAccessKey", &["S1"]),
+        ("Parameters:\n  AwsSecretAccessKey:\n    Type: String\n  Other:\n    Default: S2\n", "AwsSecretAccessKey", &[]),
+        ("  \"AwsSecretKey\": {\n    \"Type\": \"String\",\n    \"Default\": \"S1\"\n  },\n", "AwsSecretKey", &["\"S1\""]),
+        ("  \"AwsSecretKey\": {\n    \"Type\": \"String\"\n  },\n  \"B\": {\n    \"Default\": \"S2\"\n  }", "AwsSecretKey", &[]),
+        ("variable \"aws_secret_key\" {\n  type = string\n  default = \"S1\"\n}\n", "aws_secret_key", &["\"S1\""]),
+        ("variable \"aws_secret_key\" {\n  type = string\n}\nvariable \"b\" {\n  default = \"S2\"\n}\n", "aws_secret_key", &[]),
+        // a key with its value on its own line is no block
+        ("aws_secret_key = x\ndefault = S2\n", "aws_secret_key", &[]),
+    ];
 
     #[test]
-    fn children_pair_until_the_block_ends() {
-        let cfn = "Parameters:\n  AwsSecretAccessKey:\n    Type: String\n    NoEcho: true\n    Default: S1\n  Other:\n    Default: S2\n";
-        assert_eq!(pairs(cfn, "AwsSecretAccessKey"), ["S1"]);
-        let cfn =
-            "Parameters:\n  AwsSecretAccessKey:\n    Type: String\n  Other:\n    Default: S2\n";
-        assert!(pairs(cfn, "AwsSecretAccessKey").is_empty());
-        let json =
-            "  \"AwsSecretKey\": {\n    \"Type\": \"String\",\n    \"Default\": \"S1\"\n  },\n";
-        assert_eq!(pairs(json, "AwsSecretKey"), ["\"S1\""]);
-        let json = "  \"AwsSecretKey\": {\n    \"Type\": \"String\"\n  },\n  \"B\": {\n    \"Default\": \"S2\"\n  }";
-        assert!(pairs(json, "AwsSecretKey").is_empty());
-        let tf = "variable \"aws_secret_key\" {\n  type = string\n  default = \"S1\"\n}\n";
-        assert_eq!(pairs(tf, "aws_secret_key"), ["\"S1\""]);
-        let tf = "variable \"aws_secret_key\" {\n  type = string\n}\nvariable \"b\" {\n  default = \"S2\"\n}\n";
-        assert!(pairs(tf, "aws_secret_key").is_empty());
-        // a key with its value on its own line is no block
-        assert!(pairs("aws_secret_key = x\ndefault = S2\n", "aws_secret_key").is_empty());
+    fn names_pair_with_values_in_their_object_only() {
+        for (text, name, want) in PAIRS {
+            assert_eq!(pairs(text, name), *want, "{text:?}");
+        }
     }
 
     #[test]
