@@ -773,6 +773,7 @@ def build(k):
     d.t("\nAWS_SECRET_ACCESS_KEY=").p(k.secret(), SK).t("\n")
 
     encoded(k, doc)
+    paired(doc)
     return docs
 
 
@@ -907,6 +908,152 @@ def encoded(k, doc):
     d.t('"}\n')
     d.n("escaped documentation example", '{"AccessKeyId":"\\u0041KIAIOSFODNN7EXAMPLE"}\n')
     d.n("escapes of innocent text", '{"name":"Ren\\u00e9e \\u0041nn","city":"K\\u00f6ln"}\n')
+
+
+def paired(doc):
+    """Issue 13, pair and label: a name and its value on separate lines of one object (ECS,
+    Kubernetes, CloudFormation, Terraform, XML in either order), more names for a secret, bare
+    labels in AWS blocks, session tokens next to their key id, a JWT named as a session token.
+    Its own generator, so that no other section's keys move. No key id within 5 lines of a
+    value that only pairing can find (a key id nearby is evidence on its own)."""
+    k = Keys(SEED + 14)
+    hdr = b64('{"alg":"HS256","typ":"JWT"}', url=True)
+
+    def jwt(claims):
+        return hdr + "." + b64(json.dumps(claims), url=True) + "." + k.b64url(43)
+
+    d = doc("srv/ecs/taskdef-web.json")
+    d.t('{\n  "family": "web",\n  "containerDefinitions": [\n    {\n      "name": "web",\n')
+    d.t('      "environment": [\n        {\n          "name": "AWS_SECRET_ACCESS_KEY",\n')
+    d.t('          "value": "').p(k.secret(), SK).t('"\n        },\n')
+    d.t('        {\n          "name": "LOG_LEVEL",\n          "value": "info"\n        },\n')
+    d.t('        {\n          "value": "').p(k.secret(), SK)
+    d.t('",\n          "name": "AwsSecretAccessKey"\n        },\n')
+    d.t('        {\n          "name": "AWS_SECRET_ACCESS_KEY_OLD",\n')
+    d.t('          "valueFrom": "arn:aws:ssm:eu-west-1:210987654321:parameter/web/old"\n')
+    d.t('        },\n        {\n          "name": "COOKIE_SIGNING_KEY",\n')
+    d.n("the next object's value does not pair with a name whose own value is valueFrom",
+        '          "value": "' + k.secret() + '"\n')
+    d.t('        },\n        {\n          "name": "AWS_SECRET_ACCESS_KEY",\n')
+    d.t('          "valueFrom": "arn:aws:secretsmanager:eu-west-1:210987654321:secret:web"\n')
+    d.t('        },\n        {\n')
+    d.n("a value before the NEXT object's name does not pair backwards",
+        '          "value": "' + k.secret() + '",\n')
+    d.t('          "name": "SESSION_COOKIE_KEY"\n        }\n      ]\n    }\n  ]\n}\n')
+
+    d = doc("srv/k8s/worker-deployment.yaml")
+    d.t("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: worker\nspec:\n  template:\n")
+    d.t("    spec:\n      containers:\n        - name: worker\n          image: worker:1.4\n")
+    d.t("          env:\n            - name: AWS_SECRET_ACCESS_KEY\n              value: ")
+    d.p(k.secret(), SK).t("\n            - name: QUEUE\n              value: jobs\n")
+    d.t('            - name: S3_SECRET\n              value: "').p(k.secret(), SK).t('"\n')
+    d.t("            - value: '").p(k.secret(), SK).t("'\n              name: aws_secret_key\n")
+    d.t("            - name: AWS_SECRET_ACCESS_KEY\n              valueFrom:\n")
+    d.t("                secretKeyRef:\n                  name: aws\n                  key: secret\n")
+    d.t("            - name: GRAFANA_ADMIN_TOKEN\n")
+    d.n("the next list item's value does not pair",
+        "              value: " + k.secret() + "\n")
+    d.t("            - name: AWS_SESSION_TOKEN\n              value: ")
+    d.p(jwt({"accessKey": "minio-ci", "exp": 1893456000, "parent": "ci"}), ST).t("\n")
+    d.t("            - name: OIDC_ID_TOKEN\n")
+    d.n("a JWT not named as a session token is not one",
+        "              value: " + jwt({"sub": "worker", "aud": "sts"}) + "\n")
+
+    d = doc("srv/cfn/app-params.yaml")
+    d.t("AWSTemplateFormatVersion: '2010-09-09'\nParameters:\n  AwsSecretAccessKey:\n")
+    d.t("    Type: String\n    NoEcho: true\n    Description: legacy uploader\n")
+    d.t("    Default: ").p(k.secret(), SK).t("\n  Stage:\n    Type: String\n    Default: prod\n")
+    d.t("  AwsSecretKey:\n    Type: String\n    NoEcho: true\n  WebhookSigningKey:\n")
+    d.t("    Type: String\n")
+    d.n("the next parameter's Default does not pair", "    Default: " + k.secret() + "\n")
+    d.t("Resources: {}\n")
+
+    d = doc("srv/cfn/app-params.json")
+    d.t('{\n  "Parameters": {\n    "AwsSecretAccessKey": {\n      "Type": "String",\n')
+    d.t('      "NoEcho": true,\n      "Default": "').p(k.secret(), SK).t('"\n    },\n')
+    d.t('    "DbSecret": {\n      "Type": "String",\n      "NoEcho": true\n    },\n')
+    d.t('    "AwsSecretKeyRotated": {\n      "Type": "String"\n    },\n')
+    d.t('    "Greeting": {\n')
+    d.n("a Default after the named parameter's object closed does not pair",
+        '      "Default": "' + k.secret() + '"\n')
+    d.t('    }\n  }\n}\n')
+    d.t('[{"ParameterKey": "AwsSecretAccessKey", "ParameterValue": "')
+    d.p(k.secret(), SK).t('"}]\n')
+
+    d = doc("srv/terraform/variables.tf")
+    d.t('variable "aws_secret_key" {\n  type        = string\n  sensitive   = true\n')
+    d.t('  description = "uploader"\n  default     = "').p(k.secret(), SK).t('"\n}\n\n')
+    d.t('variable "aws_secret_access_key" {\n  type = string\n}\n\n')
+    d.t('variable "grafana_api_key" {\n  type    = string\n')
+    d.n("a default of the next variable does not pair", '  default = "' + k.secret() + '"\n')
+    d.t('}\n')
+
+    d = doc("opt/hadoop/etc/hadoop/core-site.xml")
+    d.t('<?xml version="1.0"?>\n<configuration>\n  <property>\n')
+    d.t("    <name>fs.s3a.secret.key</name>\n    <value>").p(k.secret(), SK)
+    d.t("</value>\n  </property>\n  <property>\n    <value>").p(k.secret(), SK)
+    d.t("</value>\n    <name>fs.s3n.awsSecretAccessKey</name>\n  </property>\n")
+    d.t('  <property value="').p(k.secret(), SK).t('" name="aws.secretKey"/>\n')
+    d.t("  <property>\n    <name>fs.s3a.secret.key</name>\n    <value>${env.S3_KEY}</value>\n")
+    d.t("  </property>\n  <property>\n    <name>hive.metastore.password</name>\n")
+    d.n("the next property's value does not pair", "    <value>" + k.secret() + "</value>\n")
+    d.t("  </property>\n</configuration>\n")
+
+    d = doc("srv/app/conf/storage.conf")
+    d.t("# names for a secret: camelCase, PascalCase, service-specific, any separator and quote\n")
+    d.t("awsSecretAccessKey: ").p(k.secret(), SK).t("\n")
+    d.t('AwsSecretKey = "').p(k.secret(), SK).t('"\n')
+    d.t("s3_secret_key\t").p(k.secret(), SK).t("\n")
+    d.t("'S3_SECRET' => '").p(k.secret(), SK).t("',\n")
+    d.t("AWS_SECRET := `").p(k.secret(), SK).t("`\n")
+    d.t("fs.s3a.secret.key=").p(k.secret(), SK).t("\n")
+    d.t("fs.s3n.awsSecretAccessKey: ").p(k.secret(), SK).t("\n")
+    d.t("\n[remote s3-backup]\ntype = s3\nprovider = Ceph\nsecret_access_key = ")
+    d.p(k.secret(), SK).t("\n\n")
+    d.t("storage:\n  s3:\n    bucket: assets\n    secretKey: ").p(k.secret(), SK).t("\n")
+    d.t("aws:\n  region: eu-west-1\n  secret: ").p(k.secret(), SK).t("\n\n")
+    for i in range(6):
+        d.t(f"option_{i} = on\n")
+    d.t("stripe:\n  mode: live\n")
+    d.n("a bare secret label in a block about another service", "  secret: " + k.secret() + "\n")
+    d.n("a secret of another service", "client_secret = " + k.secret() + "\n")
+    d.n("a bare token label far from AWS", "token: " + k.token(prefix="", n=160) + "\n")
+
+    d = doc("srv/sts/assumed.yaml")
+    d.t("# credentials from sts assume-role, as a deploy tool stores them\nassumed:\n")
+    d.t("  access_key: ").p(k.key_id("ASIA"), AK).t("\n  secret: ").p(k.secret(), SK)
+    d.t("\n  session: ").p(k.token(prefix="", n=356), ST).t("\n  expires: 2026-11-30T12:00:00Z\n")
+    d.t('{"AccessKeyId": "').p(k.key_id("ASIA"), AK).t('", "SecretAccessKey": "')
+    d.p(k.secret(), SK).t('", "SessionToken": "').p(k.token(prefix="", n=420), ST).t('"}\n')
+    d.t("export AWS_ACCESS_KEY_ID=").p(k.key_id("ASIA"), AK)
+    d.t(" AWS_SECRET_ACCESS_KEY=").p(k.secret(), SK)
+    d.t(" AWS_SESSION_TOKEN=").p(k.token(prefix="", n=380), ST).t("\n")
+    d.t("[minio]\naws_access_key_id = ").p(k.key_id("ASIA"), AK)
+    d.t("\naws_secret_access_key = ").p(k.secret(), SK)
+    d.t("\naws_session_token = ").p(jwt({"accessKey": "ASIA-minio", "exp": 1893456000}), ST)
+    d.t("\n")
+
+    # One line per object list: the name's object ends at its `}`.
+    d = doc("srv/ecs/taskdef-batch.min.json")
+    d.t('{"family":"batch","containerDefinitions":[{"name":"batch","environment":[')
+    d.t('{"name":"AWS_SECRET_ACCESS_KEY","value":"').p(k.secret(), SK).t('"},')
+    d.t('{"name":"REGION","value":"eu-west-1"}]}]}\n')
+    d.n("a minified list: the next object's value does not pair",
+        '[{"name":"AWS_SECRET_ACCESS_KEY","valueFrom":"arn:aws:ssm:eu-west-1:210987654321:'
+        'parameter/b"},{"name":"SIGNING_KEY","value":"' + k.secret() + '"}]\n')
+    d.n("CloudFormation parameters: the next parameter's value does not pair",
+        '[{"ParameterKey": "AwsSecretAccessKey", "UsePreviousValue": true}, '
+        '{"ParameterKey": "SlackToken", "ParameterValue": "' + k.secret() + '"}]\n')
+
+    d = doc("srv/k8s/minio-client.yaml")
+    d.t("env:\n  - name: AWS_ENDPOINT_URL_S3\n    value: https://minio.internal:9000\n")
+    d.t('  - name: AWS_SESSION_TOKEN\n    value: "')
+    d.p(jwt({"accessKey": "backup", "exp": 1893456000, "policy": "readwrite"}), ST).t('"\n')
+    d.t("  - name: AWS_SECRET_ACCESS_KEY\n    valueFrom:\n      secretKeyRef:\n")
+    d.t("        name: minio\n        key: secret\n")
+    d.t("  - name: BACKUP_PASSPHRASE\n")
+    d.n("the next item's value does not pair with a name whose value is kept elsewhere",
+        "    value: " + k.secret() + "\n")
 
 
 def render(out_dir):

@@ -127,6 +127,16 @@ pub struct RuleSpec {
     /// How many lines above `weak_requires` may be.
     #[serde(default)]
     pub weak_lookback_lines: usize,
+    /// A bare label (`secret:`), which names the value only inside a block clearly about
+    /// AWS: with `bare_requires` within `bare_lines` lines either side.
+    #[serde(default)]
+    pub bare_context: Option<String>,
+    /// What must appear near a `bare_context` label for it to count.
+    #[serde(default)]
+    pub bare_requires: Option<String>,
+    /// How many lines above and below `bare_requires` may be.
+    #[serde(default)]
+    pub bare_lines: usize,
     /// An access key id within this many lines is evidence.
     #[serde(default)]
     pub near_key_id_lines: usize,
@@ -236,6 +246,10 @@ pub struct Rule {
     pub weak_context: Option<Regex>,
     /// What the weak context requires.
     pub weak_requires: Option<Regex>,
+    /// The bare label regex.
+    pub bare_context: Option<Regex>,
+    /// What the bare label requires nearby.
+    pub bare_requires: Option<Regex>,
     /// What the value's line must show when a nearby key id is the only evidence.
     pub near_key_id_requires: Option<Regex>,
 }
@@ -313,6 +327,8 @@ impl RuleSet {
                 context: opt("context", &spec.context)?,
                 weak_context: opt("weak_context", &spec.weak_context)?,
                 weak_requires: opt("weak_requires", &spec.weak_requires)?,
+                bare_context: opt("bare_context", &spec.bare_context)?,
+                bare_requires: opt("bare_requires", &spec.bare_requires)?,
                 near_key_id_requires: opt("near_key_id_requires", &spec.near_key_id_requires)?,
                 spec,
             };

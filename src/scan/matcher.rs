@@ -13,6 +13,7 @@ use crate::rules::{Alphabet, DecoderKind, Evidence, IgnoreSpec, Rule, RuleSet, R
 mod base64;
 mod decode;
 mod escape;
+mod pair;
 mod runs;
 
 use decode::{Decoding, Target};
@@ -254,14 +255,36 @@ impl Matcher {
                         out.push(found);
                     }
                 }
-                Evidence::Context => {
-                    if let Some((lo, hi)) = context_region(pass, rule, m.start()) {
-                        regions.push((rule_index, false, lo, hi));
-                    }
-                }
+                Evidence::Context => self.named_regions(pass, rule_index, m.start(), regions),
             }
         }
         key_ids
+    }
+
+    /// The regions of a name over the keyword at `at`, if the rule's context names its value
+    /// there: the rest of the name's line and the next line, and the values paired with the
+    /// name in its object on other lines ([`pair::paired`]).
+    fn named_regions(
+        &self,
+        pass: &Pass<'_>,
+        rule_index: usize,
+        at: usize,
+        regions: &mut Vec<Region>,
+    ) {
+        let hay = pass.hay;
+        let Some((name, line)) = context_name(pass, &self.rules.rules[rule_index], at) else {
+            return;
+        };
+        let cap = (at + REGION_CAP).min(hay.len());
+        regions.push((rule_index, false, name.1, cap));
+        let mut found = Vec::new();
+        let bounds = (at.saturating_sub(REGION_CAP), cap);
+        pass.spend(pair::paired(hay, name, line, bounds, &mut found));
+        regions.extend(
+            found
+                .into_iter()
+                .map(|(lo, hi)| (rule_index, false, lo, hi)),
+        );
     }
 
     /// The neighbourhood of each key id, for each rule that takes a nearby key id as evidence:
@@ -407,9 +430,9 @@ impl Matcher {
         let mut i = lo;
         let mut on_next_line = false;
         while i < hi {
-            if first_only && hay[i] == 0 {
-                // A NUL ends a field (environ entries, C strings): the name's value is not
-                // beyond it.
+            if first_only && matches!(hay[i], 0 | b'}') {
+                // A NUL ends a field (environ entries, C strings), a `}` the name's object:
+                // the name's value is not beyond it.
                 return;
             }
             if first_only && matches!(hay[i], b'"' | b'\'') && hay.get(i + 1) == Some(&hay[i]) {
@@ -434,6 +457,9 @@ impl Matcher {
             let run = runs::run_extent(hay, start, hi);
             pass.spend(i - start + run.end - start);
             i = run.end.max(i + 1);
+            if first_only && self.named_jwt(pass, rule_index, start, out) {
+                return;
+            }
             let value = if run.long {
                 None
             } else {
@@ -476,6 +502,34 @@ impl Matcher {
 }
 
 impl Matcher {
+    /// A JWT at `start` named by a rule that accepts JWTs (a session token's name: S3-compatible
+    /// stores issue them), appended to `out`; whether one was.
+    fn named_jwt(
+        &self,
+        pass: &Pass<'_>,
+        rule_index: usize,
+        start: usize,
+        out: &mut Vec<RawMatch>,
+    ) -> bool {
+        let hay = pass.hay;
+        let rule = &self.rules.rules[rule_index];
+        let Some(end) = pair::jwt_end(hay, start, MAX_VALUE_LEN) else {
+            return false;
+        };
+        pass.spend(end - start);
+        let value = &hay[start..end];
+        if !pass.accepts(rule, value, &self.rules.ignore) || pass.in_pem_block(start) {
+            return false;
+        }
+        out.push(RawMatch {
+            rule: rule_index,
+            start,
+            value: SecretBytes(value.to_vec()),
+            encoding: Vec::new(),
+        });
+        true
+    }
+
     /// `value` if `rule` accepts it; else, for a named value (`named`), the value read as
     /// base64 if the rule accepts that (a Kubernetes Secret's `data:`), with its encoding.
     fn value_or_decoded(
@@ -509,12 +563,18 @@ enum Evidenced<'a> {
     NearKeyId(Option<&'a regex::bytes::Regex>),
 }
 
-/// Whether the keyword at `at` is part of a name of the rule's value (the context regex
-/// matches over the keyword, not merely somewhere on its line); if so, where the value may be:
-/// from the end of the name to the end of the next line, at most [`REGION_CAP`] bytes on. `search_region` takes the
-/// first run of [`MIN_VALUE_RUN`] or more characters there, or the first run of the next line
-/// (YAML block scalars, continuation lines), and stops at a NUL.
-fn context_region(pass: &Pass<'_>, rule: &Rule, at: usize) -> Option<(usize, usize)> {
+/// A name of the rule's value over the keyword at `at` (the context regex matches over the
+/// keyword, not merely somewhere on its line; or the weak one with its requirement above; or
+/// the bare label with its requirement within `bare_lines` lines either side): the name's
+/// span, widened to the whole identifier (`AwsSecretAccessKey`), and its line's bounds (at most
+/// [`CONTEXT_WINDOW`] either way). `search_region` takes the value after the name: the first
+/// run of [`MIN_VALUE_RUN`] or more characters on the rest of the line, or the first run of
+/// the next line (YAML block scalars, continuation lines), and stops at a NUL or a `}`.
+fn context_name(
+    pass: &Pass<'_>,
+    rule: &Rule,
+    at: usize,
+) -> Option<((usize, usize), (usize, usize))> {
     let hay = pass.hay;
     let from = at.saturating_sub(CONTEXT_WINDOW);
     let to = (at + CONTEXT_WINDOW).min(hay.len());
@@ -528,41 +588,64 @@ fn context_region(pass: &Pass<'_>, rule: &Rule, at: usize) -> Option<(usize, usi
         re.find_iter(window)
             .take_while(|m| m.start() <= rel)
             .find(|m| rel < m.end())
-            .map(|m| lo + m.end())
+            .map(|m| (lo + m.start(), lo + m.end()))
     };
-    let name_end = rule
+    let floor = at.saturating_sub(REGION_CAP);
+    let near = |re: &Option<regex::bytes::Regex>, above: usize, below: usize| {
+        pass.spend(below - above);
+        re.as_ref()
+            .is_some_and(|req| req.is_match(&hay[above..below]))
+    };
+    let (s, e) = rule
         .context
         .as_ref()
         .and_then(name_over_keyword)
         .or_else(|| {
-            let end = rule.weak_context.as_ref().and_then(name_over_keyword)?;
-            let above = lines_back(
-                pass,
-                at,
-                rule.spec.weak_lookback_lines,
-                at.saturating_sub(REGION_CAP),
-            );
-            pass.spend(hi - above);
-            rule.weak_requires
-                .as_ref()
-                .is_some_and(|req| req.is_match(&hay[above..hi]))
-                .then_some(end)
+            let name = rule.weak_context.as_ref().and_then(name_over_keyword)?;
+            let above = lines_back(pass, at, rule.spec.weak_lookback_lines, floor);
+            near(&rule.weak_requires, above, hi).then_some(name)
+        })
+        .or_else(|| {
+            let name = rule.bare_context.as_ref().and_then(name_over_keyword)?;
+            let n = rule.spec.bare_lines;
+            let above = lines_back(pass, at, n, floor);
+            let below = lines_forward(pass, at, n, (at + REGION_CAP).min(hay.len()));
+            near(&rule.bare_requires, above, below).then_some(name)
         })?;
-    // The region ends with the next line: `search_region` stops at the second newline.
-    Some((name_end, (at + REGION_CAP).min(hay.len())))
+    Some((pair::name_span(hay, s, e, lo, hi), (lo, hi)))
+}
+
+/// End of the line `n` lines below the line holding `at`, or `ceil` if that lies beyond
+/// `ceil`.
+fn lines_forward(pass: &Pass<'_>, at: usize, n: usize, ceil: usize) -> usize {
+    let mut pos = at;
+    for _ in 0..=n {
+        match memchr::memchr(b'\n', &pass.hay[pos..ceil]) {
+            Some(p) => pos = pos + p + 1,
+            None => {
+                pass.spend(ceil - at);
+                return ceil;
+            }
+        }
+    }
+    pass.spend(pos - at);
+    pos - 1
 }
 
 /// Start of the line `n` lines above the line holding `at`, or `floor` if that lies before
 /// `floor` (no newline before `floor` is looked at).
 fn lines_back(pass: &Pass<'_>, at: usize, n: usize, floor: usize) -> usize {
-    pass.spend(at - floor);
     let mut pos = at;
     for _ in 0..=n {
         match memchr::memrchr(b'\n', &pass.hay[floor..pos]) {
             Some(p) => pos = floor + p,
-            None => return floor,
+            None => {
+                pass.spend(at - floor);
+                return floor;
+            }
         }
     }
+    pass.spend(at - pos);
     pos + 1
 }
 

@@ -122,8 +122,9 @@ fn fixture_bytes(path: &Path) -> Vec<u8> {
     }
 }
 
-/// The value planted at `line`:`column` of `bytes`: 20 characters for a key id; for a secret or
-/// token the run of base64 characters there, with `\/`, `%2F` and `%2B` decoded.
+/// The value planted at `line`:`column` of `bytes`: 20 characters for a key id; a JWT for a
+/// session token that is one; for a secret or token the run of base64 characters there, with
+/// `\/`, `%2F` and `%2B` decoded.
 fn value_at(bytes: &[u8], line: u64, column: u64, kind: &str) -> Vec<u8> {
     let start_of_line = if line == 1 {
         0
@@ -139,6 +140,13 @@ fn value_at(bytes: &[u8], line: u64, column: u64, kind: &str) -> Vec<u8> {
     let at = &bytes[start_of_line + column as usize - 1..];
     if kind == "access_key_id" {
         return at[..20].to_vec();
+    }
+    if kind == "session_token" && at.starts_with(b"eyJ") {
+        // A JWT named as a session token (issue 13): the whole token, dots and all.
+        let n = (at.iter())
+            .take_while(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b))
+            .count();
+        return at[..n].to_vec();
     }
     let mut out = Vec::new();
     let mut i = 0;
