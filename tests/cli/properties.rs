@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use credhygiene::scan::matcher::Matcher;
 use credhygiene::scan::{read_chunked, Options, Plan, Scanner, CHUNK, OVERLAP};
-use credhygiene::state::Outbox;
+use credhygiene::state::{Outbox, StateError};
 use proptest::prelude::*;
 
 use crate::common::{KEY_ID, SECRET};
@@ -272,8 +272,20 @@ fn step() -> impl Strategy<Value = Step> {
 
 const MAX_BYTES: u64 = 1 << 20;
 
+/// Opens the outbox, waiting out a lock held for a moment by another test's child: a process
+/// spawned by a concurrent test (fork, then exec) holds a copy of every open descriptor, the
+/// lock's among them, until its exec closes them; a reopen in that window finds the lock
+/// taken (seen twice in full runs on a loaded machine).
 fn open(dir: &std::path::Path) -> Outbox<String> {
-    Outbox::open(dir, "outbox.jsonl", MAX_BYTES).unwrap()
+    for _ in 0..100 {
+        match Outbox::open(dir, "outbox.jsonl", MAX_BYTES) {
+            Err(StateError::Locked { .. }) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            other => return other.unwrap(),
+        }
+    }
+    panic!("the outbox lock stayed taken for 2 s")
 }
 
 fn contents(o: &Outbox<String>) -> Vec<(u64, String)> {
