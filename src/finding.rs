@@ -120,6 +120,9 @@ pub enum Encoding {
     HtmlEntity,
     /// URL escapes (`%XX`) decoded together with other escapes of the same text.
     UrlEscape,
+    /// String literals joined as the source code joins them (`"AKIA" + "…"`, adjacent
+    /// literals, `"".join([…])`, a value continued over lines).
+    Concat,
 }
 
 impl Encoding {
@@ -134,6 +137,7 @@ impl Encoding {
             Encoding::JsEscape => "js-escape",
             Encoding::HtmlEntity => "html-entity",
             Encoding::UrlEscape => "url-escape",
+            Encoding::Concat => "concat",
         }
     }
 }
