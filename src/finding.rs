@@ -334,6 +334,18 @@ mod tests {
         assert_eq!(f.encoding_label().as_deref(), Some("gzip,xz"));
     }
 
+    /// Every encoding's wire name is its serde name (state files and outputs agree).
+    #[test]
+    fn encoding_wire_names() {
+        use Encoding::*;
+        for e in [
+            Gzip, Zstd, Xz, Base64, JsonEscape, JsEscape, HtmlEntity, UrlEscape, Concat,
+        ] {
+            assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
+        }
+        assert_eq!(Concat.as_str(), "concat");
+    }
+
     #[test]
     fn redaction_keeps_four_characters() {
         assert_eq!(redact(b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzzzzzzz"), "wJal…");

@@ -218,9 +218,9 @@ impl Joins {
             }
         }
         if link == Link::Quote {
+            let before = self.before_list(pass, opening.unwrap_or(start));
             for (open, close) in &self.lists {
-                let o = opening.unwrap_or(start);
-                if !self.opens(pass, o, open) {
+                if !before.ends_with(open) {
                     continue;
                 }
                 if let Some(j) = self.walk(pass, start, end, alphabet, quote, true) {
@@ -347,14 +347,12 @@ impl Joins {
             && alphabet.contains(hay[at - 2])
     }
 
-    /// Whether the text before the opening quote at `o` ends with a list opener `open`
-    /// (blanks ignored).
-    fn opens(&self, pass: &Pass<'_>, o: usize, open: &[u8]) -> bool {
-        let hay = pass.hay;
+    /// The text before the opening quote at `o` that a list opener may end with, blanks
+    /// removed.
+    fn before_list(&self, pass: &Pass<'_>, o: usize) -> Vec<u8> {
         let from = o.saturating_sub(LIST_REACH);
         pass.spend(o - from);
-        let before = compact(&hay[from..o]);
-        !open.is_empty() && before.ends_with(open)
+        compact(&pass.hay[from..o])
     }
 
     /// Whether the text after the closing quote at `q` (if it is one) starts with a list closer `close`
@@ -504,57 +502,26 @@ mod tests {
     fn split_literals_are_joined() {
         let m = matcher();
         let (kid, sk) = (KEY_ID, SECRET);
-        let cases: Vec<(String, Kind, &str)> = vec![
-            (
-                format!(r#"k = "{}" + "{}""#, &kid[..4], &kid[4..]),
-                Kind::AccessKeyId,
-                kid,
-            ),
-            (
-                format!("k = '{}''{}'", &kid[..9], &kid[9..]),
-                Kind::AccessKeyId,
-                kid,
-            ),
-            (
-                format!("k = '{}' \"{}\"", &kid[..9], &kid[9..]),
-                Kind::AccessKeyId,
-                kid,
-            ),
-            (
-                format!(r#"$k = "{}"."{}";"#, &kid[..3 + 1], &kid[4..]),
-                Kind::AccessKeyId,
-                kid,
-            ),
-            (
-                format!(r#"k = "{}" .. "{}""#, &kid[..4], &kid[4..]),
-                Kind::AccessKeyId,
-                kid,
-            ),
-            (
-                format!("k = \"{}\" +\n    \"{}\"", &kid[..4], &kid[4..]),
-                Kind::AccessKeyId,
-                kid,
-            ),
-            (
-                format!("k = \"{}\" \\\r\n  \"{}\"", &kid[..4], &kid[4..]),
-                Kind::AccessKeyId,
-                kid,
-            ),
-            (
-                format!(r#"k = ''.join(("{}", "{}"))"#, &kid[..4], &kid[4..]),
-                Kind::AccessKeyId,
-                kid,
-            ),
-            (
-                format!("k = [\n  '{}',\n  '{}',\n].join('')", &kid[..4], &kid[4..]),
-                Kind::AccessKeyId,
-                kid,
-            ),
-            (
-                format!("id: \"{}\\\n   {}\"", &kid[..6], &kid[6..]),
-                Kind::AccessKeyId,
-                kid,
-            ),
+        // Key ids: the id is cut at `n`; `{a}` and `{b}` are its two pieces.
+        let id_shapes: [(&str, usize); 10] = [
+            (r#"k = "{a}" + "{b}""#, 4),
+            ("k = '{a}''{b}'", 9),
+            ("k = '{a}' \"{b}\"", 9),
+            (r#"$k = "{a}"."{b}";"#, 4),
+            (r#"k = "{a}" .. "{b}""#, 4),
+            ("k = \"{a}\" +\n    \"{b}\"", 4),
+            ("k = \"{a}\" \\\r\n  \"{b}\"", 4),
+            (r#"k = ''.join(("{a}", "{b}"))"#, 4),
+            ("k = [\n  '{a}',\n  '{b}',\n].join('')", 4),
+            ("id: \"{a}\\\n   {b}\"", 6),
+        ];
+        let mut cases: Vec<(String, Kind, &str)> = (id_shapes.iter())
+            .map(|(shape, n)| {
+                let text = shape.replace("{a}", &kid[..*n]).replace("{b}", &kid[*n..]);
+                (text, Kind::AccessKeyId, kid)
+            })
+            .collect();
+        cases.extend([
             (
                 format!(
                     r#"aws_secret_access_key = "{}" + "{}""#,
@@ -604,7 +571,7 @@ mod tests {
                 Kind::SecretAccessKey,
                 sk,
             ),
-        ];
+        ]);
         for (i, (text, kind, value)) in cases.iter().enumerate() {
             let first = text
                 .find(&value[..1])
