@@ -774,6 +774,7 @@ def build(k):
 
     encoded(k, doc)
     paired(doc)
+    split(Keys(SEED + 13), doc)
     return docs
 
 
@@ -1054,6 +1055,118 @@ def paired(doc):
     d.t("  - name: BACKUP_PASSPHRASE\n")
     d.n("the next item's value does not pair with a name whose value is kept elsewhere",
         "    value: " + k.secret() + "\n")
+
+
+def split(k, doc):
+    """Issue 13, split literals: a key id, secret or session token written as string pieces
+    that the language joins (`+`, `.`, `..`, adjacent literals, `"".join([...])`,
+    `[...].join("")`, line continuations); each found at its first piece's first character
+    with `encoding: ["concat"]`. And concatenations that must stay silent."""
+    C = ["concat"]
+
+    def cut(value, *at):
+        """`value` cut at the offsets `at`."""
+        bounds = [0, *at, len(value)]
+        return [value[a:b] for a, b in zip(bounds, bounds[1:])]
+
+    def chain(pieces, q, sep):
+        return sep.join(q + p + q for p in pieces)
+
+    def plant(d, prefix, value, text, off, kind_rule, suffix="\n"):
+        """Appends `prefix`, then `text` (the split value, its first character at `off`)."""
+        d.t(prefix).pe(text, [(off, value, kind_rule)], C).t(suffix)
+
+    # Python: `+`, adjacent literals, a parenthesised implicit concatenation over lines, and
+    # both `"".join` forms.
+    d = doc("srv/app/aws_settings.py")
+    d.t('"""AWS settings for the billing worker."""\nimport os\n\n')
+    kid = k.key_id()
+    plant(d, "AWS_ACCESS_KEY_ID = ", kid, chain(cut(kid, 4), '"', " + "), 1, AK)
+    sk = k.secret()
+    plant(d, "aws_secret_access_key = ", sk, chain(cut(sk, 16), '"', " + "), 1, SK)
+    d.t("\n\ndef legacy():\n")
+    kid = k.key_id("ASIA")
+    plant(d, "    key = ", kid, chain(cut(kid, 9), "'", " "), 1, AK)
+    tok = k.token()
+    pieces = [tok[i:i + 60] for i in range(0, len(tok), 60)]
+    text = "(\n" + "".join(f'        "{p}"\n' for p in pieces) + "    )"
+    plant(d, "    aws_session_token = ", tok, text, text.index('"') + 1, ST)
+    d.t("\n\nDEPLOY = {\n")
+    kid, sk = k.key_id(), k.secret()
+    plant(d, '    "id": "".join([', kid, chain(cut(kid, 4, 12), '"', ", ") + "])", 1, AK, ",\n")
+    plant(d, '    "aws_secret_access_key": \'\'.join((', sk,
+          chain(cut(sk, 10, 20, 30), "'", ", ") + "))", 1, SK, ",\n")
+    d.t("}\n\n")
+    d.n("a key-id prefix joined with a variable", 'prefix = "AKIA" + suffix\n')
+    d.n("innocent text joined", 'greeting = "Hello, " + "world" + "!"\n')
+    d.n("pieces that join to the documentation's example key id",
+        'doc_id = "AKIAIOSFODNN7" + "EXAMPLE"\n')
+    d.n("pieces that join to the documentation's example secret",
+        'doc_secret = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"\n')
+    d.n("a list of key-id prefixes, not joined",
+        'PREFIXES = ["AKIA", "ASIA", "ABIA", "ACCA", "AROA"]\n')
+    d.n("pieces joined with a separator",
+        'dashed = "-".join(["AKIA", "' + k.key_id()[4:] + '"])\n')
+    d.n("FIXME: a key id split inside its prefix: no keyword announces it",
+        'odd = "AK" + "' + k.key_id()[2:] + '"\n')
+    d.n("a key id whose literal goes on in the next piece is no key id",
+        'label = "' + k.key_id() + '" + "2"\n')
+
+    # JavaScript: `[...].join("")`, template literals with `+`.
+    d = doc("srv/app/lib/upload.js")
+    d.t("'use strict';\n\n")
+    kid = k.key_id()
+    plant(d, "const accessKeyId = ", kid, chain(cut(kid, 4, 10), "'", " + ") + ";", 1, AK)
+    sk = k.secret()
+    plant(d, "const secretAccessKey = [", sk,
+          chain(cut(sk, 13, 27), '"', ", ") + '].join("");', 1, SK)
+    tok = k.token()
+    plant(d, "const sessionToken = ", tok, chain(cut(tok, 100, 250), "`", " +\n  ") + ";", 1, ST)
+    d.n("an array of innocent strings joined", 'const path = ["srv", "app", "lib"].join("/");\n')
+    d.n("a key-id prefix joined with a property", "const k = 'AKIA' + cfg.rest;\n")
+
+    # PHP `.`, Lua `..`, C adjacent literals continued with `\`, Go strings.Join.
+    d = doc("var/www/html/config.php")
+    kid, sk = k.key_id(), k.secret()
+    d.t("<?php\n")
+    plant(d, "define('AWS_ACCESS_KEY_ID', ", kid, chain(cut(kid, 4), "'", " . ") + ");", 1, AK)
+    plant(d, "$aws_secret_access_key = ", sk, chain(cut(sk, 20), '"', ".") + ";", 1, SK)
+    d.n("innocent PHP concatenation", "$title = 'Monthly ' . 'report';\n")
+    d = doc("opt/game/scripts/aws.lua")
+    kid, sk = k.key_id(), k.secret()
+    plant(d, "local key_id = ", kid, chain(cut(kid, 4, 8), '"', " .. "), 1, AK)
+    plant(d, "local aws_secret_access_key = ", sk, chain(cut(sk, 5), '"', " .. "), 1, SK)
+    d = doc("src/firmware/aws_creds.h")
+    kid, sk = k.key_id(), k.secret()
+    plant(d, "#define AWS_ACCESS_KEY_ID ", kid, chain(cut(kid, 12), '"', " \\\n    "), 1, AK)
+    plant(d, "static const char *aws_secret_access_key =\n    ", sk,
+          chain(cut(sk, 16, 32), '"', "\n    ") + ";", 1, SK)
+    d = doc("srv/app/go/creds.go")
+    kid = k.key_id()
+    plant(d, "package creds\n\nimport \"strings\"\n\nvar keyID = strings.Join([]string{", kid,
+          chain(cut(kid, 4, 11), '"', ", ") + '}, "")', 1, AK)
+
+    # YAML double-quoted continuations; shell `\` continuations; CloudFormation !Join.
+    d = doc("etc/billing/aws.yaml")
+    kid, sk = k.key_id(), k.secret()
+    d.t("aws:\n  region: eu-west-1\n")
+    plant(d, '  access_key_id: "', kid, kid[:14] + "\\\n    " + kid[14:] + '"', 0, AK)
+    plant(d, '  secret_access_key: "', sk, sk[:22] + "\\\n    " + sk[22:] + '"', 0, SK)
+    d.n("a YAML double-quoted value folded into a space", '  motd: "Hello\n    world"\n')
+    d = doc("opt/deploy/bin/release.sh")
+    kid, sk = k.key_id(), k.secret()
+    d.t("#!/bin/sh\nset -eu\n")
+    plant(d, "export AWS_ACCESS_KEY_ID=", kid, kid[:10] + "\\\n" + kid[10:], 0, AK)
+    plant(d, 'export AWS_SECRET_ACCESS_KEY="', sk, sk[:25] + "\\\n" + sk[25:] + '"', 0, SK)
+    d.t("aws s3 sync dist/ s3://releases/\n")
+    d.n("a command continued over lines", "tar -czf release.tgz \\\n  dist/\n")
+    d = doc("srv/cfn/uploader.yaml")
+    kid = k.key_id()
+    d.t("Resources:\n  Uploader:\n    Type: AWS::Lambda::Function\n    Properties:\n"
+        "      Environment:\n        Variables:\n")
+    plant(d, '          UPLOAD_KEY_ID: !Join ["", [', kid, chain(cut(kid, 4), '"', ", ") + "]]",
+          1, AK)
+    d.n("an innocent !Join", '          BUCKET: !Join ["-", ["uploads", !Ref Stage]]\n')
 
 
 def render(out_dir):

@@ -120,6 +120,9 @@ pub enum Encoding {
     HtmlEntity,
     /// URL escapes (`%XX`) decoded together with other escapes of the same text.
     UrlEscape,
+    /// String literals joined as the source code joins them (`"AKIA" + "…"`, adjacent
+    /// literals, `"".join([…])`, a value continued over lines).
+    Concat,
 }
 
 impl Encoding {
@@ -134,6 +137,7 @@ impl Encoding {
             Encoding::JsEscape => "js-escape",
             Encoding::HtmlEntity => "html-entity",
             Encoding::UrlEscape => "url-escape",
+            Encoding::Concat => "concat",
         }
     }
 }
@@ -328,6 +332,18 @@ mod tests {
         assert_eq!(f.encoding_label(), None);
         f.encoding = vec![Encoding::Gzip, Encoding::Xz];
         assert_eq!(f.encoding_label().as_deref(), Some("gzip,xz"));
+    }
+
+    /// Every encoding's wire name is its serde name (state files and outputs agree).
+    #[test]
+    fn encoding_wire_names() {
+        use Encoding::*;
+        for e in [
+            Gzip, Zstd, Xz, Base64, JsonEscape, JsEscape, HtmlEntity, UrlEscape, Concat,
+        ] {
+            assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
+        }
+        assert_eq!(Concat.as_str(), "concat");
     }
 
     #[test]

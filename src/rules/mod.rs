@@ -181,6 +181,9 @@ pub enum DecoderKind {
     Escape,
     /// JWTs, announced by `keywords` (header starts): the payload is decoded as base64.
     Jwt,
+    /// String literals split in source code and joined (`"AKIA" + "…"`): no keywords; tried
+    /// where a rule's candidate value ends at a closing quote or a line continuation.
+    Concat,
 }
 
 /// A decoder as written in the rule file: what announces text worth decoding, and texts in
@@ -193,6 +196,15 @@ pub struct DecoderSpec {
     /// For `base64`: keywords whose base64 forms are prefilter literals; for `escape`:
     /// literal triggers.
     pub keywords: Vec<String>,
+    /// For `concat`: the operators that join two string literals (`+`, `.`, `..` …); adjacent
+    /// literals are joined without one.
+    #[serde(default)]
+    pub operators: Vec<String>,
+    /// For `concat`: lists whose string elements are joined, each `[opener, closer]` as the
+    /// text that ends right before the first element and starts right after the last (blanks
+    /// ignored; an empty closer is not checked): `['"".join([', '']`, `['[', '].join("")']`.
+    #[serde(default)]
+    pub lists: Vec<[String; 2]>,
     /// Texts in which a value is found through this decoder.
     pub examples: Vec<String>,
     /// Texts in which nothing is found (encoded innocent text, encoded documentation keys).
@@ -339,6 +351,15 @@ impl RuleSet {
             return Err(RulesError::Invalid {
                 id: format!("decoder {:?}", d.id),
                 message: "needs keywords of at least 4 bytes".into(),
+            });
+        }
+        if let Some(d) = (file.decoder.iter()).find(|d| {
+            (d.operators.iter()).any(|o| o.is_empty() || o.bytes().any(|b| b.is_ascii_whitespace()))
+                || d.lists.iter().any(|[open, _]| open.trim().is_empty())
+        }) {
+            return Err(RulesError::Invalid {
+                id: format!("decoder {:?}", d.id),
+                message: "operators must be non-empty without blanks; lists need an opener".into(),
             });
         }
         Ok(RuleSet {

