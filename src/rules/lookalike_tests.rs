@@ -25,7 +25,6 @@ fn derivatives_of_documented_examples() {
         ("ASIAIOSFODNN7QK5WTP3", true),
         ("ABIAIOSFODNNQK5WTP3R", true),
         ("AKIAI44QH8DHBZZQK5WT", true),
-        ("AKIAJ2E4R7MQZK5WTP3N", true),
         // secrets: the documented bodies with another ending
         ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", true),
         ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ7v3Kp9Lm", true),
@@ -45,7 +44,8 @@ fn derivatives_of_documented_examples() {
         ("AKIAIOSFODNQK5WTP3RZ", false),
         ("AKIAQ3VIOSFODNK5WTP3", false),
         ("AKIAJ2EQR7MQZK5WTP3N", false),
-        ("AKIAQ3J2E4R7MQZK5WTP", false),
+        // a stem shorter than 8 is not used (`J2E4` begins one random id in 32^4)
+        ("AKIAJ2E4R7MQZK5WTP3N", false),
         ("AKIASXQV3SVWMFRRRM75", false),
         ("wJalrXUQ7v3Kp9LmZq4Wn2Ry7Tb0Xc5VuHa1b2cd", false),
         ("V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw", false),
@@ -87,21 +87,21 @@ fn derivatives_of_documented_examples() {
 fn marker_words_and_masking_runs() {
     let ig = builtin_ignore();
     let rows: &[(&str, bool)] = &[
-        ("AKIAQ3VHTESTR7MQZK5W", true),
-        ("AKIAFAKEQ3VHR7MQZK5W", true),
-        ("AKIAQ3VHR7MQZK5DUMMY", true),
         ("AKIASAMPLEQ3VHR7MQZK", true),
-        ("AKIAXXXXQ3VHR7MQZK5W", true),
-        ("V+Hgl4w/X9XfPTT4wIJisDdQTESTl5CQoym0YkhN", true),
-        ("V+Hgl4w/X9XfPTT4wIJisDdQtestl5CQoym0YkhN", true),
-        ("V+Hgl4w/X9XfPTT4wIJisDdQFakel5CQoym0YkhN", true),
-        ("V+Hgl4w/X9XfPTT4wIJisDdQxxxxl5CQoym0YkhN", true),
-        ("V+Hgl4w/X9XfPTT4wIJisDdQ0000l5CQoym0YkhN", true),
+        ("AKIAQ3VHR7EXAMPLEZK5", true),
+        ("AKIAXXXXXXQ3VHR7MQZK", true),
+        ("V+Hgl4w/X9XfPTT4wIJisDdQSamplel5CQoym0Yk", true),
+        ("V+Hgl4w/X9XfPTT4wIJisDdQsamplel5CQoym0Yk", true),
         ("V+Hgl4w/X9XfPTT4wIJisDdQExamplel5CQoym0Y", true),
-        // mixed case is no marker; three of a mask is no run
-        ("V+Hgl4w/X9XfPTT4wIJisDdQtEStl5CQoym0YkhN", false),
-        ("AKIAXXXQ3VHR7MQZK5WT", false),
-        ("V+Hgl4w/X9XfPTT4wIJisDdQ000l5CQoym0YkhNw", false),
+        ("V+Hgl4w/X9XfPTT4wIJisDdQxxxxxxl5CQoym0Yk", true),
+        ("V+Hgl4w/X9XfPTT4wIJisDd000000l5CQoym0Ykh", true),
+        // 4 letters are no marker by themselves (the floor weighs them); mixed case is none;
+        // five of a mask is no run
+        ("AKIAQ3VHTESTR7MQZK5W", false),
+        ("V+Hgl4w/X9XfPTT4wIJisDdQFakel5CQoym0YkhN", false),
+        ("V+Hgl4w/X9XfPTT4wIJisDdQsAmPlEl5CQoym0Yk", false),
+        ("AKIAXXXXXQ3VHR7MQZK5", false),
+        ("V+Hgl4w/X9XfPTT4wIJisDdQ00000l5CQoym0Ykh", false),
         ("AKIASXQV3SVWMFRRRM75", false),
         ("V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw", false),
     ];
@@ -109,7 +109,7 @@ fn marker_words_and_masking_runs() {
         let got = marked(value.as_bytes(), &ig.markers, &ig.masks);
         assert_eq!(got, *want, "row {i} ({})", redact(value.as_bytes()));
     }
-    assert!(!marked(b"AKIAQ3VHTESTR7MQZK5W", &[], &[]));
+    assert!(!marked(b"AKIASAMPLEQ3VHR7MQZK", &[], &[]));
 }
 
 /// The floor on the shapes of the issue, and on real-looking keys of the corpus's kind.
@@ -133,6 +133,8 @@ fn floor_on_words_and_patterns() {
         "abcdefghijklmnopqrstuvwxyz0123456789ABCD",
         "REPLACEWITHYOURSECRETACCESSKEYHERE123456",
         "fakeSecretKeyForTesting1234567890abcdefg",
+        "AKIATESTTESTTESTTEST",
+        "AKIAFAKEKEYFAKEKEY23",
     ];
     let above: &[&str] = &[
         "AKIASXQV3SVWMFRRRM75",
@@ -143,6 +145,10 @@ fn floor_on_words_and_patterns() {
         "LKKc6yGDJdpnM8tj63i4addZaJoetE7/8apHQxhU",
         "SiOmVwAfLEtvFN3IpmrDj5vYo00vhY7SzI06wIxt",
         "mMsasuF3+1TCnQEl9cqY2/VfzfRQkL2xaVbq8g7v",
+        // a 4-letter marker or mask inside an otherwise random value weighs little
+        "AKIAQ3VHTESTR7MQZK5W",
+        "AKIAXXXXQ3VHR7MQZK5W",
+        "V+Hgl4w/X9XfPTT4wIJisDdQFakel5CQoym0YkhN",
     ];
     for (i, v) in below.iter().enumerate() {
         let r = lex.ratio(body(v.as_bytes(), &ig.id_prefixes)).unwrap();
@@ -156,7 +162,7 @@ fn floor_on_words_and_patterns() {
     }
     for (i, v) in above.iter().enumerate() {
         let r = lex.ratio(body(v.as_bytes(), &ig.id_prefixes)).unwrap();
-        assert!(r >= 0.85, "above row {i} ({}): {r}", redact(v.as_bytes()));
+        assert!(r >= 0.7, "above row {i} ({}): {r}", redact(v.as_bytes()));
         assert!(!ig.guessable(v.as_bytes()));
     }
     // Not measured: empty, or longer than a secret (a token).
@@ -177,9 +183,10 @@ fn dictionary_words() {
         .all(|w| (4..=MAX_WORD).contains(&w.len()) && w.iter().all(u8::is_ascii_lowercase)));
 }
 
-/// Random key ids and secrets from the real alphabets (fixed seed): the share that the
-/// look-alike rules drop among those the older checks accept stays below 1e-4. Run with
-/// `--nocapture` for the figures.
+/// Random key ids and secrets from the real alphabets (fixed seed): the look-alike rules drop
+/// none of the 100,000 of each that the older checks accept (the bar is about 1e-7 a value,
+/// far below the 1e-4 this sample could show; see the module's doc). Run with `--nocapture`
+/// for the figures.
 #[test]
 fn random_keys_are_not_dropped() {
     const N: usize = 100_000;
@@ -229,9 +236,6 @@ fn random_keys_are_not_dropped() {
             dropped as f64 / kept as f64
         );
         assert!(kept > N * 9 / 10, "{id}: {kept}");
-        assert!(
-            (dropped as f64) < 1e-4 * kept as f64,
-            "{id}: {dropped} of {kept}"
-        );
+        assert_eq!(dropped, 0, "{id}: {dropped} of {kept}");
     }
 }
