@@ -775,6 +775,7 @@ def build(k):
     encoded(k, doc)
     paired(doc)
     split(Keys(SEED + 13), doc)
+    lookalikes(doc)
     return docs
 
 
@@ -1167,6 +1168,90 @@ def split(k, doc):
     plant(d, '          UPLOAD_KEY_ID: !Join ["", [', kid, chain(cut(kid, 4), '"', ", ") + "]]",
           1, AK)
     d.n("an innocent !Join", '          BUCKET: !Join ["-", ["uploads", !Ref Stage]]\n')
+
+
+def lookalikes(doc):
+    """Issue 13, look-alikes: values of a key's shape that are no key (documentation examples
+    with another ending, marker words and masking runs inside a value, placeholders in words,
+    low-entropy ids), each where it would be reported if it were a key; and real-looking keys
+    beside them, some holding a short word by chance, that are still found."""
+    k = Keys(SEED + 15)
+
+    def inside(alphabet, n, word, at):
+        """n random characters with `word` written over them at `at`."""
+        r = k.s(alphabet, n)
+        return r[:at] + word + r[at + len(word):]
+
+    # Unit-test fixtures: derivatives of the documented examples, marker words, masking runs.
+    d = doc("srv/app/tests/test_upload.py")
+    d.t('"""Fixtures for the upload tests: none of these keys is real."""\n\n')
+    d.n("documented key id body with another ending",
+        f'DOC_KEY_ID = "AKIAIOSFODNN7{k.s(B32, 7)}"\n')
+    d.n("documented key id body with another ending, temporary prefix",
+        f'DOC_TEMP_KEY_ID = "ASIAIOSFODNN7{k.s(B32, 7)}"\n')
+    d.n("documented secret body with another ending",
+        f'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY{k.s(B64, 10)}"\n')
+    d.n("documented secret body (other) with another ending",
+        f'aws_secret_access_key = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvb{k.s(B64, 10)}"\n')
+    d.n("documented secret body cut short, another ending",
+        f'aws_secret_access_key = "wJalrXUtnFEMI/K7{k.s(B64, 24)}"\n')
+    for word, at in [("SAMPLE", 3), ("EXAMPLE", 9)]:
+        d.n(f"marker word {word} inside a key id",
+            f'KEY_ID_{word} = "AKIA{inside(B32, 16, word, at)}"\n')
+    for word, at in [("Sample", 1), ("example", 30)]:
+        d.n(f"marker word {word} inside a secret",
+            f'aws_secret_access_key = "{inside(B64, 40, word, at)}"\n')
+    d.n("masking run XXXXXX inside a key id",
+        f'KEY_ID_MASKED = "AKIA{inside(B32, 16, "XXXXXX", 6)}"\n')
+    for mask, at in [("xxxxxx", 20), ("000000", 33), ("XXXXXXXX", 0)]:
+        d.n(f"masking run {mask} inside a secret",
+            f'aws_secret_access_key = "{inside(B64, 40, mask, at)}"\n')
+    for ph in ["AKIATESTTESTTESTTEST", "AKIAFAKEKEYFAKEKEY23", "AKIADUMMYKEYFORTEST2"]:
+        d.n("short marker words among words and repeats", f'KEY_ID_FIXTURE = "{ph}"\n')
+    d.n("short marker word among words in a secret",
+        'aws_secret_access_key = "fakeSecretKeyForTesting1234567890abcdefg"\n')
+    d.t("\n# A real key pasted among the fixtures is still found.\n")
+    d.t('LEAKED_KEY_ID = "').p(k.key_id(), AK).t('"\n')
+    d.t('aws_secret_access_key = "').p(k.secret(), SK).t('"\n')
+    # Reported by design: a 4-letter marker or mask inside an otherwise random value, or the
+    # short documented stem J2E4, is as likely in a random key (TEST: 1 in 80,000 random ids;
+    # J2E4: 1 in a million), and a log of 100,000 fresh key ids holds only keys.
+    d.t("\n# Random-looking values holding a short marker: reported, as a random key may.\n")
+    for word, at in [("TEST", 0), ("FAKE", 5), ("XXXX", 6)]:
+        d.t(f'KEY_ID_{word} = "').p("AKIA" + inside(B32, 16, word, at), AK).t('"\n')
+    d.t('DOC_KEY_ID_2 = "').p("AKIAJ2E4" + k.s(B32, 12), AK).t('"\n')
+    for word, at in [("Test", 7), ("fake", 30), ("xxxx", 20), ("0000", 33)]:
+        d.t("aws_secret_access_key = \"").p(inside(B64, 40, word, at), SK).t('"\n')
+
+    # Placeholders written in words, and low-entropy ids, in a template and its README.
+    d = doc("srv/app/deploy/env.template")
+    d.t("# Copy to .env and fill in. Placeholders below are not keys.\n")
+    for ph in ["AKIAMYACCESSKEYIDHER", "AKIATESTKEYFORUNITST", "AKIAYOURACCESSKEYID2",
+               "AKIAPRODUCTIONKEY234", "AKIAKEYIDGOESHERE234"]:
+        d.n("key-id-shaped upper-case words after the prefix", f"AWS_ACCESS_KEY_ID={ph}\n")
+    for ph in ["AKIADEADBEEFDEADBEEF", "AKIAAAAABBBBBCCCCCDD", "AKIAABCDEFGHIJKLMNOP",
+               "AKIAQWERTYUIOPASDFGH", "AKIA2345ABCD2345ABCD"]:
+        d.n("low-entropy key id (repeats, sequences, keyboard rows)",
+            f"AWS_ACCESS_KEY_ID={ph}\n")
+    for ph in ["ThisIsMyAwsSecretKeyForTheProductionApp1",
+               "mySecretAccessKey+forTheStagingBucket/v2",
+               "ReplaceWithYourSecretAccessKeyHere123456",
+               "YOUR/SECRET/ACCESS/KEY/GOES/HERE/0000000"]:
+        d.n("secret placeholder written in words", f"AWS_SECRET_ACCESS_KEY={ph}\n")
+    for ph in ["abcdefghijklmnopqrstuvwxyz0123456789ABCD",
+               "Abc123Abc123Abc123Abc123Abc123Abc123Abc1"]:
+        d.n("low-entropy secret (sequence, repeats)", f"AWS_SECRET_ACCESS_KEY={ph}\n")
+
+    # Real-looking keys that hold a short word or a double letter by chance: still keys.
+    d = doc("srv/app/.env.staging")
+    d.t("APP_ENV=staging\nAWS_ACCESS_KEY_ID=").p("AKIA" + inside(B32, 16, "RED", 5), AK)
+    d.t("\nAWS_SECRET_ACCESS_KEY=").p(inside(B64, 40, "boat", 12), SK)
+    d.t("\nBACKUP_AWS_ACCESS_KEY_ID=").p("ASIA" + inside(B32, 16, "SUN", 9), AK)
+    d.t("\nBACKUP_AWS_SECRET_ACCESS_KEY=").p(inside(B64, 40, "Cold", 25), SK)
+    for _ in range(4):
+        d.t("\nAWS_ACCESS_KEY_ID=").p(k.key_id(), AK)
+        d.t("\nAWS_SECRET_ACCESS_KEY=").p(k.secret(), SK)
+    d.t("\n")
 
 
 def render(out_dir):

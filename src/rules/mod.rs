@@ -6,6 +6,8 @@ use serde::Deserialize;
 
 use crate::finding::Kind;
 
+mod lookalike;
+
 /// The rule file compiled into the binary.
 pub const BUILTIN_RULES: &str = include_str!("builtin.toml");
 
@@ -77,11 +79,18 @@ pub enum Filter {
     NotHex,
     /// Not a placeholder with few distinct characters after the prefix.
     NotRepetitive,
+    /// No marker word (`[ignore] markers`: `TEST`, `test`, `Test` …) and no masking run
+    /// (`[ignore] masks`: `XXXX` …) inside.
+    NotMarked,
+    /// Not describable in fewer than `[ignore] floor` of a random value's bits by words, runs,
+    /// sequences and repeats (placeholders in words, `DEADBEEF` patterns); see
+    /// [`IgnoreSpec::guessable`].
+    NotGuessable,
 }
 
 impl Filter {
-    /// Whether `value` passes this filter.
-    pub fn passes(self, value: &[u8]) -> bool {
+    /// Whether `value` passes this filter; the look-alike filters read their data in `ignore`.
+    pub fn passes(self, value: &[u8], ignore: &IgnoreSpec) -> bool {
         match self {
             Filter::CharClasses => {
                 value.iter().any(u8::is_ascii_uppercase)
@@ -97,6 +106,8 @@ impl Filter {
                 body.iter().for_each(|&b| seen[b as usize] = true);
                 seen.iter().filter(|s| **s).count() > 4
             }
+            Filter::NotMarked => !lookalike::marked(value, &ignore.markers, &ignore.masks),
+            Filter::NotGuessable => !ignore.guessable(value),
         }
     }
 }
@@ -227,6 +238,31 @@ pub struct IgnoreSpec {
     /// botocore and SDK documentation examples installed on many hosts).
     #[serde(default)]
     pub fingerprints: Vec<String>,
+    /// The key-id prefixes: a key id's body is what follows one (look-alike rules compare
+    /// bodies, so `ASIA…` derives from `AKIA…`).
+    #[serde(default)]
+    pub id_prefixes: Vec<String>,
+    /// How many leading characters of a documented example's stem make a value its
+    /// derivative (0: off); see `lookalike::derives_from`.
+    #[serde(default)]
+    pub derived_min: usize,
+    /// Marker words of filter `not_marked`, matched in upper, lower and capitalized form.
+    #[serde(default)]
+    pub markers: Vec<String>,
+    /// Masking runs of filter `not_marked`, matched as written.
+    #[serde(default)]
+    pub masks: Vec<String>,
+    /// Placeholder words of filter `not_guessable`, cheapest first (besides the embedded
+    /// dictionary).
+    #[serde(default)]
+    pub vocabulary: Vec<String>,
+    /// Filter `not_guessable` drops a value describable in less than this share of a random
+    /// value's bits (0: off).
+    #[serde(default)]
+    pub floor: f64,
+    /// `vocabulary` compiled, on first use.
+    #[serde(skip)]
+    lexicon: std::sync::OnceLock<lookalike::Lexicon>,
 }
 
 impl IgnoreSpec {
@@ -238,10 +274,25 @@ impl IgnoreSpec {
                 .contains
                 .iter()
                 .any(|c| memchr::memmem::find(value, c.as_bytes()).is_some())
+            || lookalike::derives_from(value, &self.values, &self.id_prefixes, self.derived_min)
             || (!self.fingerprints.is_empty()
                 && self
                     .fingerprints
                     .contains(&crate::finding::fingerprint(value)))
+    }
+
+    /// Whether a value's body (a key id without its prefix) can be described in less than
+    /// `floor` of the bits a random value of its length and alphabet takes: a placeholder in
+    /// words (`ThisIsMyAwsSecretKeyForTheProductionApp1`), upper-case words after a key-id
+    /// prefix (`AKIAMYACCESSKEYIDHER`) or a pattern (`AKIADEADBEEFDEADBEEF`). Values longer than
+    /// 64 characters (tokens) are not measured.
+    pub fn guessable(&self, value: &[u8]) -> bool {
+        self.floor > 0.0
+            && self
+                .lexicon
+                .get_or_init(|| lookalike::Lexicon::new(&self.vocabulary))
+                .ratio(lookalike::body(value, &self.id_prefixes))
+                .is_some_and(|r| r < self.floor)
     }
 }
 
@@ -270,7 +321,7 @@ impl Rule {
     /// Whether a candidate value (a maximal run of the rule's alphabet) is this rule's value.
     pub fn accepts(&self, value: &[u8], ignore: &IgnoreSpec) -> bool {
         self.full.is_match(value)
-            && self.spec.filters.iter().all(|f| f.passes(value))
+            && self.spec.filters.iter().all(|f| f.passes(value, ignore))
             && !ignore.ignores(value)
     }
 }
@@ -360,6 +411,12 @@ impl RuleSet {
             return Err(RulesError::Invalid {
                 id: format!("decoder {:?}", d.id),
                 message: "operators must be non-empty without blanks; lists need an opener".into(),
+            });
+        }
+        if !(0.0..=1.0).contains(&file.ignore.floor) {
+            return Err(RulesError::Invalid {
+                id: "[ignore]".into(),
+                message: format!("floor {} is not between 0 and 1", file.ignore.floor),
             });
         }
         Ok(RuleSet {

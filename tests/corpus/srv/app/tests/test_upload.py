@@ -1,0 +1,33 @@
+"""Fixtures for the upload tests: none of these keys is real."""
+
+DOC_KEY_ID = "AKIAIOSFODNN7AEYTWTV"
+DOC_TEMP_KEY_ID = "ASIAIOSFODNN7ARUZHKT"
+aws_secret_access_key = "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"
+aws_secret_access_key = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbiszoHBOvLx"
+aws_secret_access_key = "wJalrXUtnFEMI/K72uSZ6d876TlN8GWXODIt2v/E"
+KEY_ID_SAMPLE = "AKIAXO2SAMPLEBFMSZSW"
+KEY_ID_EXAMPLE = "AKIAK3E73IP7VEXAMPLE"
+aws_secret_access_key = "mSampleMEzmVj6TvIHuG9509D2gwGO2xjfhS9Ly+"
+aws_secret_access_key = "XX3yQlOq6lVLn37/71HovuQS63U/fVexampleO5l"
+KEY_ID_MASKED = "AKIAEX5JMKXXXXXX34XB"
+aws_secret_access_key = "iQo86Tc1+eyXtQIpGonkxxxxxx+whuTVmcm429tl"
+aws_secret_access_key = "jwLUXfeamSRPsOFoNXiSioop77spSkZXs000000a"
+aws_secret_access_key = "XXXXXXXXlV5UxmmC8in+vlt8T2tD8/0uyV1LU0yM"
+KEY_ID_FIXTURE = "AKIATESTTESTTESTTEST"
+KEY_ID_FIXTURE = "AKIAFAKEKEYFAKEKEY23"
+KEY_ID_FIXTURE = "AKIADUMMYKEYFORTEST2"
+aws_secret_access_key = "fakeSecretKeyForTesting1234567890abcdefg"
+
+# A real key pasted among the fixtures is still found.
+LEAKED_KEY_ID = "AKIALR26OBBYMJAEN2CE"
+aws_secret_access_key = "7CCW8fqHxxdhIrlvNpZPzyyeVTf5vjsDQV2FsrQr"
+
+# Random-looking values holding a short marker: reported, as a random key may.
+KEY_ID_TEST = "AKIATESTLFVWXXMAQZMI"
+KEY_ID_FAKE = "AKIAOVSVEFAKEMR6KL36"
+KEY_ID_XXXX = "AKIAT4EIHBXXXXQBVWWK"
+DOC_KEY_ID_2 = "AKIAJ2E4MP3DKCWOQOMG"
+aws_secret_access_key = "AW2g3btTestf5wmVGLP6UlncX1yIgv+7JqSaIqBq"
+aws_secret_access_key = "xfAtvw5/grLSOzE5AcDoxK+AhFmw6rfakeYndI8Q"
+aws_secret_access_key = "aRKg6TutQL44PDLbmVUzxxxxUKmVlC4L85Kr09Xa"
+aws_secret_access_key = "wYjMSaJNTZKfiAFgYwSDfDbfLlkoRzx7p0000uQd"
