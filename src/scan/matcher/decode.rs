@@ -177,8 +177,10 @@ impl Matcher {
     }
 }
 
-/// The decoders' prefilter patterns: the base64 forms of `base64_keywords` and the escape
-/// and JWT triggers as they are, each with its [`Target`].
+/// The decoders' prefilter patterns, each with its [`Target`]: the base64 forms of
+/// `base64_keywords` at the three alignments, the escape and JWT triggers as they are, and
+/// each JWT trigger's base64 form at alignment 0 only (a JWT that is a whole base64 value, as
+/// a Kubernetes Secret holds it: its run is decoded, and the JWT in it is decoded in turn).
 pub(super) fn patterns(
     base64_keywords: &[String],
     escape_triggers: &[String],
@@ -202,5 +204,40 @@ pub(super) fn patterns(
             .iter()
             .map(|t| (t.as_bytes().to_vec(), Target::Jwt)),
     );
+    for t in jwt_triggers {
+        let at_start = base64::literals(t.as_bytes()).into_iter();
+        out.extend(
+            at_start
+                .filter(|&(_, lead)| lead == 0)
+                .map(|(lit, _)| (lit, Target::Base64(0))),
+        );
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The prefilter stays within Teddy's slim mode (at most 32 patterns) with a 4-byte
+    /// fingerprint (no pattern shorter than 4 bytes): see the budget in `builtin.toml`.
+    #[test]
+    fn prefilter_budget() {
+        let m = Matcher::builtin().unwrap();
+        assert!(
+            m.ac.patterns_len() <= 32,
+            "{} patterns",
+            m.ac.patterns_len()
+        );
+        assert!(m.ac.min_pattern_len() >= 4, "{}", m.ac.min_pattern_len());
+    }
+
+    #[test]
+    fn jwt_triggers_add_their_start_in_base64() {
+        let jwt = ["eyJhbGci".to_string()];
+        let got = patterns(&[], &[], &jwt);
+        let lits: Vec<&[u8]> = got.iter().map(|(l, _)| l.as_slice()).collect();
+        assert_eq!(lits, [&b"eyJhbGci"[..], b"ZXlKaGJHY2"]);
+        assert!(matches!(got[1].1, Target::Base64(0)));
+    }
 }
