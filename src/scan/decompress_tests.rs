@@ -51,7 +51,12 @@ fn read(file: &[u8], limits: Limits) -> (Seen, Decoded) {
     let first = reader
         .read(&mut src, &matcher, bounds, sniff, &mut got)
         .unwrap();
-    let d = read_through(&mut src, first, Some(limits), |r, sniff| {
+    let taken = reader.take_head();
+    let head = Head {
+        bytes: taken.bytes(),
+        whole: taken.bytes().len() == file.len(),
+    };
+    let d = read_through(&mut src, first, head, Some(limits), |r, sniff| {
         reader.read(r, &matcher, (u64::MAX, None), sniff, &mut got)
     })
     .unwrap();
