@@ -17,7 +17,8 @@
 //!   decompression bomb ends as [`Stop::Bomb`] after at most that much work, never a hang or an
 //!   OOM. What was decoded up to there is scanned.
 //! - Damage: a truncated or corrupt stream ends as [`Stop::Damaged`]; what was decoded before
-//!   the damage is scanned.
+//!   the damage is scanned, but for at most its last [`DAMAGE_LOSS`] bytes (the decoder's
+//!   error replaces the output of the read that met the damage).
 //! - Nesting: at most [`MAX_LAYERS`] layers (a `.gz` inside a `.gz`); a third is scanned as
 //!   the bytes it is.
 //!
@@ -39,6 +40,9 @@ pub(super) const MAX_LAYERS: usize = 2;
 pub(super) const MAX_WINDOW: u64 = 16 << 20;
 /// Input buffer of each decoder.
 const BUF: usize = 64 << 10;
+/// The most decoded bytes one read of a decoder asks for: on damage, what that read decoded
+/// is lost (the decoder returns its error instead), the rest was scanned.
+const DAMAGE_LOSS: usize = 32 << 10;
 /// Decoded bytes of a layer before the expansion ratio is checked: the first blocks of a
 /// stream may expand far more than the whole.
 pub(super) const RATIO_FLOOR: u64 = 4 << 20;
@@ -344,8 +348,10 @@ impl Read for Guard<'_> {
             return Ok(0);
         }
         let room = self.limits.max_size.saturating_sub(self.decoded);
-        // At the cap, one byte more tells a stream that ends there from a bomb.
-        let want = buf.len().min(room.max(1).try_into().unwrap_or(usize::MAX));
+        // At the cap, one byte more tells a stream that ends there from a bomb. A decoder
+        // that meets damage returns an error, not the bytes it decoded in that call: a
+        // call asks for at most DAMAGE_LOSS bytes, so no more than that is lost before it.
+        let want = (buf.len().min(DAMAGE_LOSS)).min(room.max(1).try_into().unwrap_or(usize::MAX));
         let n = loop {
             match self.inner.read(&mut buf[..want]) {
                 Ok(n) => break n,

@@ -23,6 +23,8 @@ const MAX_JWT_HEADER: usize = 1024;
 /// The longest line reach decoded for escapes, either side of its trigger: longer (minified)
 /// lines are not decoded.
 const MAX_LINE: usize = 8 * 1024;
+/// The granularity of [`Decoding::escape_near`].
+const ESCAPE_BLOCK: usize = 4 * 1024;
 
 /// What a prefilter pattern stands for.
 #[derive(Debug, Clone, Copy)]
@@ -38,13 +40,15 @@ pub(super) enum Target {
 }
 
 /// The decoders' state over one haystack: the last base64 run seen (with its elements and the
-/// alignments decoded) and the last line decoded for escapes.
+/// alignments decoded), the last line decoded for escapes, and which blocks of the haystack
+/// hold an escape at all (found on the first keyword hit).
 pub(super) struct Decoding {
     run: Option<Run>,
     elements: Vec<(u8, usize)>,
     phases_done: u8,
     lines: ByteWindow,
     last_line: Option<usize>,
+    escape_blocks: Option<Vec<bool>>,
 }
 
 impl Decoding {
@@ -55,7 +59,23 @@ impl Decoding {
             phases_done: 0,
             lines: ByteWindow::new(b'\n'),
             last_line: None,
+            escape_blocks: None,
         }
+    }
+
+    /// Whether an escape starts within [`MAX_LINE`] bytes of `at`, or maybe does (a block
+    /// that holds one anywhere counts): when not, the line around `at` has none, and the
+    /// common case (a keyword on a line without escapes) costs one lookup instead of a walk
+    /// over the line. The haystack is read once for all its keywords.
+    fn escape_near(&mut self, pass: &Pass<'_>, at: usize) -> bool {
+        let hay = pass.hay;
+        let blocks = self.escape_blocks.get_or_insert_with(|| {
+            pass.spend(hay.len());
+            escape::blocks(hay, ESCAPE_BLOCK)
+        });
+        let first = at.saturating_sub(MAX_LINE) / ESCAPE_BLOCK;
+        let last = ((at + MAX_LINE) / ESCAPE_BLOCK).min(blocks.len().saturating_sub(1));
+        blocks.get(first..=last).is_some_and(|b| b.contains(&true))
     }
 }
 
@@ -122,7 +142,7 @@ impl Matcher {
         at: usize,
         out: &mut Vec<RawMatch>,
     ) {
-        if pass.depth >= MAX_DEPTH {
+        if pass.depth >= MAX_DEPTH || !dec.escape_near(pass, at) {
             return;
         }
         let hay = pass.hay;
