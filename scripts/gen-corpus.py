@@ -776,6 +776,7 @@ def build(k):
     paired(doc)
     split(Keys(SEED + 13), doc)
     lookalikes(doc)
+    decoding_gaps(doc)
     return docs
 
 
@@ -862,8 +863,8 @@ def encoded(k, doc):
     kid = k.key_id()
     payload = json.dumps({"sub": "backup", "aws_access_key_id": kid})
     jwt = hdr + "." + b64(payload, url=True) + sig
-    d.n("FIXME: a JWT in a base64 value: no prefilter literal announces it (the budget)",
-        "jwt_b64: " + b64(jwt) + "\n")
+    d.t("jwt_b64: ").pe(b64(jwt), [(b64_pos(len(hdr) + 1 + b64_at(payload, kid)), kid, AK)],
+                        B + B).t("\n")
     d.n("a JWT without keys", "Authorization: Bearer " + hdr + "." + b64(json.dumps(
         {"sub": "1234567890", "name": "John Doe", "iat": 1516239022}), url=True) + sig + "\n")
 
@@ -877,8 +878,8 @@ def encoded(k, doc):
     kid = k.key_id()
     d.t("<p>AWS secret for ").pe("&#65;&#x4B;" + kid[2:], [(0, kid, AK)], ["html-entity"])
     d.t(" below</p>\n")
-    d.n("FIXME: an id escaped from its first character, not as \\u0041, without a rule keyword"
-        " on its line", "<p>key: &#65;&#x4B;" + k.key_id()[2:] + "</p>\n")
+    kid = k.key_id()
+    d.t("<p>key: ").pe("&#65;&#x4B;" + kid[2:], [(0, kid, AK)], ["html-entity"]).t("</p>\n")
     sk = k.secret_with_escapable()
     dbl = sk.replace("+", "&amp;#43;")
     d.t("<meta name=\"cfg\" content=\"aws_secret_access_key=&amp;quot;")
@@ -893,8 +894,8 @@ def encoded(k, doc):
     kid = k.key_id("ASIA")
     d.t("const t=`").pe("\\u0041\\u{53}" + kid[2:], [(0, kid, AK)], ["json-escape", "js-escape"])
     d.t("`;\n")
-    d.n("FIXME: an id escaped from its first character, not as \\u0041, without a rule keyword"
-        " on its line", "var k=\"\\x41\\x4b" + k.key_id()[2:] + "\";\n")
+    kid = k.key_id()
+    d.t("var k=\"").pe("\\x41\\x4b" + kid[2:], [(0, kid, AK)], ["js-escape"]).t("\";\n")
     d.n("escapes of innocent text", "var s=\"\\x48\\x65llo \\u{1F600} \\u00e9\";\n")
 
     d = doc("srv/app/data/export.json")
@@ -1252,6 +1253,58 @@ def lookalikes(doc):
         d.t("\nAWS_ACCESS_KEY_ID=").p(k.key_id(), AK)
         d.t("\nAWS_SECRET_ACCESS_KEY=").p(k.secret(), SK)
     d.t("\n")
+def decoding_gaps(doc):
+    """Issue 13, the remaining decoding gaps: a JWT inside base64 (two decodings), ABIA and ACCA
+    key ids in base64, key ids escaped from their first character as `\\x41`, `&#65;` on lines
+    without a rule keyword; look-alikes of each; and the spellings left unannounced (the
+    prefilter budget, `builtin.toml`), which are known misses."""
+    k = Keys(SEED + 16)
+    B = ["base64"]
+    hdr = b64('{"alg":"RS256","kid":"ci","typ":"JWT"}', url=True)
+
+    # Kubernetes Secrets: a JWT whose payload holds a key id, an STS bearer-token id (ABIA),
+    # and a JWT without keys (a service-account token).
+    d = doc("srv/k8s/ci-runner-token.yaml")
+    kid = k.key_id("ASIA")
+    payload = json.dumps({"iss": "ci", "sub": "runner", "aws_access_key_id": kid})
+    jwt = hdr + "." + b64(payload, url=True) + "." + k.b64url(86)
+    d.t("apiVersion: v1\nkind: Secret\nmetadata:\n  name: ci-runner\ndata:\n  token: ")
+    d.pe(b64(jwt), [(b64_pos(len(hdr) + 1 + b64_at(payload, kid)), kid, AK)], B + B)
+    kid = k.key_id("ABIA")
+    d.t("\n  bearer-key-id: ").pe(b64(kid), [(0, kid, AK)], B).t("\n")
+    sa = hdr + "." + b64(json.dumps({"iss": "kubernetes/serviceaccount",
+                                     "sub": "system:serviceaccount:ci:runner"}), url=True)
+    d.n("a service-account JWT without keys, in base64",
+        "  sa-token: " + b64(sa + "." + k.b64url(86)) + "\n")
+    d.n("base64 of a documentation-style ABIA id", "  example: " + b64("ABIAIOSFODNN7EXAMPLE") + "\n")
+
+    # A credentials file with a context-specific (ACCA) key id, base64 in a gzip backup.
+    d = doc("var/backups/ctx-credentials.conf.gz", compress=["gzip"])
+    kid, sk = k.key_id("ACCA"), k.secret()
+    creds = f"[ctx]\naws_access_key_id = {kid}\naws_secret_access_key = {sk}\n"
+    d.t("# restored by ops\nprofile_blob=")
+    d.pe(b64(creds), [(b64_at(creds, kid), kid, AK), (b64_at(creds, sk), sk, SK)], B).t("\n")
+
+    # Obfuscated front-end code: key ids escaped from their first character, no rule keyword.
+    d = doc("var/www/html/static/obf.js")
+    kid = k.key_id()
+    esc = "".join(f"\\x{ord(c):02x}" for c in kid[:4])
+    d.t("var _0x1a=[\"").pe(esc + kid[4:], [(0, kid, AK)], ["js-escape"]).t("\"];\n")
+    kid = k.key_id("ASIA")
+    d.t("var _0x2b='").pe("\\x41" + kid[1:], [(0, kid, AK)], ["js-escape"]).t("';\n")
+    d.n("escapes of innocent text behind the new trigger", 'var h="\\x41\\x42\\x43\\x44";\n')
+    kid = k.key_id()
+    d.n("FIXME (a known miss), not announced: \\u{41} (the prefilter budget), no rule keyword on the line",
+        "var _0x3c='\\u{41}" + kid[1:] + "';\n")
+    d = doc("var/www/html/contact.html")
+    kid = k.key_id()
+    ent = "".join(f"&#{ord(c)};" for c in kid[:4])
+    d.t("<html><body>\n<p>id: ").pe(ent + kid[4:], [(0, kid, AK)], ["html-entity"]).t("</p>\n")
+    d.n("entities of innocent text behind the new trigger", "<p>&#65;&#66;&#67; corp.</p>\n")
+    kid = k.key_id()
+    d.n("FIXME (a known miss), not announced: &#x41; (the prefilter budget), no rule keyword on the line",
+        "<p>&#x41;&#x4b;" + kid[2:] + "</p>\n")
+    d.t("</body></html>\n")
 
 
 def render(out_dir):

@@ -3,9 +3,11 @@
 //! decoder, so that a key inside is found as in plain text.
 //!
 //! The reader sniffs the magic in the first chunk it reads anyway (no extra syscall for the
-//! uncompressed majority); the worker then reads the file again through the chain built here.
-//! Every decoder is pure Rust (flate2's miniz_oxide backend, ruzstd, lzma-rust2): the static
-//! musl and aarch64 builds need no C toolchain for them.
+//! uncompressed majority) and hands that chunk over ([`Head`]): the chain built here decodes
+//! it in place and reads the file on only past it, so a small compressed file (a rotated log)
+//! is read from disk once and its compressed bytes are never copied. Every decoder is pure
+//! Rust (flate2's zlib-rs backend, ruzstd, lzma-rust2): the static musl and aarch64 builds
+//! need no C toolchain for them.
 //!
 //! Guarantees, per file:
 //! - Memory: a decoder holds its window (gzip 32 KiB; zstd and xz at most [`MAX_WINDOW`],
@@ -15,7 +17,8 @@
 //!   decompression bomb ends as [`Stop::Bomb`] after at most that much work, never a hang or an
 //!   OOM. What was decoded up to there is scanned.
 //! - Damage: a truncated or corrupt stream ends as [`Stop::Damaged`]; what was decoded before
-//!   the damage is scanned.
+//!   the damage is scanned, but for at most its last [`DAMAGE_LOSS`] bytes (the decoder's
+//!   error replaces the output of the read that met the damage).
 //! - Nesting: at most [`MAX_LAYERS`] layers (a `.gz` inside a `.gz`); a third is scanned as
 //!   the bytes it is.
 //!
@@ -23,7 +26,7 @@
 //! headers included, and its line numbers count within that stream.
 
 use std::cell::{Cell, RefCell};
-use std::io::{self, BufRead, BufReader, Read, Seek};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::rc::Rc;
 
 use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
@@ -37,6 +40,9 @@ pub(super) const MAX_LAYERS: usize = 2;
 pub(super) const MAX_WINDOW: u64 = 16 << 20;
 /// Input buffer of each decoder.
 const BUF: usize = 64 << 10;
+/// The most decoded bytes one read of a decoder asks for: on damage, what that read decoded
+/// is lost (the decoder returns its error instead), the rest was scanned.
+const DAMAGE_LOSS: usize = 32 << 10;
 /// Decoded bytes of a layer before the expansion ratio is checked: the first blocks of a
 /// stream may expand far more than the whole.
 pub(super) const RATIO_FLOOR: u64 = 4 << 20;
@@ -126,10 +132,21 @@ pub(super) struct Decoded {
     pub(super) stop: Option<Stop>,
 }
 
+/// The bytes a source's first read holds (from its start), handed from the reader to the
+/// decoders so that they are not read again.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Head<'h> {
+    /// The source's first bytes.
+    pub(super) bytes: &'h [u8],
+    /// Whether they are all of it (the source is not read again at all).
+    pub(super) whole: bool,
+}
+
 /// Reads `src` again, from its start, through what its first read announced (`first`): a
 /// UTF-16 decoder or decompressors (with `limits`; `None`: compressed streams are not sniffed
-/// for). `scan` reads one stream through the chunked reader, sniffing for what it is told, and
-/// says how it ended; each sniffed layer costs one more `scan` of the first chunk.
+/// for). The first read's bytes come from `head`, the rest from `src` past them. `scan` reads
+/// one stream through the chunked reader, sniffing for what it is told, and says how it ended;
+/// each sniffed layer costs one more `scan` of the first chunk.
 ///
 /// A stream whose magic bytes lead to nothing decodable (damaged before its first decoded
 /// byte: a file that only starts like gzip, a zstd window over [`MAX_WINDOW`]) is scanned as
@@ -137,6 +154,7 @@ pub(super) struct Decoded {
 pub(super) fn read_through<S: Read + Seek>(
     src: &mut S,
     first: ReadEnd,
+    head: Head<'_>,
     limits: Option<Limits>,
     mut scan: impl FnMut(&mut dyn Read, Sniff) -> io::Result<ReadEnd>,
 ) -> io::Result<Decoded> {
@@ -165,8 +183,13 @@ pub(super) fn read_through<S: Read + Seek>(
                 }
             },
         }
-        src.rewind()?;
-        let mut chain = Chain::new(&mut *src, &d.layers, caps);
+        let rest: Box<dyn BufRead + '_> = if head.whole {
+            Box::new(io::empty())
+        } else {
+            src.seek(SeekFrom::Start(head.bytes.len() as u64))?;
+            Box::new(BufReader::with_capacity(BUF, &mut *src))
+        };
+        let mut chain = Chain::new(head.bytes.chain(rest), &d.layers, caps);
         end = if d.utf16 {
             let mut text = encoding_rs_io::DecodeReaderBytesBuilder::new()
                 .bom_sniffing(true)
@@ -197,21 +220,32 @@ pub(super) struct Chain<'f> {
 }
 
 impl<'f> Chain<'f> {
-    /// Decoders for `layers` (outermost first) over `src`, read from its current position.
-    pub(super) fn new(src: impl Read + 'f, layers: &[Encoding], limits: Limits) -> Chain<'f> {
+    /// Decoders for `layers` (outermost first) over `src`, read from its current position:
+    /// the outermost reads `src`'s buffer as it is, each inner one a [`BUF`] buffer of the
+    /// layer outside it.
+    pub(super) fn new(src: impl BufRead + 'f, layers: &[Encoding], limits: Limits) -> Chain<'f> {
         let progress = Rc::new(Progress::default());
-        let mut reader: Box<dyn Read + 'f> = Box::new(Counting {
+        let counted: Box<dyn BufRead + 'f> = Box::new(Counting {
             inner: src,
             progress: Rc::clone(&progress),
         });
+        let mut input = Some(counted);
+        let mut reader: Box<dyn Read + 'f> = Box::new(io::empty());
         for &encoding in layers {
+            let buffered = match input.take() {
+                Some(outermost) => outermost,
+                None => Box::new(BufReader::with_capacity(BUF, reader)),
+            };
             reader = Box::new(Guard {
-                inner: decoder(encoding, reader),
+                inner: decoder(encoding, buffered),
                 encoding,
                 limits,
                 decoded: 0,
                 progress: Rc::clone(&progress),
             });
+        }
+        if let Some(plain) = input {
+            reader = plain;
         }
         Chain { reader, progress }
     }
@@ -227,9 +261,8 @@ impl<'f> Chain<'f> {
     }
 }
 
-/// A streaming decoder of `encoding` over `inner`.
-fn decoder<'f>(encoding: Encoding, inner: Box<dyn Read + 'f>) -> Box<dyn Read + 'f> {
-    let buffered = BufReader::with_capacity(BUF, inner);
+/// A streaming decoder of `encoding` over `buffered`.
+fn decoder<'f>(encoding: Encoding, buffered: Box<dyn BufRead + 'f>) -> Box<dyn Read + 'f> {
     match encoding {
         Encoding::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
         Encoding::Zstd => Box::new(ZstdFrames::new(buffered)),
@@ -256,12 +289,30 @@ struct Counting<R> {
     progress: Rc<Progress>,
 }
 
+impl<R> Counting<R> {
+    fn count(&self, n: usize) {
+        let p = &self.progress.disk;
+        p.set(p.get() + n as u64);
+    }
+}
+
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let p = &self.progress.disk;
-        p.set(p.get() + n as u64);
+        self.count(n);
         Ok(n)
+    }
+}
+
+/// Bytes are counted as the decoder consumes them from the buffer.
+impl<R: BufRead> BufRead for Counting<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.count(n);
+        self.inner.consume(n);
     }
 }
 
@@ -298,8 +349,10 @@ impl Read for Guard<'_> {
             return Ok(0);
         }
         let room = self.limits.max_size.saturating_sub(self.decoded);
-        // At the cap, one byte more tells a stream that ends there from a bomb.
-        let want = buf.len().min(room.max(1).try_into().unwrap_or(usize::MAX));
+        // At the cap, one byte more tells a stream that ends there from a bomb. A decoder
+        // that meets damage returns an error, not the bytes it decoded in that call: a
+        // call asks for at most DAMAGE_LOSS bytes, so no more than that is lost before it.
+        let want = (buf.len().min(DAMAGE_LOSS)).min(room.max(1).try_into().unwrap_or(usize::MAX));
         let n = loop {
             match self.inner.read(&mut buf[..want]) {
                 Ok(n) => break n,

@@ -51,7 +51,12 @@ fn read(file: &[u8], limits: Limits) -> (Seen, Decoded) {
     let first = reader
         .read(&mut src, &matcher, bounds, sniff, &mut got)
         .unwrap();
-    let d = read_through(&mut src, first, Some(limits), |r, sniff| {
+    let taken = reader.take_head();
+    let head = Head {
+        bytes: taken.bytes(),
+        whole: taken.bytes().len() == file.len(),
+    };
+    let d = read_through(&mut src, first, head, Some(limits), |r, sniff| {
         reader.read(r, &matcher, (u64::MAX, None), sniff, &mut got)
     })
     .unwrap();
@@ -311,4 +316,44 @@ fn a_zstd_window_over_the_limit_is_refused_before_allocation() {
         reason.starts_with("zstd stream truncated or corrupt after 0"),
         "{reason}"
     );
+}
+
+/// The first read's bytes are decoded where they lie: a head holding the whole file reads
+/// nothing more from the source (here zeros, which would decode to nothing), and a partial
+/// head is continued from the source just past it.
+#[test]
+fn the_first_chunk_is_decoded_in_place_and_the_file_read_on_past_it() {
+    let (text, want) = straddling();
+    let want: Vec<(u64, u64)> = want.into_iter().map(|(l, c, _)| (l, c)).collect();
+    let file = gzip(&text);
+    let matcher = Matcher::builtin().unwrap();
+    for (head_len, source) in [
+        (file.len(), vec![0u8; file.len()]),
+        (file.len() / 2, file.clone()),
+        (10, file.clone()),
+    ] {
+        let head = Head {
+            bytes: &file[..head_len],
+            whole: head_len == file.len(),
+        };
+        let mut reader = ChunkReader::with_chunk(SMALL);
+        let mut got = Got::default();
+        let first = ReadEnd::Compressed(Encoding::Gzip);
+        let d = read_through(
+            &mut Cursor::new(source),
+            first,
+            head,
+            Some(Limits::DEFAULT),
+            |r, s| reader.read(r, &matcher, (u64::MAX, None), s, &mut got),
+        )
+        .unwrap();
+        assert_eq!(
+            (d.layers, d.stop),
+            (vec![Encoding::Gzip], None),
+            "head {head_len}"
+        );
+        assert_eq!(got.bytes, text.len() as u64, "head {head_len}");
+        let places: Vec<(u64, u64)> = got.found.iter().map(|(p, _)| (p.line, p.column)).collect();
+        assert_eq!(places, want, "head {head_len}");
+    }
 }

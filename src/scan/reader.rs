@@ -71,6 +71,12 @@ pub(super) struct ChunkReader {
     /// files to cross a border.
     chunk: usize,
     buf: Vec<u8>,
+    /// A second buffer of the same size, swapped with `buf` when a read's first chunk is
+    /// handed to the decoders ([`ChunkReader::take_head`]): allocated on the first compressed
+    /// or UTF-16 source, then reused.
+    spare: Vec<u8>,
+    /// Bytes of `buf` that the last read sniffed and gave back.
+    sniffed: usize,
     matches: Vec<RawMatch>,
 }
 
@@ -79,8 +85,25 @@ impl Default for ChunkReader {
         ChunkReader {
             chunk: CHUNK,
             buf: Vec::new(),
+            spare: Vec::new(),
+            sniffed: 0,
             matches: Vec::new(),
         }
+    }
+}
+
+/// A read's first chunk, taken from the reader ([`ChunkReader::take_head`]) and given back
+/// ([`ChunkReader::give_back`]).
+#[derive(Debug)]
+pub(super) struct TakenHead {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl TakenHead {
+    /// The source's first bytes, as the sniffing read left them.
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 }
 
@@ -138,6 +161,7 @@ impl ChunkReader {
             if w.base == 0 {
                 if let Some(end) = sniffed(&self.buf[..w.filled], sniff) {
                     sink.unread(w.total);
+                    self.sniffed = w.filled;
                     return Ok(end);
                 }
             }
@@ -148,6 +172,21 @@ impl ChunkReader {
             }
             self.slide(&mut w, fresh_to);
         }
+    }
+
+    /// The first chunk of the source whose read just returned [`ReadEnd::Utf16Bom`] or
+    /// [`ReadEnd::Compressed`], for the decoders to start from (it is not read again): the
+    /// reader goes on with its spare buffer. No copy: the two buffers are swapped.
+    pub(super) fn take_head(&mut self) -> TakenHead {
+        let mut buf = std::mem::take(&mut self.spare);
+        std::mem::swap(&mut buf, &mut self.buf);
+        let len = std::mem::take(&mut self.sniffed).min(buf.len());
+        TakenHead { buf, len }
+    }
+
+    /// Takes back a buffer that [`ChunkReader::take_head`] gave out, as the spare.
+    pub(super) fn give_back(&mut self, head: TakenHead) {
+        self.spare = head.buf;
     }
 
     /// Reads until the buffer is full; `true` at the end of the source: EOF, `limit`, the
@@ -310,7 +349,12 @@ pub fn read_decoded(matcher: &Matcher, bytes: &[u8], limits: decompress::Limits)
     // Reading from memory cannot fail; the decoders' errors end their streams.
     let first =
         (reader.read(&mut src, matcher, bounds, sniff, &mut sink)).unwrap_or(ReadEnd::Scanned);
-    let decoded = decompress::read_through(&mut src, first, Some(limits), |r, sniff| {
+    let taken = reader.take_head();
+    let head = decompress::Head {
+        bytes: taken.bytes(),
+        whole: taken.bytes().len() == bytes.len(),
+    };
+    let decoded = decompress::read_through(&mut src, first, head, Some(limits), |r, sniff| {
         sink.0.clear();
         reader.read(r, matcher, (u64::MAX, None), sniff, &mut sink)
     });

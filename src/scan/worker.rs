@@ -323,9 +323,16 @@ impl<'a> Worker<'a> {
         if end == ReadEnd::Scanned {
             return Ok(());
         }
-        let decoded = decompress::read_through(&mut *file, end, limits, |r, sniff| {
+        let taken = self.reader.take_head();
+        let head = decompress::Head {
+            bytes: taken.bytes(),
+            whole: len > 0 && taken.bytes().len() as u64 >= len,
+        };
+        let decoded = decompress::read_through(&mut *file, end, head, limits, |r, sniff| {
             self.read_with(r, ctx, (u64::MAX, None), sniff)
-        })?;
+        });
+        self.reader.give_back(taken);
+        let decoded = decoded?;
         if !decoded.layers.is_empty() {
             // Outermost first: a base64 blob in a gzip file is `["gzip", "base64"]`.
             for f in &mut self.findings[first..] {

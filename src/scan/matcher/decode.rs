@@ -23,6 +23,8 @@ const MAX_JWT_HEADER: usize = 1024;
 /// The longest line reach decoded for escapes, either side of its trigger: longer (minified)
 /// lines are not decoded.
 const MAX_LINE: usize = 8 * 1024;
+/// The granularity of [`Decoding::escape_near`].
+const ESCAPE_BLOCK: usize = 4 * 1024;
 
 /// What a prefilter pattern stands for.
 #[derive(Debug, Clone, Copy)]
@@ -38,13 +40,15 @@ pub(super) enum Target {
 }
 
 /// The decoders' state over one haystack: the last base64 run seen (with its elements and the
-/// alignments decoded) and the last line decoded for escapes.
+/// alignments decoded), the last line decoded for escapes, and which blocks of the haystack
+/// hold an escape at all (found on the first keyword hit).
 pub(super) struct Decoding {
     run: Option<Run>,
     elements: Vec<(u8, usize)>,
     phases_done: u8,
     lines: ByteWindow,
     last_line: Option<usize>,
+    escape_blocks: Option<Vec<bool>>,
 }
 
 impl Decoding {
@@ -55,7 +59,23 @@ impl Decoding {
             phases_done: 0,
             lines: ByteWindow::new(b'\n'),
             last_line: None,
+            escape_blocks: None,
         }
+    }
+
+    /// Whether an escape starts within [`MAX_LINE`] bytes of `at`, or maybe does (a block
+    /// that holds one anywhere counts): when not, the line around `at` has none, and the
+    /// common case (a keyword on a line without escapes) costs one lookup instead of a walk
+    /// over the line. The haystack is read once for all its keywords.
+    fn escape_near(&mut self, pass: &Pass<'_>, at: usize) -> bool {
+        let hay = pass.hay;
+        let blocks = self.escape_blocks.get_or_insert_with(|| {
+            pass.spend(hay.len());
+            escape::blocks(hay, ESCAPE_BLOCK)
+        });
+        let first = at.saturating_sub(MAX_LINE) / ESCAPE_BLOCK;
+        let last = ((at + MAX_LINE) / ESCAPE_BLOCK).min(blocks.len().saturating_sub(1));
+        blocks.get(first..=last).is_some_and(|b| b.contains(&true))
     }
 }
 
@@ -122,7 +142,7 @@ impl Matcher {
         at: usize,
         out: &mut Vec<RawMatch>,
     ) {
-        if pass.depth >= MAX_DEPTH {
+        if pass.depth >= MAX_DEPTH || !dec.escape_near(pass, at) {
             return;
         }
         let hay = pass.hay;
@@ -177,8 +197,10 @@ impl Matcher {
     }
 }
 
-/// The decoders' prefilter patterns: the base64 forms of `base64_keywords` and the escape
-/// and JWT triggers as they are, each with its [`Target`].
+/// The decoders' prefilter patterns, each with its [`Target`]: the base64 forms of
+/// `base64_keywords` at the three alignments, the escape and JWT triggers as they are, and
+/// each JWT trigger's base64 form at alignment 0 only (a JWT that is a whole base64 value, as
+/// a Kubernetes Secret holds it: its run is decoded, and the JWT in it is decoded in turn).
 pub(super) fn patterns(
     base64_keywords: &[String],
     escape_triggers: &[String],
@@ -202,5 +224,40 @@ pub(super) fn patterns(
             .iter()
             .map(|t| (t.as_bytes().to_vec(), Target::Jwt)),
     );
+    for t in jwt_triggers {
+        let at_start = base64::literals(t.as_bytes()).into_iter();
+        out.extend(
+            at_start
+                .filter(|&(_, lead)| lead == 0)
+                .map(|(lit, _)| (lit, Target::Base64(0))),
+        );
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The prefilter stays within Teddy's slim mode (at most 32 patterns) with a 4-byte
+    /// fingerprint (no pattern shorter than 4 bytes): see the budget in `builtin.toml`.
+    #[test]
+    fn prefilter_budget() {
+        let m = Matcher::builtin().unwrap();
+        assert!(
+            m.ac.patterns_len() <= 32,
+            "{} patterns",
+            m.ac.patterns_len()
+        );
+        assert!(m.ac.min_pattern_len() >= 4, "{}", m.ac.min_pattern_len());
+    }
+
+    #[test]
+    fn jwt_triggers_add_their_start_in_base64() {
+        let jwt = ["eyJhbGci".to_string()];
+        let got = patterns(&[], &[], &jwt);
+        let lits: Vec<&[u8]> = got.iter().map(|(l, _)| l.as_slice()).collect();
+        assert_eq!(lits, [&b"eyJhbGci"[..], b"ZXlKaGJHY2"]);
+        assert!(matches!(got[1].1, Target::Base64(0)));
+    }
 }

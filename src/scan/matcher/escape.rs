@@ -40,6 +40,26 @@ pub(super) fn has_escape(line: &[u8]) -> bool {
     memchr::memchr2_iter(b'\\', b'&', line).any(|p| starts_escape(line, p))
 }
 
+/// For each block of `block` bytes of `hay`, whether an escape that [`starts_escape`] names
+/// starts in it. One pass: after a block's first escape the search goes on at the next block,
+/// so text dense in `&` and `\\` (source code) costs little more than a memchr.
+pub(super) fn blocks(hay: &[u8], block: usize) -> Vec<bool> {
+    let mut out = vec![false; hay.len().div_ceil(block.max(1))];
+    let mut from = 0;
+    while let Some(p) = memchr::memchr2(b'\\', b'&', &hay[from..]).map(|p| from + p) {
+        if starts_escape(hay, p) {
+            out[p / block] = true;
+            from = (p / block + 1) * block;
+        } else {
+            from = p + 1;
+        }
+        if from >= hay.len() {
+            break;
+        }
+    }
+    out
+}
+
 /// The named reference at `at` (after the `&`): its byte and its length including `;`.
 fn named(hay: &[u8], at: usize) -> Option<(u8, usize)> {
     NAMED.iter().find_map(|&(name, b)| {
@@ -217,6 +237,22 @@ mod tests {
                 d.origin.windows(2).all(|w| w[0] <= w[1]),
                 "{text}: origins in order"
             );
+        }
+    }
+
+    #[test]
+    fn blocks_table() {
+        let cases: &[(&str, usize, &[bool])] = &[
+            ("", 4, &[]),
+            ("abcdefgh", 4, &[false, false]),
+            (r"a\u0041bcd", 4, &[true, false, false]),
+            ("a & b &#65; c", 4, &[false, true, false, false]),
+            ("&&&&&amp;", 4, &[false, true, false]),
+            (r"\n\t\/ %2F", 4, &[false, false, false]),
+            (r"xyz\x41", 4, &[true, false]),
+        ];
+        for &(text, block, want) in cases {
+            assert_eq!(blocks(text.as_bytes(), block), want, "{text}");
         }
     }
 

@@ -1,0 +1,4 @@
+var _0x1a=["\x41\x4b\x49\x41K75ZW2FXABL5TJTN"];
+var _0x2b='\x41SIAHB7XZ5CKJF4FKVYK';
+var h="\x41\x42\x43\x44";
+var _0x3c='\u{41}KIAVIWM7CF3QZNFUCNG';
