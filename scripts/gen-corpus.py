@@ -1253,6 +1253,8 @@ def lookalikes(doc):
         d.t("\nAWS_ACCESS_KEY_ID=").p(k.key_id(), AK)
         d.t("\nAWS_SECRET_ACCESS_KEY=").p(k.secret(), SK)
     d.t("\n")
+
+
 def decoding_gaps(doc):
     """Issue 13, the remaining decoding gaps: a JWT inside base64 (two decodings), ABIA and ACCA
     key ids in base64, key ids escaped from their first character as `\\x41`, `&#65;` on lines
