@@ -138,7 +138,9 @@ pub fn chunked_input(data: &[u8]) -> Option<(usize, Vec<u8>)> {
         return None;
     };
     let chunk = OVERLAP + MIN_REPORTED + usize::from(u16::from_le_bytes([*c0, *c1]) % 8192);
-    let into = usize::from(u16::from_le_bytes([*p0, *p1])) % (content.len() + 1);
+    // At most the chunk: content longer than the chunk starts at the haystack's start
+    // (fuzz/artifacts/chunked/crash-8eaf…: `chunk - into` overflowed).
+    let into = usize::from(u16::from_le_bytes([*p0, *p1])) % (content.len().min(chunk) + 1);
     let mut hay = vec![*fill; chunk - into];
     for _ in 0..=(reps % 3) {
         hay.extend_from_slice(content);

@@ -608,3 +608,24 @@ fn the_chunked_fuzz_timeouts_read_alike_in_linear_work() {
         );
     }
 }
+
+/// The `chunked` target's own crash (fuzz/artifacts/chunked/crash-8eaf…, found by the long run
+/// with debug assertions): content longer than the chunk put the border before the haystack's
+/// start. The layout now starts such content at the haystack's start, and the chunked read of
+/// it reports what one whole read does.
+#[test]
+fn the_chunked_fuzz_crash_reads_alike() {
+    let data = include_bytes!(
+        "../../fuzz/artifacts/chunked/crash-8eaf4fff29289a2f13c578c6bf8b83bea40c3027"
+    );
+    let (chunk, hay) = fuzz_common::chunked_input(data).unwrap();
+    assert!(
+        data.len() - 6 > chunk,
+        "the content is longer than the chunk"
+    );
+    assert_eq!(
+        read(&hay, chunk),
+        read(&hay, hay.len() + 1),
+        "chunk {chunk}"
+    );
+}
