@@ -16,6 +16,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest server message kept in an error (bodies are not logged whole).
 const MAX_MESSAGE_LEN: usize = 300;
+/// The longest error code kept (AWS's are under 64 characters).
+pub(crate) const MAX_CODE_LEN: usize = 128;
 
 /// The HTTP client of every AWS call: the trusted roots of
 /// [`crate::tls`], the timeouts above, credhygiene's user agent.
@@ -90,6 +92,14 @@ fn certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
 /// might echo (some services put the canonical request, which holds the session token, in
 /// their signature errors).
 pub(crate) fn scrub(message: &str, key: &SigningKey<'_>) -> String {
+    scrub_to(message, key, MAX_MESSAGE_LEN)
+}
+
+/// [`scrub`], cut at `max` characters: an error code is an identifier of a few dozen
+/// characters, and a longer one is the server's (or an impostor's) text, cut shorter than a
+/// message (fuzz/artifacts/ssm_answer/crash-c2ac…: a malformed body made a 300-character
+/// code, and every log line of the error carried it).
+pub(crate) fn scrub_to(message: &str, key: &SigningKey<'_>, max: usize) -> String {
     let mut m = message.replace(key.secret_access_key, "** redacted **");
     if let Some(t) = key.session_token {
         if !t.is_empty() {
@@ -100,8 +110,8 @@ pub(crate) fn scrub(message: &str, key: &SigningKey<'_>) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    if m.chars().count() > MAX_MESSAGE_LEN {
-        let cut: String = m.chars().take(MAX_MESSAGE_LEN).collect();
+    if m.chars().count() > max {
+        let cut: String = m.chars().take(max).collect();
         format!("{cut}…")
     } else {
         m
@@ -123,6 +133,24 @@ mod tests {
         assert!(!certificate_error(&other));
         let alert = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
         assert!(!certificate_error(&alert));
+    }
+
+    #[test]
+    fn a_code_is_cut_shorter_than_a_message() {
+        let key = SigningKey {
+            access_key_id: "AKIASXQV3SVWMFRRRM75",
+            secret_access_key: "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",
+            session_token: None,
+        };
+        let long = "Signat<Message>".repeat(40);
+        let code = scrub_to(&long, &key, MAX_CODE_LEN);
+        assert_eq!(code.chars().count(), MAX_CODE_LEN + 1, "{code}");
+        assert!(code.ends_with('…'));
+        assert_eq!(
+            scrub_to("ThrottlingException", &key, MAX_CODE_LEN),
+            "ThrottlingException"
+        );
+        assert_eq!(scrub(&long, &key).chars().count(), MAX_MESSAGE_LEN + 1);
     }
 
     #[test]

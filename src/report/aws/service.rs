@@ -11,7 +11,7 @@ use crate::imds::model::RoleCredentials;
 
 use super::credentials::CredentialSource;
 use super::error::AwsError;
-use super::http::{host_header, http_client, scrub, send, SendFailure};
+use super::http::{host_header, http_client, scrub, scrub_to, send, SendFailure, MAX_CODE_LEN};
 use super::retry::{classify, parse_error, Class, ClockSkew, RetryPolicy};
 use super::sign::{self, SignError, SigningKey};
 
@@ -249,7 +249,7 @@ fn error_text(
     key: &SigningKey<'_>,
 ) -> (String, String) {
     let (code, message) = parse_error(headers, bytes);
-    (scrub(&code, key), scrub(&message, key))
+    (scrub_to(&code, key, MAX_CODE_LEN), scrub(&message, key))
 }
 
 /// The error an answer of HTTP `status` (not 2xx) to `api` makes, as [`Service::call`] makes
