@@ -63,10 +63,10 @@ ensure_build_tools() {
 }
 
 # ensure_aarch64_tools: the cross toolchain for aarch64-unknown-linux-musl (Debian's
-# gcc-aarch64-linux-gnu compiles ring's C and links against Rust's self-contained musl CRT);
-# qemu-user runs the result. libc6-dev-arm64-cross (the target's C headers, bits/*.h) is only a
-# Recommends of the cross gcc, which apt_install does not bring: it is named here. Returns 1
-# (with a message) when it cannot be installed.
+# gcc-aarch64-linux-gnu compiles the C of ring and libdeflate and links against Rust's
+# self-contained musl CRT); qemu-user runs the result. libc6-dev-arm64-cross (the target's C
+# headers, bits/*.h) is only a Recommends of the cross gcc, which apt_install does not bring:
+# it is named here. Returns 1 (with a message) when it cannot be installed.
 ensure_aarch64_tools() {
   if ! apt_install gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross \
     binutils-aarch64-linux-gnu qemu-user 2>&1; then

@@ -1,7 +1,8 @@
 //! The decompressors (gzip, zstd, xz, nested, UTF-16 inside): any file content, read as the
 //! worker reads a file (sniffed in its first chunk, then through the decoders) under small
 //! caps, must not panic or hang, must stop at the caps, and must read a file that announces no
-//! compression exactly as the plain chunked reader does.
+//! compression exactly as the plain chunked reader does. A gzip file held whole by the first
+//! read, decoded in one call (libdeflate), must read exactly as through the streaming decoder.
 //!
 //! Layout of an input: 1 byte picking the caps, then the file's bytes. Seeds worth giving it:
 //! small gzip, zstd and xz files, truncated and concatenated ones (`gzip -c`, `zstd -c`,
@@ -24,7 +25,11 @@ fuzz_target!(|data: &[u8]| {
         max_ratio: u64::from(caps >> 2),
     };
     let m = common::matcher();
-    let got = read_decoded(m, file, limits);
+    let got = read_decoded(m, file, limits, true);
+    if file.starts_with(&[0x1f, 0x8b]) {
+        let streamed = read_decoded(m, file, limits, false);
+        assert_eq!(got, streamed, "decoded whole and streamed");
+    }
     let utf16 = matches!(file.get(..2), Some([0xFF, 0xFE] | [0xFE, 0xFF]));
     if got.encoding.is_empty() && got.stop.is_none() && !utf16 {
         let plain = read_chunked(m, file, CHUNK);

@@ -4,8 +4,11 @@
 //!
 //! A MIME multipart archive (cloud-init's `make-mime`, `write-mime-multipart`) is scanned as
 //! text too, but its parts are often base64-encoded (Python's `MIMEText` with UTF-8 does
-//! that) and sometimes gzip-compressed, which would hide a key from the matcher. So the
-//! decoded content of such parts is appended after the archive, each part on its own lines.
+//! that) and sometimes gzip-compressed, which would hide a key from the matcher. So each such
+//! part's body is replaced by its decoded content, where it stands in the archive: a key is
+//! found once, in the decoded text (not also by the matcher's own base64 decoding of the
+//! part), and its line counts in the archive as rewritten. A part that does not decode is left
+//! as it is, for the matcher.
 
 use std::io::Read;
 
@@ -35,18 +38,13 @@ pub enum UserDataError {
 /// How deep MIME multiparts nest before the decoder stops looking inside.
 const MAX_MIME_DEPTH: usize = 3;
 
-/// Decodes raw user-data: gunzips it when it is gzip, then appends the decoded content of
-/// base64 or gzip parts of a MIME multipart archive; the output is at most `limit` bytes.
+/// Decodes raw user-data: gunzips it when it is gzip, then replaces the base64 or gzip parts
+/// of a MIME multipart archive by their decoded content; the output is at most `limit` bytes.
 pub fn decode(raw: Vec<u8>, limit: u64) -> Result<Vec<u8>, UserDataError> {
-    let mut out = gunzip(raw, limit)?;
-    let mut extra = Vec::new();
-    mime_decoded_parts(&out, limit, 0, &mut extra)?;
-    if !extra.is_empty() {
-        if (out.len() + extra.len() + 1) as u64 > limit {
-            return Err(UserDataError::TooLarge { limit });
-        }
-        out.push(b'\n');
-        out.extend_from_slice(&extra);
+    let text = gunzip(raw, limit)?;
+    let mut out = Vec::new();
+    if !mime_rewritten(&text, limit, 0, &mut out)? {
+        return Ok(text);
     }
     Ok(out)
 }
@@ -112,25 +110,30 @@ fn split_headers(data: &[u8]) -> (&[u8], &[u8]) {
             (&data[..p], &data[p + n..])
         }
         (Some((p, n)), None) | (None, Some((p, n))) => (&data[..p], &data[p + n..]),
-        (None, None) => (data, &[]),
+        (None, None) => (data, &data[data.len()..]),
     }
 }
 
-/// Appends to `out` the decoded content of the base64 or gzip parts of a MIME multipart
-/// `data` (recursing into nested multiparts).
-fn mime_decoded_parts(
+/// Writes `data` to `out` with the body of each base64 or gzip part of its MIME multipart
+/// replaced by the decoded content (nested multiparts likewise, to [`MAX_MIME_DEPTH`]).
+/// `false`, with nothing written, when `data` is no multipart.
+fn mime_rewritten(
     data: &[u8],
     limit: u64,
     depth: usize,
     out: &mut Vec<u8>,
-) -> Result<(), UserDataError> {
+) -> Result<bool, UserDataError> {
     if depth >= MAX_MIME_DEPTH {
-        return Ok(());
+        return Ok(false);
     }
     let (headers, body) = split_headers(data);
     let Some(boundary) = boundary(headers) else {
-        return Ok(());
+        return Ok(false);
     };
+    // `data` is copied through to `out` up to `copied`, with decoded bodies in between.
+    let body_at = data.len() - body.len();
+    let mut copied = body_at;
+    out.extend_from_slice(&data[..copied]);
     let mut delim = b"--".to_vec();
     delim.extend_from_slice(&boundary);
     let mut parts = memchr::memmem::find_iter(body, &delim).collect::<Vec<_>>();
@@ -140,7 +143,11 @@ fn mime_decoded_parts(
         if part.starts_with(b"--") {
             break; // the closing delimiter
         }
-        let (part_headers, part_body) = split_headers(part.trim_ascii_start());
+        let part = part.trim_ascii_start();
+        // Offsets in `data` of the part (it ends where the next delimiter starts) and its body.
+        let (part_at, end) = (body_at + w[1] - part.len(), body_at + w[1]);
+        let (part_headers, part_body) = split_headers(part);
+        let part_body_at = end - part_body.len();
         let lower = part_headers.to_ascii_lowercase();
         let mut decoded =
             if memchr::memmem::find(&lower, b"content-transfer-encoding: base64").is_some() {
@@ -159,19 +166,33 @@ fn mime_decoded_parts(
             } else if part_body.starts_with(&GZIP_MAGIC) {
                 part_body.to_vec()
             } else {
-                mime_decoded_parts(part, limit, depth + 1, out)?;
+                let mut nested = Vec::new();
+                if mime_rewritten(part, limit, depth + 1, &mut nested)? {
+                    out.extend_from_slice(&data[copied..part_at]);
+                    out.extend_from_slice(&nested);
+                    copied = end;
+                }
                 continue;
             };
         if decoded.starts_with(&GZIP_MAGIC) {
             decoded = gunzip(decoded, limit)?;
         }
-        if (out.len() + decoded.len()) as u64 > limit {
+        out.extend_from_slice(&data[copied..part_body_at]);
+        out.extend_from_slice(&decoded);
+        // The next delimiter starts a line of its own, as it did.
+        if !decoded.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+        copied = end;
+        if out.len() as u64 > limit {
             return Err(UserDataError::TooLarge { limit });
         }
-        out.extend_from_slice(&decoded);
-        out.push(b'\n');
     }
-    Ok(())
+    out.extend_from_slice(&data[copied..]);
+    if out.len() as u64 > limit {
+        return Err(UserDataError::TooLarge { limit });
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -249,24 +270,44 @@ mod tests {
     }
 
     #[test]
-    fn mime_base64_parts_are_decoded_and_appended() {
+    fn mime_base64_parts_are_decoded_in_place() {
         let script = format!("#!/bin/bash\nexport AWS_ACCESS_KEY_ID={KEY}\n");
+        let encoded = b64(script.as_bytes());
         let raw = mime(&[
             ("text/cloud-config", "7bit", "#cloud-config\npackages: [jq]"),
-            ("text/x-shellscript", "base64", &b64(script.as_bytes())),
+            ("text/x-shellscript", "base64", &encoded),
+            ("text/plain", "base64", "not base64!"),
         ]);
         assert!(!String::from_utf8_lossy(&raw).contains(KEY));
-        let out = decode(raw.clone(), 1 << 20).unwrap();
-        assert!(out.starts_with(&raw), "the archive itself is kept");
-        let text = String::from_utf8(out).unwrap();
+        let text = String::from_utf8(decode(raw.clone(), 1 << 20).unwrap()).unwrap();
+        let want = String::from_utf8(raw)
+            .unwrap()
+            .replace(&format!("{encoded}\n"), &script);
+        assert_eq!(text, want, "only the decodable base64 body is replaced");
+        assert_eq!(text.matches(KEY).count(), 1);
+    }
+
+    #[test]
+    fn nested_multiparts_are_rewritten_and_their_outer_text_kept() {
+        let script = format!("export AWS_ACCESS_KEY_ID={KEY}\n");
+        let inner = format!(
+            "--inner\nContent-Type: text/x-shellscript\nContent-Transfer-Encoding: base64\n\n{}\n\
+             --inner--",
+            b64(script.as_bytes())
+        );
+        let raw = mime(&[
+            ("text/plain", "7bit", "before"),
+            ("multipart/mixed; boundary=\"inner\"", "7bit", &inner),
+        ]);
+        let text = String::from_utf8(decode(raw, 1 << 20).unwrap()).unwrap();
+        assert_eq!(text.matches(KEY).count(), 1, "{text}");
+        assert!(text.starts_with("Content-Type: multipart/mixed;"), "{text}");
         assert!(
-            text.contains(&format!("\nexport AWS_ACCESS_KEY_ID={KEY}\n")),
+            text.contains("\nbefore\n--===============4242==\n"),
             "{text}"
         );
-        assert!(
-            text.matches("#cloud-config").count() == 1,
-            "7bit parts are not repeated"
-        );
+        assert!(text.contains(&format!("\n\n{script}--inner--\n")), "{text}");
+        assert!(text.ends_with("--===============4242==--\n"), "{text}");
     }
 
     #[test]
@@ -280,11 +321,26 @@ mod tests {
 
     #[test]
     fn mime_decoding_respects_the_limit() {
+        // The limit holds for the user-data as read and as rewritten; a base64 part is
+        // replaced by its text, not appended.
         let big = vec![b'k'; 10_000];
         let raw = mime(&[("text/plain", "base64", &b64(&big))]);
-        assert!(raw.len() < 20_000);
+        assert!(raw.len() > 13_000);
+        let out = decode(raw.clone(), raw.len() as u64).unwrap();
+        assert!(out.len() < 10_300, "replaced, not appended: {}", out.len());
         assert!(matches!(
-            decode(raw, 20_000).unwrap_err(),
+            decode(raw.clone(), raw.len() as u64 - 1).unwrap_err(),
+            UserDataError::TooLarge { .. }
+        ));
+        // A gzip bomb in a part.
+        let bomb = mime(&[(
+            "application/x-gzip",
+            "base64",
+            &b64(&gzip(&[b'k'; 1 << 20])),
+        )]);
+        assert!(bomb.len() < 4096);
+        assert!(matches!(
+            decode(bomb, 64 << 10).unwrap_err(),
             UserDataError::TooLarge { .. }
         ));
     }

@@ -5,9 +5,9 @@
 //! The reader sniffs the magic in the first chunk it reads anyway (no extra syscall for the
 //! uncompressed majority) and hands that chunk over ([`Head`]): the chain built here decodes
 //! it in place and reads the file on only past it, so a small compressed file (a rotated log)
-//! is read from disk once and its compressed bytes are never copied. Every decoder is pure
-//! Rust (flate2's zlib-rs backend, ruzstd, lzma-rust2): the static musl and aarch64 builds
-//! need no C toolchain for them.
+//! is read from disk once and its compressed bytes are never copied. The streaming decoders
+//! are pure Rust (flate2's zlib-rs backend, ruzstd, lzma-rust2); a gzip file that chunk holds
+//! whole is decoded in one call by libdeflate instead ([`inflate`]), to the same text.
 //!
 //! Guarantees, per file:
 //! - Memory: a decoder holds its window (gzip 32 KiB; zstd and xz at most [`MAX_WINDOW`],
@@ -31,6 +31,7 @@ use std::rc::Rc;
 
 use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 
+use super::inflate;
 use super::reader::{ReadEnd, Sniff};
 use crate::finding::Encoding;
 
@@ -151,11 +152,15 @@ pub(super) struct Head<'h> {
 /// A stream whose magic bytes lead to nothing decodable (damaged before its first decoded
 /// byte: a file that only starts like gzip, a zstd window over [`MAX_WINDOW`]) is scanned as
 /// the bytes it is instead, and still reported as damaged.
+///
+/// A gzip file that the first read holds whole is decoded in one call into `whole` (see
+/// [`inflate`]) when it is one clean member within the caps: the same text, faster.
 pub(super) fn read_through<S: Read + Seek>(
     src: &mut S,
     first: ReadEnd,
     head: Head<'_>,
     limits: Option<Limits>,
+    whole: &mut Vec<u8>,
     mut scan: impl FnMut(&mut dyn Read, Sniff) -> io::Result<ReadEnd>,
 ) -> io::Result<Decoded> {
     let caps = limits.unwrap_or(Limits {
@@ -183,6 +188,16 @@ pub(super) fn read_through<S: Read + Seek>(
                 }
             },
         }
+        let sniff = Sniff {
+            bom: true,
+            compressed: sniff_compressed && d.layers.len() < MAX_LAYERS,
+        };
+        if head.whole && !d.utf16 && d.layers == [Encoding::Gzip] {
+            if let Some(text) = inflate::gunzip(head.bytes, caps.max_size, whole) {
+                end = scan(&mut &*text, sniff)?;
+                continue;
+            }
+        }
         let rest: Box<dyn BufRead + '_> = if head.whole {
             Box::new(io::empty())
         } else {
@@ -196,10 +211,6 @@ pub(super) fn read_through<S: Read + Seek>(
                 .build(chain.reader());
             scan(&mut text, Sniff::default())?
         } else {
-            let sniff = Sniff {
-                bom: true,
-                compressed: sniff_compressed && d.layers.len() < MAX_LAYERS,
-            };
             scan(chain.reader(), sniff)?
         };
         d.stop = chain.stop();
@@ -435,4 +446,4 @@ impl<R: BufRead> Read for ZstdFrames<R> {
 
 #[cfg(test)]
 #[path = "decompress_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -14,7 +14,7 @@ const SECRET: &str = "V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw";
 /// A small window (it must exceed the overlap), so that a few hundred KiB cross borders.
 const SMALL: usize = OVERLAP + 4096;
 
-pub(super) fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(in crate::scan) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(bytes).unwrap();
     e.finish().unwrap()
@@ -37,8 +37,25 @@ struct Seen {
     found: Vec<(u64, u64, String)>,
 }
 
-/// Reads `file` as the worker reads a file (small windows), under `limits`.
+/// Reads `file` as the worker reads a file (small windows), under `limits`; and checks that it
+/// reads the same when the first read holds the whole file (a clean gzip member is then
+/// decoded in one call, `inflate`) and when it holds only its start (always streamed).
 fn read(file: &[u8], limits: Limits) -> (Seen, Decoded) {
+    let (seen, d) = read_with_head(file, limits, None);
+    for whole in [true, false] {
+        let (other, other_d) = read_with_head(file, limits, Some(whole));
+        assert_eq!(
+            (other.bytes, &other.found, &other_d),
+            (seen.bytes, &seen.found, &d),
+            "the first read holding the whole file: {whole}"
+        );
+    }
+    (seen, d)
+}
+
+/// [`read`], with the first read's bytes as the reader took them (`None`), or all of the file
+/// (`Some(true)`), or only its start (`Some(false)`: at most [`SMALL`] bytes, never all).
+fn read_with_head(file: &[u8], limits: Limits, whole: Option<bool>) -> (Seen, Decoded) {
     let matcher = Matcher::builtin().unwrap();
     let mut reader = ChunkReader::with_chunk(SMALL);
     let mut got = Got::default();
@@ -51,12 +68,18 @@ fn read(file: &[u8], limits: Limits) -> (Seen, Decoded) {
     let first = reader
         .read(&mut src, &matcher, bounds, sniff, &mut got)
         .unwrap();
-    let taken = reader.take_head();
-    let head = Head {
-        bytes: taken.bytes(),
-        whole: taken.bytes().len() == file.len(),
+    let mut taken = reader.take_head();
+    let (sniffed, inflated) = taken.split();
+    let bytes = match whole {
+        None => sniffed,
+        Some(true) => file,
+        Some(false) => &file[..file.len().saturating_sub(1).min(SMALL)],
     };
-    let d = read_through(&mut src, first, head, Some(limits), |r, sniff| {
+    let head = Head {
+        bytes,
+        whole: bytes.len() == file.len(),
+    };
+    let d = read_through(&mut src, first, head, Some(limits), inflated, |r, sniff| {
         reader.read(r, &matcher, (u64::MAX, None), sniff, &mut got)
     })
     .unwrap();
@@ -344,6 +367,7 @@ fn the_first_chunk_is_decoded_in_place_and_the_file_read_on_past_it() {
             first,
             head,
             Some(Limits::DEFAULT),
+            &mut Vec::new(),
             |r, s| reader.read(r, &matcher, (u64::MAX, None), s, &mut got),
         )
         .unwrap();

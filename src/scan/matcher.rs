@@ -470,6 +470,11 @@ impl Matcher {
             let run = runs::run_extent(hay, start, hi);
             pass.spend(i - start + run.end - start);
             i = run.end.max(i + 1);
+            if first_only && start < lo {
+                // The run goes on back into the name (`awsUsecret/30IK…`): a value does not
+                // hold its own name, and the name's value is this run or nothing.
+                return;
+            }
             if first_only && self.named_jwt(pass, rule_index, start, out) {
                 return;
             }
@@ -801,6 +806,23 @@ mod tests {
             "x\n".repeat(10)
         );
         assert_eq!(ids_in(&m, &far).len(), 1);
+    }
+
+    /// The long fuzz run's decode crash-2b2a…: a 40-character run holding the name that
+    /// announces it (`awsUsecret…`) was reported as the name's value at the start of a line,
+    /// and not once the line was JSON-escaped behind `v="`.
+    #[test]
+    fn a_value_does_not_hold_its_own_name() {
+        let m = matcher();
+        for text in [
+            "awsUsecret/30IKIASEQV2SVEMWXAMPLEFRRRM75\"\"sglfws\n",
+            "v=\"awsUsecret/30IKIASEQV2SVEMWXAMPLEFRRRM75\"\"sglfws\"\n",
+            "AWSSECRETV+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQ\n",
+        ] {
+            assert!(ids_in(&m, text).is_empty(), "{text}");
+        }
+        let named = "awsSecret=V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw\n";
+        assert_eq!(ids_in(&m, named).len(), 1);
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod cache;
 mod decompress;
 mod dirs;
 mod emit;
+mod inflate;
 mod keyids;
 mod markers;
 mod outcome;

@@ -75,6 +75,9 @@ pub(super) struct ChunkReader {
     /// handed to the decoders ([`ChunkReader::take_head`]): allocated on the first compressed
     /// or UTF-16 source, then reused.
     spare: Vec<u8>,
+    /// Where a gzip file held whole by its first chunk is decoded in one call (given out with
+    /// the head; see `inflate`): grown on the first such file, then reused.
+    inflated: Vec<u8>,
     /// Bytes of `buf` that the last read sniffed and gave back.
     sniffed: usize,
     matches: Vec<RawMatch>,
@@ -86,6 +89,7 @@ impl Default for ChunkReader {
             chunk: CHUNK,
             buf: Vec::new(),
             spare: Vec::new(),
+            inflated: Vec::new(),
             sniffed: 0,
             matches: Vec::new(),
         }
@@ -98,12 +102,14 @@ impl Default for ChunkReader {
 pub(super) struct TakenHead {
     buf: Vec<u8>,
     len: usize,
+    inflated: Vec<u8>,
 }
 
 impl TakenHead {
-    /// The source's first bytes, as the sniffing read left them.
-    pub(super) fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+    /// The source's first bytes, as the sniffing read left them, and the buffer a whole gzip
+    /// file is decoded into ([`decompress::read_through`]'s `whole`).
+    pub(super) fn split(&mut self) -> (&[u8], &mut Vec<u8>) {
+        (&self.buf[..self.len], &mut self.inflated)
     }
 }
 
@@ -181,12 +187,14 @@ impl ChunkReader {
         let mut buf = std::mem::take(&mut self.spare);
         std::mem::swap(&mut buf, &mut self.buf);
         let len = std::mem::take(&mut self.sniffed).min(buf.len());
-        TakenHead { buf, len }
+        let inflated = std::mem::take(&mut self.inflated);
+        TakenHead { buf, len, inflated }
     }
 
     /// Takes back a buffer that [`ChunkReader::take_head`] gave out, as the spare.
     pub(super) fn give_back(&mut self, head: TakenHead) {
         self.spare = head.buf;
+        self.inflated = head.inflated;
     }
 
     /// Reads until the buffer is full; `true` at the end of the source: EOF, `limit`, the
@@ -323,7 +331,7 @@ pub fn read_chunked(matcher: &Matcher, bytes: &[u8], chunk: usize) -> Vec<ReadMa
 /// What [`read_decoded`] found: the matches, the layers read through and why decoding
 /// stopped early (the reason as the unreadable list gives it).
 #[doc(hidden)]
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct DecodedMatches {
     /// Every match, in order.
     pub matches: Vec<ReadMatch>,
@@ -335,9 +343,16 @@ pub struct DecodedMatches {
 
 /// Reads `bytes` as production reads a file of them: sniffed in the first chunk, then read
 /// again through decoders under `limits` (see [`decompress`]). For the fuzz targets: no input
-/// may panic, hang or decode past the caps.
+/// may panic, hang or decode past the caps. `whole`: a gzip file the first chunk holds whole
+/// may be decoded in one call (`inflate`), as production does; without it every stream goes
+/// through the streaming decoders, which must read the same.
 #[doc(hidden)]
-pub fn read_decoded(matcher: &Matcher, bytes: &[u8], limits: decompress::Limits) -> DecodedMatches {
+pub fn read_decoded(
+    matcher: &Matcher,
+    bytes: &[u8],
+    limits: decompress::Limits,
+    whole: bool,
+) -> DecodedMatches {
     let mut reader = ChunkReader::default();
     let mut sink = Collect(Vec::new());
     let mut src = io::Cursor::new(bytes);
@@ -349,12 +364,14 @@ pub fn read_decoded(matcher: &Matcher, bytes: &[u8], limits: decompress::Limits)
     // Reading from memory cannot fail; the decoders' errors end their streams.
     let first =
         (reader.read(&mut src, matcher, bounds, sniff, &mut sink)).unwrap_or(ReadEnd::Scanned);
-    let taken = reader.take_head();
+    let mut taken = reader.take_head();
+    let (head, inflated) = taken.split();
     let head = decompress::Head {
-        bytes: taken.bytes(),
-        whole: taken.bytes().len() == bytes.len(),
+        bytes: head,
+        whole: whole && head.len() == bytes.len(),
     };
-    let decoded = decompress::read_through(&mut src, first, head, Some(limits), |r, sniff| {
+    let limits = Some(limits);
+    let decoded = decompress::read_through(&mut src, first, head, limits, inflated, |r, sniff| {
         sink.0.clear();
         reader.read(r, matcher, (u64::MAX, None), sniff, &mut sink)
     });

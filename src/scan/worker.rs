@@ -323,12 +323,13 @@ impl<'a> Worker<'a> {
         if end == ReadEnd::Scanned {
             return Ok(());
         }
-        let taken = self.reader.take_head();
+        let mut taken = self.reader.take_head();
+        let (head, whole) = taken.split();
         let head = decompress::Head {
-            bytes: taken.bytes(),
-            whole: len > 0 && taken.bytes().len() as u64 >= len,
+            bytes: head,
+            whole: len > 0 && head.len() as u64 >= len,
         };
-        let decoded = decompress::read_through(&mut *file, end, head, limits, |r, sniff| {
+        let decoded = decompress::read_through(&mut *file, end, head, limits, whole, |r, sniff| {
             self.read_with(r, ctx, (u64::MAX, None), sniff)
         });
         self.reader.give_back(taken);
