@@ -1014,7 +1014,8 @@ def paired(doc):
     d.t("\n[remote s3-backup]\ntype = s3\nprovider = Ceph\nsecret_access_key = ")
     d.p(k.secret(), SK).t("\n\n")
     d.t("storage:\n  s3:\n    bucket: assets\n    secretKey: ").p(k.secret(), SK).t("\n")
-    d.t("aws:\n  region: eu-west-1\n  secret: ").p(k.secret(), SK).t("\n\n")
+    d.t("aws:\n  region: eu-west-1\n  secret: ").p(k.secret(), SK)
+    d.t("\n  token: ").p(k.token(prefix="", n=212), ST).t("\n\n")
     for i in range(6):
         d.t(f"option_{i} = on\n")
     d.t("stripe:\n  mode: live\n")

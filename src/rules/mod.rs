@@ -139,7 +139,10 @@ pub struct RuleSpec {
     #[serde(default)]
     pub weak_lookback_lines: usize,
     /// A bare label (`secret:`), which names the value only inside a block clearly about
-    /// AWS: with `bare_requires` within `bare_lines` lines either side.
+    /// AWS: with `bare_requires` within `bare_lines` lines either side. It must match the
+    /// keyword's word followed by `=` or `:` (not `::`), which the matcher checks before it
+    /// runs the regex, within 32 bytes of the keyword, and only when a value-length run
+    /// follows within 256 bytes.
     #[serde(default)]
     pub bare_context: Option<String>,
     /// What must appear near a `bare_context` label for it to count.

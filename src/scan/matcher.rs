@@ -626,13 +626,88 @@ fn context_name(
             near(&rule.weak_requires, above, hi).then_some(name)
         })
         .or_else(|| {
-            let name = rule.bare_context.as_ref().and_then(name_over_keyword)?;
+            let re = rule.bare_context.as_ref()?;
+            // Bare words abound in code (`let token = …`, `token: Token`), and a regex search
+            // costs about 2,000 instructions however short its window: the label's
+            // separator is looked for first, and the label near its keyword only. (A label
+            // anchored at the line's start is still seen as one: `lo` is kept when near.)
+            if !separator_follows(hay, at, hi) {
+                return None;
+            }
+            let (near_lo, near_hi) = (
+                at.saturating_sub(BARE_REACH).max(lo),
+                (at + BARE_REACH).min(hi),
+            );
+            let name = Some(re).and_then(|re| {
+                pass.spend(near_hi - near_lo);
+                re.find_iter(&hay[near_lo..near_hi])
+                    .take_while(|m| near_lo + m.start() <= at)
+                    .find(|m| at < near_lo + m.end())
+                    .map(|m| (near_lo + m.start(), near_lo + m.end()))
+            })?;
+            // The lines around it are searched for the AWS words only when a value could
+            // follow it.
+            if !run_follows(pass, name.1) {
+                return None;
+            }
             let n = rule.spec.bare_lines;
             let above = lines_back(pass, at, n, floor);
             let below = lines_forward(pass, at, n, (at + REGION_CAP).min(hay.len()));
             near(&rule.bare_requires, above, below).then_some(name)
         })?;
     Some((pair::name_span(hay, s, e, lo, hi), (lo, hi)))
+}
+
+/// Whether the word through `at` is followed, after an optional quote and blanks, by `=` or
+/// `:` before `hi`: what a bare label (`bare_context`, `secret:`, `token =`) ends with. A `::`
+/// is a path (`token::Paren`), never a label's end.
+fn separator_follows(hay: &[u8], at: usize, hi: usize) -> bool {
+    let mut i = at;
+    while i < hi && (hay[i].is_ascii_alphanumeric() || hay[i] == b'_') {
+        i += 1;
+    }
+    if i < hi && matches!(hay[i], b'"' | b'\'' | b'`') {
+        i += 1;
+    }
+    while i < hi && matches!(hay[i], b' ' | b'\t') {
+        i += 1;
+    }
+    match hay.get(i..hi.min(i + 2)) {
+        Some([b':', b':', ..]) => false,
+        Some([b'=' | b':', ..]) => true,
+        _ => false,
+    }
+}
+
+/// How far either side of its keyword a bare label is looked for.
+const BARE_REACH: usize = 32;
+/// How far past a bare label [`run_follows`] looks for its value.
+const BARE_VALUE_REACH: usize = 256;
+
+/// Whether a run of [`MIN_VALUE_RUN`] base64 characters starts within [`BARE_VALUE_REACH`]
+/// bytes after `at`, on its line or the next: a bare label's value could follow.
+fn run_follows(pass: &Pass<'_>, at: usize) -> bool {
+    let hay = pass.hay;
+    let end = (at + BARE_VALUE_REACH).min(hay.len());
+    pass.spend(end - at);
+    let (mut run, mut breaks) = (0, 0);
+    for &b in &hay[at..end] {
+        if Alphabet::Base64.contains(b) {
+            run += 1;
+            if run >= MIN_VALUE_RUN {
+                return true;
+            }
+        } else {
+            run = 0;
+            if b == b'\n' {
+                breaks += 1;
+                if breaks == 2 {
+                    return false;
+                }
+            }
+        }
+    }
+    false
 }
 
 /// End of the line `n` lines below the line holding `at`, or `ceil` if that lies beyond
