@@ -77,7 +77,11 @@ fuzz_target!(|data: &[u8]| {
     }
     // A line of escapes is decoded when an escaped `A` (`\u0041`) announces it and it fits the reach
     // (8 KiB either side); bytes over 0x7F stay raw (`\u00XX` would decode them to UTF-8).
-    if data.len() <= 1300 && data.contains(&b'A') {
+    // A quote in the text is left out: the wrapper's own quotes change what quoted pieces mean
+    // (`AKIA…""X` is a key id and an empty literal, `v="AKIA…""X"` two adjacent literals that
+    // join to no key id: crash-57f3…, a property of the check, not of the decoder).
+    let quoted = data.iter().any(|b| matches!(b, b'"' | b'\'' | b'`'));
+    if data.len() <= 1300 && data.contains(&b'A') && !quoted {
         let mut escaped = b"v=\"".to_vec();
         for &b in data {
             if b < 0x80 {

@@ -900,6 +900,16 @@ mod tests {
         assert_eq!(ids_in(&m, named).len(), 1);
     }
 
+    /// The long run's decode crash-57f3…, a property of the fuzz target's wrapper (its quotes
+    /// make adjacent pieces of what was bare text): a key id followed by an empty literal is
+    /// one, two adjacent literals join to no key id.
+    #[test]
+    fn quotes_around_pieces_decide_how_they_join() {
+        let m = matcher();
+        assert_eq!(ids_in(&m, "AKIASXQV2SVNMFRRRRM7\"\"X\n").len(), 1);
+        assert!(ids_in(&m, "v=\"AKIASXQV2SVNMFRRRRM7\"\"X\"\n").is_empty());
+    }
+
     #[test]
     fn secret_debug_is_redacted() {
         let s = SecretBytes(b"V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw".to_vec());
