@@ -106,9 +106,20 @@ pub(crate) fn scrub_to(message: &str, key: &SigningKey<'_>, max: usize) -> Strin
             m = m.replace(t, "** redacted **");
         }
     }
+    // Control and format characters (and anything else `Debug` would escape, such as a
+    // zero-width space or a bidi override) become blanks: a log line shows what the server
+    // said, not a terminal escape or text that reads other than it is, and a `Debug` of it
+    // grows by at most its quotes and backslashes (fuzz/artifacts/ssm_answer/crash-8fc1…).
     let m: String = m
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            let plain = matches!(c, '"' | '\'' | '\\') || c.escape_debug().nth(1).is_none();
+            if plain {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect();
     if m.chars().count() > max {
         let cut: String = m.chars().take(max).collect();

@@ -495,4 +495,28 @@ mod tests {
             assert!(shown.len() < 2048, "{} bytes", shown.len());
         }
     }
+
+    /// fuzz/artifacts/ssm_answer/crash-8fc1…: what is logged (the verdict and the error's
+    /// `Display`) stays within its bound whatever the server's text holds; only `Debug`
+    /// escapes a quote as two characters and a format character as up to ten.
+    #[test]
+    fn an_error_of_quotes_or_format_characters_is_logged_within_its_bound() {
+        let key = crate::report::aws::sign::echoed_key();
+        for text in ["\"".repeat(400), "\u{200b}".repeat(400)] {
+            let body = format!(
+                "<ErrorResponse><Error><Code>{text}</Code><Message>{text}</Message></Error></ErrorResponse>"
+            );
+            let no_headers = reqwest::header::HeaderMap::new();
+            let (result, verdict) = answer_verdict(400, &no_headers, body.as_bytes(), b"{}", &key);
+            let e = result.unwrap_err();
+            let logged = format!("{verdict} {e}");
+            assert!(
+                logged.chars().count() <= 2048,
+                "{} chars: {logged}",
+                logged.chars().count()
+            );
+            let debug = format!("{e:?}").chars().count();
+            assert!(debug <= 10 * 2048, "{debug} chars");
+        }
+    }
 }
