@@ -900,6 +900,20 @@ mod tests {
         assert_eq!(ids_in(&m, named).len(), 1);
     }
 
+    /// The long run's userdata crash-a4bb…: a `-` ending a line, followed by a blank past the
+    /// line's end, made the pairing's line layout slice backwards (a panic on file content).
+    #[test]
+    fn a_dash_ending_a_line_is_no_list_dash() {
+        let m = matcher();
+        let raw = include_bytes!(
+            "../../fuzz/artifacts/userdata/crash-a4bb18e4e3c107e03b93b76f97fa43d4c288ca10"
+        );
+        let text = crate::imds::userdata::decode(raw[2..].to_vec(), 1 << 20).unwrap_or_default();
+        let _ = ids_in(&m, &String::from_utf8_lossy(&text));
+        let mut out = Vec::new();
+        m.find(&text, &mut out);
+    }
+
     /// The long run's decode crash-57f3…, a property of the fuzz target's wrapper (its quotes
     /// make adjacent pieces of what was bare text): a key id followed by an empty literal is
     /// one, two adjacent literals join to no key id.

@@ -149,8 +149,10 @@ impl Line {
                 .count()
         };
         let first = col(start);
-        let dash =
-            hay.get(first) == Some(&b'-') && matches!(hay.get(first + 1), Some(b' ' | b'\t'));
+        // The dash and its blank both within the line: a `-` ending the line is no list dash
+        // (fuzz/artifacts/userdata/crash-a4bb…: the blank after the line's end sent `col`
+        // past it, a slice panic).
+        let dash = first + 1 < end && hay[first] == b'-' && matches!(hay[first + 1], b' ' | b'\t');
         let content = if dash { col(first + 1) } else { first };
         Line {
             start,
