@@ -601,15 +601,15 @@ fn context_name(
     let lo = memchr::memrchr(b'\n', &hay[from..at]).map_or(from, |p| from + p + 1);
     let hi = memchr::memchr(b'\n', &hay[at..to]).map_or(to, |p| at + p);
     pass.spend(to - from);
-    let window = &hay[lo..hi];
-    let rel = at - lo;
-    let name_over_keyword = |re: &regex::bytes::Regex| {
-        pass.spend(window.len());
-        re.find_iter(window)
-            .take_while(|m| m.start() <= rel)
-            .find(|m| rel < m.end())
-            .map(|m| (lo + m.start(), lo + m.end()))
+    // The match of `re` in `hay[a..b]` that covers `at`: the name over the keyword.
+    let name_over = |re: &regex::bytes::Regex, a: usize, b: usize| {
+        pass.spend(b - a);
+        re.find_iter(&hay[a..b])
+            .take_while(|m| a + m.start() <= at)
+            .find(|m| at < a + m.end())
+            .map(|m| (a + m.start(), a + m.end()))
     };
+    let name_over_keyword = |re: &regex::bytes::Regex| name_over(re, lo, hi);
     let floor = at.saturating_sub(REGION_CAP);
     let near = |re: &Option<regex::bytes::Regex>, above: usize, below: usize| {
         pass.spend(below - above);
@@ -638,13 +638,7 @@ fn context_name(
                 at.saturating_sub(BARE_REACH).max(lo),
                 (at + BARE_REACH).min(hi),
             );
-            let name = Some(re).and_then(|re| {
-                pass.spend(near_hi - near_lo);
-                re.find_iter(&hay[near_lo..near_hi])
-                    .take_while(|m| near_lo + m.start() <= at)
-                    .find(|m| at < near_lo + m.end())
-                    .map(|m| (near_lo + m.start(), near_lo + m.end()))
-            })?;
+            let name = name_over(re, near_lo, near_hi)?;
             // The lines around it are searched for the AWS words only when a value could
             // follow it.
             if !run_follows(pass, name.1) {
