@@ -7,7 +7,7 @@
 //! it in place and reads the file on only past it, so a small compressed file (a rotated log)
 //! is read from disk once and its compressed bytes are never copied. The streaming decoders
 //! are pure Rust (flate2's zlib-rs backend, ruzstd, lzma-rust2); a gzip file that chunk holds
-//! whole is decoded in one call by libdeflate instead ([`inflate`]), to the same text.
+//! whole is decoded in one call by libdeflate instead ([`super::inflate`]), to the same text.
 //!
 //! Guarantees, per file:
 //! - Memory: a decoder holds its window (gzip 32 KiB; zstd and xz at most [`MAX_WINDOW`],
@@ -31,7 +31,7 @@ use std::rc::Rc;
 
 use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 
-use super::inflate;
+use super::inflate::Inflater;
 use super::reader::{ReadEnd, Sniff};
 use crate::finding::Encoding;
 
@@ -154,13 +154,13 @@ pub(super) struct Head<'h> {
 /// the bytes it is instead, and still reported as damaged.
 ///
 /// A gzip file that the first read holds whole is decoded in one call into `whole` (see
-/// [`inflate`]) when it is one clean member within the caps: the same text, faster.
+/// [`Inflater`]) when it is one clean member within the caps: the same text, faster.
 pub(super) fn read_through<S: Read + Seek>(
     src: &mut S,
     first: ReadEnd,
     head: Head<'_>,
     limits: Option<Limits>,
-    whole: &mut Vec<u8>,
+    whole: &mut Inflater,
     mut scan: impl FnMut(&mut dyn Read, Sniff) -> io::Result<ReadEnd>,
 ) -> io::Result<Decoded> {
     let caps = limits.unwrap_or(Limits {
@@ -193,7 +193,7 @@ pub(super) fn read_through<S: Read + Seek>(
             compressed: sniff_compressed && d.layers.len() < MAX_LAYERS,
         };
         if head.whole && !d.utf16 && d.layers == [Encoding::Gzip] {
-            if let Some(text) = inflate::gunzip(head.bytes, caps.max_size, whole) {
+            if let Some(text) = whole.gunzip(head.bytes, caps.max_size) {
                 end = scan(&mut &*text, sniff)?;
                 continue;
             }

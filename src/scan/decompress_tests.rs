@@ -367,7 +367,7 @@ fn the_first_chunk_is_decoded_in_place_and_the_file_read_on_past_it() {
             first,
             head,
             Some(Limits::DEFAULT),
-            &mut Vec::new(),
+            &mut Inflater::default(),
             |r, s| reader.read(r, &matcher, (u64::MAX, None), s, &mut got),
         )
         .unwrap();

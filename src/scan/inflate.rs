@@ -3,14 +3,14 @@
 //! streaming decoder (zlib-rs) on the benchmark's logs, which matters because inflate is
 //! nearly all of what decompression costs (docs/benchmarks.md).
 //!
-//! It is only a faster way to the same text: [`gunzip`] answers `None` for anything it would
+//! It is only a faster way to the same text: [`Inflater::gunzip`] answers `None` for anything it would
 //! not decode exactly as the streaming chain in [`super::decompress`] does (more than one
 //! member, bytes after the member, damage, a size field that lies, output over the caps), and
 //! the caller then reads the file through that chain, which reports damage and bombs. So
 //! findings, `encoding` and the unreadable list do not depend on which path decoded a file.
 //!
 //! Memory: the output buffer grows to the largest decoded size seen, at most [`WHOLE_MAX`]
-//! per scanning thread; libdeflate's decoder state (about 11 KiB) lives for one call.
+//! per scanning thread, and libdeflate's decoder state (about 11 KiB) is kept with it.
 
 use std::ptr::NonNull;
 
@@ -21,28 +21,58 @@ use libdeflate_sys as ffi;
 /// expansion ratio either.
 pub(super) const WHOLE_MAX: usize = 4 << 20;
 
-/// The decoded text of `src` if it is exactly one gzip member (RFC 1952) that decodes clean
-/// (CRC-32 and length checked) to at most `max` bytes (and [`WHOLE_MAX`]), in `out`; `None`
-/// for anything else, left to the streaming decoder.
-pub(super) fn gunzip<'o>(src: &[u8], max: u64, out: &'o mut Vec<u8>) -> Option<&'o [u8]> {
-    // ISIZE, the member's decoded length mod 2^32, in its last four bytes: the buffer needed.
-    let isize_field = src.len().checked_sub(4).and_then(|at| src.get(at..))?;
-    let want = u32::from_le_bytes(isize_field.try_into().ok()?) as usize;
-    if want > WHOLE_MAX || want as u64 > max {
-        return None;
-    }
-    // Grown with zeros once, then reused: no clearing per file.
-    if out.len() < want {
-        out.resize(want, 0);
-    }
-    let decoder = Decoder::new()?;
-    let (used, made) = decoder.gzip(src, &mut out[..want])?;
-    // Bytes after the member (a second member, padding) are the streaming decoder's to judge.
-    (used == src.len() && made == want).then(|| &out[..made])
+/// A scanning thread's whole-buffer decoder: libdeflate's state, allocated on the first gzip
+/// file and reused (an allocation zeroes about 11 KiB, a tenth of decoding a small man page),
+/// and the output buffer, grown to the largest decoded size seen (at most [`WHOLE_MAX`]).
+#[derive(Default)]
+pub(super) struct Inflater {
+    decoder: Option<Decoder>,
+    out: Vec<u8>,
 }
 
-/// One libdeflate decompressor, freed on drop.
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflater")
+            .field("decoder", &self.decoder.is_some())
+            .field("out", &self.out.len())
+            .finish()
+    }
+}
+
+impl Inflater {
+    /// The decoded text of `src` if it is exactly one gzip member (RFC 1952) that decodes
+    /// clean (CRC-32 and length checked) to at most `max` bytes (and [`WHOLE_MAX`]); `None`
+    /// for anything else, left to the streaming decoder.
+    pub(super) fn gunzip(&mut self, src: &[u8], max: u64) -> Option<&[u8]> {
+        // ISIZE, the member's decoded length mod 2^32, in its last four bytes: the buffer
+        // needed.
+        let isize_field = src.len().checked_sub(4).and_then(|at| src.get(at..))?;
+        let want = u32::from_le_bytes(isize_field.try_into().ok()?) as usize;
+        if want > WHOLE_MAX || want as u64 > max {
+            return None;
+        }
+        // Grown with zeros once, then reused: no clearing per file.
+        if self.out.len() < want {
+            self.out.resize(want, 0);
+        }
+        if self.decoder.is_none() {
+            self.decoder = Decoder::new();
+        }
+        let (used, made) = self.decoder.as_ref()?.gzip(src, &mut self.out[..want])?;
+        // Bytes after the member (a second member, padding) are the streaming decoder's to
+        // judge.
+        (used == src.len() && made == want).then(|| &self.out[..made])
+    }
+}
+
+/// One libdeflate decompressor, freed on drop. libdeflate keeps no state between calls that
+/// a call depends on, so one decompressor serves any number of files, one call at a time.
 struct Decoder(NonNull<ffi::libdeflate_decompressor>);
+
+// SAFETY: the decompressor is plain heap memory that libdeflate ties to no thread; moving it
+// to another thread is sound, and using it from two at once is ruled out by not being `Sync`.
+#[allow(unsafe_code)]
+unsafe impl Send for Decoder {}
 
 impl Decoder {
     fn new() -> Option<Decoder> {
@@ -58,8 +88,7 @@ impl Decoder {
         let (mut used, mut made) = (0usize, 0usize);
         // SAFETY: both pointers come with the length of the slice they point into, the
         // decompressor is this live one and is used by one call at a time (`&self` of a type
-        // that is neither Send nor Sync), and libdeflate writes only `out[..out.len()]` and
-        // the two counts.
+        // that is not Sync), and libdeflate writes only `out[..out.len()]` and the two counts.
         #[allow(unsafe_code)]
         let result = unsafe {
             ffi::libdeflate_gzip_decompress_ex(
@@ -99,9 +128,9 @@ mod tests {
     fn one_member_is_decoded_whole_and_anything_else_is_left_to_the_stream() {
         let plain = text(100_000);
         let one = gzip(&plain);
-        let mut out = Vec::new();
-        assert_eq!(gunzip(&one, u64::MAX, &mut out), Some(&plain[..]));
-        assert_eq!(gunzip(&gzip(b""), u64::MAX, &mut out), Some(&b""[..]));
+        let mut out = Inflater::default();
+        assert_eq!(out.gunzip(&one, u64::MAX), Some(&plain[..]));
+        assert_eq!(out.gunzip(&gzip(b""), u64::MAX), Some(&b""[..]));
 
         let two = [one.clone(), gzip(b"more")].concat();
         let padded = [one.clone(), vec![0; 8]].concat();
@@ -125,19 +154,19 @@ mod tests {
             ("not gzip", &plain[..]),
             ("shorter than a size field", &one[..3]),
         ] {
-            assert_eq!(gunzip(src, u64::MAX, &mut out), None, "{what}");
+            assert_eq!(out.gunzip(src, u64::MAX), None, "{what}");
         }
     }
 
     #[test]
     fn the_caps_send_larger_streams_to_the_streaming_decoder() {
         let plain = text(WHOLE_MAX + 1);
-        let mut out = Vec::new();
-        assert_eq!(gunzip(&gzip(&plain), u64::MAX, &mut out), None);
+        let mut out = Inflater::default();
+        assert_eq!(out.gunzip(&gzip(&plain), u64::MAX), None);
         let plain = text(5000);
-        assert_eq!(gunzip(&gzip(&plain), 4999, &mut out), None);
-        assert_eq!(gunzip(&gzip(&plain), 5000, &mut out), Some(&plain[..]));
+        assert_eq!(out.gunzip(&gzip(&plain), 4999), None);
+        assert_eq!(out.gunzip(&gzip(&plain), 5000), Some(&plain[..]));
         // A later, smaller file is not mixed with the buffer's older bytes.
-        assert_eq!(gunzip(&gzip(b"short"), 5000, &mut out), Some(&b"short"[..]));
+        assert_eq!(out.gunzip(&gzip(b"short"), 5000), Some(&b"short"[..]));
     }
 }

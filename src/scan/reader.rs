@@ -10,6 +10,7 @@
 use std::io::{self, Read};
 
 use super::decompress;
+use super::inflate::Inflater;
 use super::matcher::{self, Matcher, RawMatch};
 use crate::finding::Encoding;
 
@@ -75,9 +76,9 @@ pub(super) struct ChunkReader {
     /// handed to the decoders ([`ChunkReader::take_head`]): allocated on the first compressed
     /// or UTF-16 source, then reused.
     spare: Vec<u8>,
-    /// Where a gzip file held whole by its first chunk is decoded in one call (given out with
-    /// the head; see `inflate`): grown on the first such file, then reused.
-    inflated: Vec<u8>,
+    /// What decodes a gzip file held whole by its first chunk in one call (given out with the
+    /// head; see `inflate`): set up on the first such file, then reused.
+    inflated: Inflater,
     /// Bytes of `buf` that the last read sniffed and gave back.
     sniffed: usize,
     matches: Vec<RawMatch>,
@@ -89,7 +90,7 @@ impl Default for ChunkReader {
             chunk: CHUNK,
             buf: Vec::new(),
             spare: Vec::new(),
-            inflated: Vec::new(),
+            inflated: Inflater::default(),
             sniffed: 0,
             matches: Vec::new(),
         }
@@ -102,13 +103,13 @@ impl Default for ChunkReader {
 pub(super) struct TakenHead {
     buf: Vec<u8>,
     len: usize,
-    inflated: Vec<u8>,
+    inflated: Inflater,
 }
 
 impl TakenHead {
-    /// The source's first bytes, as the sniffing read left them, and the buffer a whole gzip
-    /// file is decoded into ([`decompress::read_through`]'s `whole`).
-    pub(super) fn split(&mut self) -> (&[u8], &mut Vec<u8>) {
+    /// The source's first bytes, as the sniffing read left them, and the decoder a whole gzip
+    /// file is decoded by ([`decompress::read_through`]'s `whole`).
+    pub(super) fn split(&mut self) -> (&[u8], &mut Inflater) {
         (&self.buf[..self.len], &mut self.inflated)
     }
 }
