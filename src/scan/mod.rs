@@ -30,6 +30,7 @@ mod emit;
 mod inflate;
 mod keyids;
 mod markers;
+mod open;
 mod outcome;
 mod plan;
 mod reader;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use super::emit::{self, group_credentials, Ctx};
 use super::index::{FileFindings, FileState};
 use super::keyids::{KeyIds, KeyIdsBuilder};
 use super::matcher::RawMatch;
+use super::open::Opener;
 use super::outcome::Stats;
 use super::plan::Haystack;
 use super::reader::{self, ChunkReader, Place, ReadEnd, Sniff};
@@ -58,6 +59,7 @@ pub(super) struct Worker<'a> {
     shared: &'a Mutex<Merged>,
     prior: Option<&'a ScanCache>,
     reader: ChunkReader,
+    opener: Opener,
     findings: Vec<Finding>,
     /// The key id findings of the source being read.
     building: KeyIdsBuilder,
@@ -95,6 +97,7 @@ impl<'a> Worker<'a> {
             shared,
             prior,
             reader: ChunkReader::default(),
+            opener: Opener::default(),
             findings: Vec::new(),
             building: KeyIdsBuilder::default(),
             key_ids: Vec::new(),
@@ -272,11 +275,7 @@ impl<'a> Worker<'a> {
 
     /// Opens a file without blocking on a FIFO or taking a terminal, and fstats it.
     fn open(&mut self, path: &Path, display: &str) -> Result<(File, Metadata), FileState> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(path)
-            .map_err(|e| self.failed(display, "cannot open", &e))?;
+        let file = (self.opener.open(path)).map_err(|e| self.failed(display, "cannot open", &e))?;
         let meta = file
             .metadata()
             .map_err(|e| self.failed(display, "cannot stat", &e))?;
