@@ -47,7 +47,9 @@ impl Opener {
         } else {
             parent
         };
-        if self.dir.as_ref().is_none_or(|(held, _)| held != parent) {
+        // Compared as bytes, not component by component (`Path`'s `==`): a spelling that
+        // differs only costs one more open.
+        if (self.dir.as_ref()).is_none_or(|(held, _)| held.as_os_str() != parent.as_os_str()) {
             // Dropped first: a directory that cannot be opened leaves none held.
             self.dir = None;
             let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
