@@ -69,7 +69,7 @@ fn read_with_head(file: &[u8], limits: Limits, whole: Option<bool>) -> (Seen, De
         .read(&mut src, &matcher, bounds, sniff, &mut got)
         .unwrap();
     let mut taken = reader.take_head();
-    let (sniffed, inflated) = taken.split();
+    let (sniffed, inflater) = taken.split();
     let bytes = match whole {
         None => sniffed,
         Some(true) => file,
@@ -79,7 +79,7 @@ fn read_with_head(file: &[u8], limits: Limits, whole: Option<bool>) -> (Seen, De
         bytes,
         whole: bytes.len() == file.len(),
     };
-    let d = read_through(&mut src, first, head, Some(limits), inflated, |r, sniff| {
+    let d = read_through(&mut src, first, head, Some(limits), inflater, |r, sniff| {
         reader.read(r, &matcher, (u64::MAX, None), sniff, &mut got)
     })
     .unwrap();

@@ -78,7 +78,7 @@ pub(super) struct ChunkReader {
     spare: Vec<u8>,
     /// What decodes a gzip file held whole by its first chunk in one call (given out with the
     /// head; see `inflate`): set up on the first such file, then reused.
-    inflated: Inflater,
+    inflater: Inflater,
     /// Bytes of `buf` that the last read sniffed and gave back.
     sniffed: usize,
     matches: Vec<RawMatch>,
@@ -90,7 +90,7 @@ impl Default for ChunkReader {
             chunk: CHUNK,
             buf: Vec::new(),
             spare: Vec::new(),
-            inflated: Inflater::default(),
+            inflater: Inflater::default(),
             sniffed: 0,
             matches: Vec::new(),
         }
@@ -103,14 +103,14 @@ impl Default for ChunkReader {
 pub(super) struct TakenHead {
     buf: Vec<u8>,
     len: usize,
-    inflated: Inflater,
+    inflater: Inflater,
 }
 
 impl TakenHead {
     /// The source's first bytes, as the sniffing read left them, and the decoder a whole gzip
     /// file is decoded by ([`decompress::read_through`]'s `whole`).
     pub(super) fn split(&mut self) -> (&[u8], &mut Inflater) {
-        (&self.buf[..self.len], &mut self.inflated)
+        (&self.buf[..self.len], &mut self.inflater)
     }
 }
 
@@ -188,14 +188,14 @@ impl ChunkReader {
         let mut buf = std::mem::take(&mut self.spare);
         std::mem::swap(&mut buf, &mut self.buf);
         let len = std::mem::take(&mut self.sniffed).min(buf.len());
-        let inflated = std::mem::take(&mut self.inflated);
-        TakenHead { buf, len, inflated }
+        let inflater = std::mem::take(&mut self.inflater);
+        TakenHead { buf, len, inflater }
     }
 
     /// Takes back a buffer that [`ChunkReader::take_head`] gave out, as the spare.
     pub(super) fn give_back(&mut self, head: TakenHead) {
         self.spare = head.buf;
-        self.inflated = head.inflated;
+        self.inflater = head.inflater;
     }
 
     /// Reads until the buffer is full; `true` at the end of the source: EOF, `limit`, the
@@ -366,13 +366,13 @@ pub fn read_decoded(
     let first =
         (reader.read(&mut src, matcher, bounds, sniff, &mut sink)).unwrap_or(ReadEnd::Scanned);
     let mut taken = reader.take_head();
-    let (head, inflated) = taken.split();
+    let (head, inflater) = taken.split();
     let head = decompress::Head {
         bytes: head,
         whole: whole && head.len() == bytes.len(),
     };
     let limits = Some(limits);
-    let decoded = decompress::read_through(&mut src, first, head, limits, inflated, |r, sniff| {
+    let decoded = decompress::read_through(&mut src, first, head, limits, inflater, |r, sniff| {
         sink.0.clear();
         reader.read(r, matcher, (u64::MAX, None), sniff, &mut sink)
     });
