@@ -158,12 +158,12 @@ fn save_cache(state_dir: &Path, cache: Option<ScanCache>) {
 }
 
 /// The state to diff against: the one the last cycle could not write (`true`), else the
-/// file.
+/// file's (held from the last cycle while the file is unchanged).
 fn load_state(parts: &mut Parts, state_dir: &Path) -> (FindingState, bool) {
     match parts.uncommitted.take() {
         Some(s) => (s, true),
         None => {
-            let state = FindingState::load(state_dir).unwrap_or_else(|e| {
+            let state = parts.held.load(state_dir).unwrap_or_else(|e| {
                 log::warn!(error:% = e; "finding state unreadable; starting from an empty state");
                 FindingState::default()
             });
@@ -266,7 +266,8 @@ async fn spool(
 }
 
 /// Carries out the rule's decision. A state that cannot be written, or one held back while
-/// it exists only in memory, is kept for the next cycle to diff against.
+/// it exists only in memory, is kept for the next cycle to diff against; one that is what the
+/// file holds (committed, or read and left as it was) is held for the next cycle.
 fn apply(
     parts: &mut Parts,
     next: Next,
@@ -275,19 +276,22 @@ fn apply(
     findings: &[Finding],
     out: &mut CycleOutcome,
 ) {
-    let keep = match next {
-        Next::Commit => match state.commit(&parts.config.agent.state_dir, findings) {
-            Ok(()) => false,
+    let dir = &parts.config.agent.state_dir;
+    let written = match next {
+        Next::Commit => match state.commit(dir, findings) {
+            Ok(()) => true,
             Err(e) => {
                 log::error!(error:% = e; "cannot write the finding state");
                 out.state_error = Some(e.to_string());
-                true
+                false
             }
         },
-        Next::Keep => false,
-        Next::Hold => in_memory,
+        Next::Keep => true,
+        Next::Hold => !in_memory,
     };
-    if keep {
+    if written {
+        parts.held.hold(dir, state);
+    } else {
         parts.uncommitted = Some(state);
     }
 }

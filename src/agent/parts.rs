@@ -11,7 +11,7 @@ use crate::report::ec2::Ec2Client;
 use crate::report::enrich::Enricher;
 use crate::report::ssm::SsmSink;
 use crate::scan::{Options, Scanner};
-use crate::state::{self, FindingState, StateError};
+use crate::state::{self, FindingState, HeldState, StateError};
 
 use super::track;
 
@@ -42,6 +42,8 @@ pub(super) struct Parts {
     /// against it rather than against the older file, so that what was spooled from it is not
     /// contradicted (a finding that comes and goes is reported new, then resolved).
     pub(super) uncommitted: Option<FindingState>,
+    /// The finding state as the file holds it, kept between cycles (see [`HeldState`]).
+    pub(super) held: HeldState,
     /// The last IMDSv1 probe: kept across reloads, so a reload does not probe again.
     pub(super) v1: super::probe::V1Memory,
     /// EC2 for `imds.v1_from_ec2_api` (None when it is off, or IMDS is).
@@ -74,6 +76,7 @@ impl Parts {
             sink_was_active: false,
             tracker: None,
             uncommitted: None,
+            held: HeldState::default(),
             v1: Default::default(),
             first_contact: None,
         })

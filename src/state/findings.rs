@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -82,16 +82,20 @@ impl FindingState {
     }
 
     /// Whether the state holds exactly `findings` (then a commit would change nothing but the
-    /// generation, and is skipped: no write at all in a quiet cycle).
+    /// generation, and is skipped: no write at all in a quiet cycle). Compared as the state
+    /// would remember them ([`by_id`]): a key found twice in one file is one finding.
     pub fn holds(&self, findings: &[Finding]) -> bool {
-        self.findings.len() == findings.len()
-            && findings.iter().all(|f| self.findings.get(&f.id) == Some(f))
+        let now = by_id(findings);
+        self.findings.len() == now.len()
+            && now.iter().all(|(id, f)| self.findings.get(*id) == Some(*f))
     }
 
-    /// A state holding exactly `findings`.
+    /// A state holding exactly `findings`, one per id ([`by_id`]).
     pub fn from_findings(findings: &[Finding]) -> FindingState {
         FindingState {
-            findings: findings.iter().map(|f| (f.id.clone(), f.clone())).collect(),
+            findings: (by_id(findings).into_iter())
+                .map(|(id, f)| (id.to_string(), f.clone()))
+                .collect(),
             commits: 0,
         }
     }
@@ -120,7 +124,7 @@ impl FindingState {
     /// The changes from this state to the findings of a new complete scan. Pure: the state
     /// is not updated (see [`FindingState::commit`]). Output is sorted by finding id.
     pub fn diff(&self, current: &[Finding]) -> FindingChanges {
-        let now: BTreeMap<&str, &Finding> = current.iter().map(|f| (f.id.as_str(), f)).collect();
+        let now = by_id(current);
         let mut changes = FindingChanges::default();
         for (id, f) in &now {
             if self.findings.contains_key(*id) {
@@ -181,6 +185,77 @@ impl FindingState {
     }
 }
 
+/// `findings.json` as this process last read or wrote it, with the file's stamp then (device,
+/// inode, size, modification and change times). While the file keeps that stamp, the state
+/// is taken from memory instead of parsed again: the parse was some 40 % of the daemon's
+/// unchanged cycle. Anything else that writes the file gives it another stamp (every write
+/// here is a rename of a new file, a new inode), and the file is read again. Holds one copy of
+/// the findings between cycles.
+#[derive(Debug, Default)]
+pub struct HeldState(Option<Held>);
+
+#[derive(Debug)]
+struct Held {
+    path: PathBuf,
+    stamp: [i64; 7],
+    state: FindingState,
+}
+
+impl HeldState {
+    /// The finding state in `dir`: the one held, if the file still has the stamp it had when
+    /// held, else [`FindingState::load`]. Hands the held state out (hold it again after the
+    /// cycle).
+    pub fn load(&mut self, dir: &Path) -> Result<FindingState, StateError> {
+        let path = dir.join(FINDINGS_FILE);
+        match self.0.take() {
+            Some(h) if h.path == path && stamp(&path) == Some(h.stamp) => Ok(h.state),
+            _ => FindingState::load(dir),
+        }
+    }
+
+    /// Holds `state` as what `dir`'s file holds now: one just loaded and left as it was, or
+    /// just committed. Nothing is held if the file cannot be stamped (then the next cycle reads
+    /// it).
+    pub fn hold(&mut self, dir: &Path, state: FindingState) {
+        let path = dir.join(FINDINGS_FILE);
+        self.0 = stamp(&path).map(|stamp| Held { path, stamp, state });
+    }
+}
+
+/// What changes when the file is replaced or written: a missing file has none.
+fn stamp(path: &Path) -> Option<[i64; 7]> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(path).ok()?;
+    Some([
+        m.dev() as i64,
+        m.ino() as i64,
+        m.size() as i64,
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    ])
+}
+
+/// One finding per id, the way the state remembers them. An id names a credential in one
+/// place (rule, source, file or process, value), not one occurrence: a key written twice in a
+/// file, or a log line repeated, is one finding. Of several, the first by line and column, so
+/// that the choice does not depend on the order the scan found them in (a scan's order and a
+/// reloaded state's differ).
+fn by_id(findings: &[Finding]) -> BTreeMap<&str, &Finding> {
+    let mut map: BTreeMap<&str, &Finding> = BTreeMap::new();
+    for f in findings {
+        map.entry(f.id.as_str())
+            .and_modify(|kept| {
+                if (f.line, f.column) < (kept.line, kept.column) {
+                    *kept = f;
+                }
+            })
+            .or_insert(f);
+    }
+    map
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
@@ -220,6 +295,84 @@ mod tests {
         );
         assert_eq!(changes.still_present, 1);
         assert!(prev.diff(&[finding("a"), finding("b")]).is_empty());
+    }
+
+    /// The same key twice in one file is two findings with one id: the state holds them as
+    /// one, and a quiet cycle (the same findings in any order) finds nothing to write.
+    #[test]
+    fn a_finding_found_twice_is_held_once_whatever_the_order() {
+        let at = |id: &str, line: u64| Finding {
+            line,
+            ..finding(id)
+        };
+        let scan = [at("a", 7), at("b", 1), at("a", 3), at("a", 9)];
+        let state = FindingState::from_findings(&scan);
+        assert_eq!(state.len(), 2);
+        assert_eq!(
+            state.findings["a"].line, 3,
+            "the first occurrence is remembered"
+        );
+        let mut again = scan.to_vec();
+        again.reverse();
+        assert!(state.holds(&scan) && state.holds(&again));
+        assert!(state.diff(&again).is_empty());
+        assert!(!state.holds(&[at("a", 3)]), "b is gone");
+        assert!(!state.holds(&[at("a", 4), at("b", 1)]), "a moved");
+        let changes = FindingState::default().diff(&again);
+        assert_eq!(
+            changes
+                .new
+                .iter()
+                .map(|f| (&*f.id, f.line))
+                .collect::<Vec<_>>(),
+            [("a", 3), ("b", 1)]
+        );
+    }
+
+    /// The held state is used while the file is the one it was written as; a file written by
+    /// anyone else, or removed, is read again.
+    #[test]
+    fn a_held_state_is_used_only_while_the_file_is_unchanged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        let mut held = HeldState::default();
+        let mut state = held.load(&dir).unwrap();
+        state.commit(&dir, &[finding("a")]).unwrap();
+        held.hold(&dir, state);
+        // Only the file's stamp tells them apart: a held state that differs from the file.
+        let mut marked = held.load(&dir).unwrap();
+        marked.commits = 99;
+        held.hold(&dir, marked);
+        assert_eq!(
+            held.load(&dir).unwrap().commits,
+            99,
+            "unchanged file: the held state"
+        );
+        let mut marked = FindingState::load(&dir).unwrap();
+        marked.commits = 99;
+        held.hold(&dir, marked);
+        FindingState::from_findings(&[finding("b")])
+            .save(&dir)
+            .unwrap();
+        let back = held.load(&dir).unwrap();
+        assert_eq!(
+            (back.commits, back.len()),
+            (0, 1),
+            "a file written since is read"
+        );
+        assert!(back.findings.contains_key("b"));
+        held.hold(&dir, back);
+        fs::remove_file(dir.join(FINDINGS_FILE)).unwrap();
+        assert!(
+            held.load(&dir).unwrap().is_empty(),
+            "a removed file is an empty state"
+        );
+        let other = tmp.path().join("other");
+        held.hold(&dir, FindingState::from_findings(&[finding("c")]));
+        assert!(
+            held.load(&other).unwrap().is_empty(),
+            "another directory is its own file"
+        );
     }
 
     #[test]

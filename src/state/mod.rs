@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 pub use daemon::{CycleRecord, PidFile, Runner, SinkState, PID_FILE, STATUS_FILE};
 pub use delivered::{DeliveredKeys, DELIVERED_FILE};
-pub use findings::{FindingChanges, FindingState, FINDINGS_FILE};
+pub use findings::{FindingChanges, FindingState, HeldState, FINDINGS_FILE};
 pub(crate) use outbox::lock;
 pub use outbox::{Outbox, OutboxCounts, OutboxEntry, OUTBOX_FILE};
 

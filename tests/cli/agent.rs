@@ -279,6 +279,35 @@ fn run_once_prints_a_summary_and_exits_zero() {
     assert_eq!(mode & 0o777, 0o700);
 }
 
+/// A cycle that finds what the last one found writes no state, also when a file holds the same
+/// key more than once (one finding id, several occurrences: a repeated log line).
+#[test]
+fn a_quiet_cycle_writes_no_finding_state_when_a_key_repeats_in_a_file() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("srv");
+    fs::create_dir_all(&root).unwrap();
+    let line = format!("AWS_ACCESS_KEY_ID={KEY_ID}\n");
+    fs::write(root.join("app.log"), line.repeat(3)).unwrap();
+    let cfg = write_config(dir.path(), &root, "");
+    let state = dir.path().join("state").join("findings.json");
+    let cycle = || {
+        let out = crate::common::credhygiene()
+            .args(["--config", cfg.to_str().unwrap(), "run", "--once"])
+            .output()
+            .unwrap();
+        assert_exit(&out, 0);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let meta = fs::metadata(&state).unwrap();
+        (text, (meta.ino(), meta.mtime_nsec(), meta.len()))
+    };
+    let (text, first) = cycle();
+    assert!(text.contains("1 new"), "{text}");
+    let (text, second) = cycle();
+    assert!(text.contains("0 new, 0 resolved"), "{text}");
+    assert_eq!(first, second, "the quiet cycle rewrote findings.json");
+}
+
 #[test]
 fn a_key_written_to_a_watched_env_file_is_reported_within_seconds() {
     let dir = tempfile::tempdir().unwrap();
