@@ -11,13 +11,10 @@ use libfuzzer_sys::fuzz_target;
 #[path = "common.rs"]
 mod common;
 
-use credhygiene::report::ssm::answer_verdict;
+use credhygiene::report::ssm::{answer_verdict, DEBUG_ESCAPE, MAX_LOGGED_ANSWER};
 
 /// The request whose answer it is (a denial names its `ResourceId`).
 const REQUEST: &[u8] = br#"{"ResourceId":"i-0123456789abcdef0","ResourceType":"ManagedInstance","ComplianceType":"Custom:CredentialHygiene","ExecutionSummary":{"ExecutionTime":1700000000,"ExecutionType":"Command"},"Items":[],"UploadType":"COMPLETE"}"#;
-/// Endpoint, action, resource and the error's words around two scrubbed server texts, in the
-/// verdict and the error's `Display`.
-const MAX_SHOWN: usize = 2048;
 
 fuzz_target!(|data: &[u8]| {
     let [s0, s1, rest @ ..] = data else {
@@ -38,9 +35,12 @@ fuzz_target!(|data: &[u8]| {
     common::assert_no_planted(&logged, &[]);
     common::assert_no_planted(&debug, &[]);
     assert!(
-        logged.chars().count() <= MAX_SHOWN,
+        logged.chars().count() <= MAX_LOGGED_ANSWER,
         "bounded: {} chars",
         logged.chars().count()
     );
-    assert!(debug.chars().count() <= 10 * MAX_SHOWN, "Debug bounded");
+    assert!(
+        debug.chars().count() <= DEBUG_ESCAPE * MAX_LOGGED_ANSWER,
+        "Debug bounded"
+    );
 });

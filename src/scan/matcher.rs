@@ -896,6 +896,7 @@ mod tests {
 
     /// The long run's userdata crash-a4bb…: a `-` ending a line, followed by a blank past the
     /// line's end, made the pairing's line layout slice backwards (a panic on file content).
+    /// Its input finds nothing; the layout around a real pair still pairs.
     #[test]
     fn a_dash_ending_a_line_is_no_list_dash() {
         let m = matcher();
@@ -903,9 +904,21 @@ mod tests {
             "../../fuzz/artifacts/userdata/crash-a4bb18e4e3c107e03b93b76f97fa43d4c288ca10"
         );
         let text = crate::imds::userdata::decode(raw[2..].to_vec(), 1 << 20).unwrap_or_default();
-        let _ = ids_in(&m, &String::from_utf8_lossy(&text));
+        assert!(ids_in(&m, &String::from_utf8_lossy(&text)).is_empty());
         let mut out = Vec::new();
         m.find(&text, &mut out);
+        assert!(out.is_empty(), "{} found in the artifact", out.len());
+        // The same layout where a finding is due: a dash alone on the line between the name
+        // and its value, the next line's blanks right after it.
+        let secret = "V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw";
+        for text in [
+            format!("env:\n  - name: AWS_SECRET_ACCESS_KEY\n    -\n    value: {secret}\n"),
+            format!("env:\n  - name: AWS_SECRET_ACCESS_KEY\n    value: {secret}\n    -\n  "),
+        ] {
+            let found = ids_in(&m, &text);
+            assert_eq!(found.len(), 1, "{text:?}");
+            assert_eq!(found[0].1, secret.as_bytes());
+        }
     }
 
     /// The long run's decode crash-57f3…, a property of the fuzz target's wrapper (its quotes

@@ -48,15 +48,20 @@ impl Opener {
             parent
         };
         // Compared as bytes, not component by component (`Path`'s `==`): a spelling that
-        // differs only costs one more open.
-        if (self.dir.as_ref()).is_none_or(|(held, _)| held.as_os_str() != parent.as_os_str()) {
-            // Dropped first: a directory that cannot be opened leaves none held.
-            self.dir = None;
-            let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-            let fd = rustix::fs::open(parent, flags, Mode::empty())?;
-            self.dir = Some((parent.to_path_buf(), fd));
-        }
-        Ok(&self.dir.as_ref().expect("opened above").1)
+        // differs only costs one more open. Another directory is closed first: one that
+        // cannot be opened leaves none held.
+        let held = (self.dir.take()).filter(|(held, _)| held.as_os_str() == parent.as_os_str());
+        let dir = match held {
+            Some(d) => d,
+            None => {
+                let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                (
+                    parent.to_path_buf(),
+                    rustix::fs::open(parent, flags, Mode::empty())?,
+                )
+            }
+        };
+        Ok(&self.dir.insert(dir).1)
     }
 }
 

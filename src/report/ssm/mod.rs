@@ -40,7 +40,7 @@ pub use memory::{Memory, MEMORY_FILE};
 pub use sink::{SsmDelivery, SsmSink, IAM_ACTION, RECHECK, REFRESH};
 // The error answers' parser, for the fuzz target.
 #[doc(hidden)]
-pub use sink::answer_verdict;
+pub use sink::{answer_verdict, DEBUG_ESCAPE, MAX_LOGGED_ANSWER};
 
 #[cfg(doc)]
 use crate::report::fleet::HostView;

@@ -145,6 +145,17 @@ pub(crate) fn verdict(result: &Result<Vec<u8>, AwsError>) -> Verdict {
     }
 }
 
+/// The most characters of what the sink logs of one error answer (the verdict and the error's
+/// `Display`): endpoint, action, resource and the error's words around two server texts, each
+/// scrubbed and cut to its own bound in the call layer. The error's `Debug` may take up to
+/// [`DEBUG_ESCAPE`] times as many (it escapes a quote as two characters, a format character
+/// as up to ten). Checked by the sink's tests and the `ssm_answer` fuzz target.
+#[doc(hidden)]
+pub const MAX_LOGGED_ANSWER: usize = 2048;
+/// See [`MAX_LOGGED_ANSWER`].
+#[doc(hidden)]
+pub const DEBUG_ESCAPE: usize = 10;
+
 /// The error the call layer makes of an error answer (HTTP `status`, not 2xx) to a
 /// `PutComplianceItems` of `request` signed with `key`, and the [`verdict`] on it (`Debug`),
 /// both as the sink logs and keeps them; `Ok` when the answer counts as success. For the
@@ -492,7 +503,7 @@ mod tests {
             let e = result.unwrap_err();
             let shown = format!("{e} {e:?} {verdict}");
             assert!(!shown.contains(secret) && !shown.contains(token), "{shown}");
-            assert!(shown.len() < 2048, "{} bytes", shown.len());
+            assert!(shown.len() < MAX_LOGGED_ANSWER, "{} bytes", shown.len());
         }
     }
 
@@ -511,12 +522,12 @@ mod tests {
             let e = result.unwrap_err();
             let logged = format!("{verdict} {e}");
             assert!(
-                logged.chars().count() <= 2048,
+                logged.chars().count() <= MAX_LOGGED_ANSWER,
                 "{} chars: {logged}",
                 logged.chars().count()
             );
             let debug = format!("{e:?}").chars().count();
-            assert!(debug <= 10 * 2048, "{debug} chars");
+            assert!(debug <= DEBUG_ESCAPE * MAX_LOGGED_ANSWER, "{debug} chars");
         }
     }
 }

@@ -424,6 +424,23 @@ mod tests {
         }
     }
 
+    /// A `-` that ends its line is no list dash, whatever follows the line's end (the blank
+    /// after it once sent the layout past the line: a slice panic, fuzz crash-a4bb…).
+    #[test]
+    fn a_dash_ending_a_line_is_no_list_dash() {
+        let at = |hay: &[u8], end: usize| {
+            let l = Line::at(hay, 0, end);
+            (l.dash, l.indent, l.content)
+        };
+        assert_eq!(at(b"  -\n   x", 3), (false, 2, 2));
+        // The line ends at the dash, a blank after its end (a bound inside a longer line).
+        assert_eq!(at(b"  - x", 3), (false, 2, 2));
+        assert_eq!(at(b"  - \n", 4), (true, 2, 4));
+        assert_eq!(at(b"  - x", 5), (true, 2, 4));
+        assert_eq!(at(b"  -x", 4), (false, 2, 2));
+        assert_eq!(at(b"   ", 3), (false, 3, 3));
+    }
+
     #[test]
     fn pairing_stops_after_a_few_lines() {
         let far = format!(
