@@ -49,8 +49,9 @@ pub struct Status {
     running: bool,
     last_cycle: Option<LastCycle>,
     outbox: OutboxCounts,
-    /// Security Hub findings pending (`None`: the sink never ran; `Err`: unreadable).
-    securityhub: Option<Result<usize, String>>,
+    /// Security Hub's pending and refused findings (`None`: the sink never ran; `Err`:
+    /// unreadable).
+    securityhub: Option<Result<securityhub::Counts, String>>,
     /// The Systems Manager sink's state (`None`: it never ran; `Err`: unreadable).
     ssm: Option<Result<Memory, String>>,
 }
@@ -86,7 +87,7 @@ impl Status {
             running: pid.is_some_and(is_running_credhygiene),
             last_cycle,
             outbox: OutboxCounts::read(dir, crate::state::OUTBOX_FILE)?,
-            securityhub: securityhub::pending_in(dir).transpose(),
+            securityhub: securityhub::counts_in(dir).transpose(),
             ssm: Memory::read(dir).transpose(),
         })
     }
@@ -157,7 +158,7 @@ impl Status {
         );
         if let Some(sh) = &self.securityhub {
             let text = match sh {
-                Ok(n) => format!("{n} finding(s) pending"),
+                Ok(c) => format!("{} finding(s) pending, {} dropped", c.pending, c.dropped),
                 Err(why) => format!("cannot read securityhub.json: {why}"),
             };
             line(&mut s, "", &format!("Security Hub: {text}"));
@@ -250,18 +251,22 @@ struct JsonOutbox {
     ssm: Option<JsonSsm>,
 }
 
-/// `outbox.securityhub`: `{"pending": N}`, or `{"error": "…"}`.
+/// `outbox.securityhub`: `{"pending": N, "dropped": M}` (as CloudWatch's counts), or
+/// `{"error": "…"}`.
 #[derive(Serialize)]
 #[serde(untagged)]
 enum JsonSecurityHub {
-    Read { pending: usize },
+    Read { pending: usize, dropped: u64 },
     Unreadable { error: String },
 }
 
 impl JsonSecurityHub {
-    fn of(r: &Result<usize, String>) -> JsonSecurityHub {
+    fn of(r: &Result<securityhub::Counts, String>) -> JsonSecurityHub {
         match r {
-            Ok(n) => JsonSecurityHub::Read { pending: *n },
+            Ok(c) => JsonSecurityHub::Read {
+                pending: c.pending,
+                dropped: c.dropped,
+            },
             Err(e) => JsonSecurityHub::Unreadable { error: e.clone() },
         }
     }
@@ -598,18 +603,21 @@ mod tests {
     #[test]
     fn the_fleet_sinks_pending_work_shows_in_text_and_json() {
         let mut st = status(true, 5, 1, 0);
-        st.securityhub = Some(Ok(2));
+        st.securityhub = Some(Ok(securityhub::Counts {
+            pending: 2,
+            dropped: 1,
+        }));
         st.ssm = Some(Ok(memory(3, None)));
         let text = st.to_text();
         let want = "outbox:       CloudWatch: 0 pending, 0 dropped\n              \
-                    Security Hub: 2 finding(s) pending\n              \
+                    Security Hub: 2 finding(s) pending, 1 dropped\n              \
                     SSM: a set of 3 item(s), 1 non-compliant, taken 2027-01-15T08:00:00Z, \
                     pending; last set delivered 2027-01-15T07:00:00Z\n";
         assert!(text.ends_with(want), "{text}");
         let doc: Value = serde_json::from_str(&st.to_json()).unwrap();
         assert_eq!(
             doc["outbox"],
-            json!({"pending": 0, "dropped": 0, "securityhub": {"pending": 2},
+            json!({"pending": 0, "dropped": 0, "securityhub": {"pending": 2, "dropped": 1},
                    "ssm": {"pending": {"items": 3, "non_compliant": 1,
                                        "time": "2027-01-15T08:00:00Z"},
                            "last": {"time": "2027-01-15T07:00:00Z"}}})

@@ -379,7 +379,7 @@ async fn the_daemon_reports_whose_key_it_is_and_keeps_the_fleet_view_through_kil
     assert_eq!(doc["daemon"]["running"], true);
     assert_eq!(
         doc["outbox"]["securityhub"],
-        json!({"pending": 2}),
+        json!({"pending": 2, "dropped": 0}),
         "{doc:#}"
     );
     let ssm = &doc["outbox"]["ssm"];
@@ -390,7 +390,7 @@ async fn the_daemon_reports_whose_key_it_is_and_keeps_the_fleet_view_through_kil
     assert!(doc["outbox"]["pending"].as_u64().unwrap() > 0, "{doc:#}");
     let text = w.status_text();
     assert!(
-        text.contains("Security Hub: 2 finding(s) pending"),
+        text.contains("Security Hub: 2 finding(s) pending, 0 dropped"),
         "{text}"
     );
     assert!(
@@ -412,7 +412,7 @@ async fn the_daemon_reports_whose_key_it_is_and_keeps_the_fleet_view_through_kil
     let doc = w.status();
     assert_eq!(
         doc["outbox"]["securityhub"],
-        json!({"pending": 0}),
+        json!({"pending": 0, "dropped": 0}),
         "{doc:#}"
     );
     assert_eq!(doc["outbox"]["pending"], 0, "{doc:#}");

@@ -34,7 +34,7 @@ mod testkit;
 
 pub use lifecycle::Planned;
 pub use sink::{Delivery, SecurityHubSink};
-pub(crate) use store::pending_in;
+pub(crate) use store::{counts_in, Counts};
 // The parsers of what the sink reads back, for the fuzz targets.
 #[doc(hidden)]
 pub use sink::{failed_findings, Failed};

@@ -355,7 +355,7 @@ impl<C: CredentialSource> SecurityHubSink<C> {
         }
         for id in oversize {
             d.rejected += 1;
-            self.store.settle(&id);
+            self.store.refused(&id);
         }
         let mut out = Vec::new();
         for ((region, account), batches) in by_dest {
@@ -406,7 +406,7 @@ impl<C: CredentialSource> SecurityHubSink<C> {
                         log::warn!(id = id.as_str(), code = f.error_code.as_str(), message = f.error_message.as_str();
                             "Security Hub refused a finding; it is dropped");
                         d.rejected += 1;
-                        self.store.settle(id);
+                        self.store.refused(id);
                     }
                 },
             }

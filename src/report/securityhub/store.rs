@@ -48,6 +48,27 @@ struct Content {
     version: u32,
     gate: Gate,
     entries: Vec<Entry>,
+    /// Documents Security Hub refused for good since the file was made (absent in files of
+    /// earlier releases: 0).
+    #[serde(default)]
+    dropped: u64,
+}
+
+/// What the file holds.
+#[derive(Debug)]
+struct Loaded {
+    gate: Gate,
+    tracked: Tracked,
+    dropped: u64,
+}
+
+/// The sink's counts, for `credhygiene status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counts {
+    /// Documents that wait for Security Hub.
+    pub(crate) pending: usize,
+    /// Documents it refused for good, since the state was made.
+    pub(crate) dropped: u64,
 }
 
 /// The sink's state, held under its lock.
@@ -59,6 +80,8 @@ pub(crate) struct Store {
     pub(crate) gate: Gate,
     /// Every tracked finding.
     pub(crate) tracked: Tracked,
+    /// Documents Security Hub refused for good, since the file was made.
+    pub(crate) dropped: u64,
 }
 
 impl Store {
@@ -68,19 +91,25 @@ impl Store {
         state::prepare_dir(dir)?;
         let lock = state::lock(dir, STORE_FILE)?;
         let path = dir.join(STORE_FILE);
-        let (gate, tracked) = match read(&path) {
-            Ok(Some(c)) => c,
-            Ok(None) => (Gate::Open, Tracked::new()),
+        let empty = || Loaded {
+            gate: Gate::Open,
+            tracked: Tracked::new(),
+            dropped: 0,
+        };
+        let loaded = match read(&path) {
+            Ok(Some(l)) => l,
+            Ok(None) => empty(),
             Err(why) => {
                 set_aside(&path, &why);
-                (Gate::Open, Tracked::new())
+                empty()
             }
         };
         Ok(Store {
             _lock: lock,
             path,
-            gate,
-            tracked,
+            gate: loaded.gate,
+            tracked: loaded.tracked,
+            dropped: loaded.dropped,
         })
     }
 
@@ -90,6 +119,7 @@ impl Store {
             version: VERSION,
             gate: self.gate.clone(),
             entries: self.tracked.values().cloned().collect(),
+            dropped: self.dropped,
         };
         let bytes = serde_json::to_vec(&content).map_err(|e| StateError::Corrupt {
             path: self.path.clone(),
@@ -117,15 +147,26 @@ impl Store {
             self.tracked.remove(id);
         }
     }
+
+    /// Security Hub refused the pending document of `id` for good (or it could never be
+    /// sent): settled as [`Store::settle`] does, and counted. The entry stays tracked, so
+    /// the finding's next change is sent.
+    pub(crate) fn refused(&mut self, id: &str) {
+        self.settle(id);
+        self.dropped = self.dropped.saturating_add(1);
+    }
 }
 
-/// How many documents wait for Security Hub in the state under `dir`, for `credhygiene
-/// status`: read without the lock (the file is only ever replaced whole, so this sees the
-/// state after some complete step). `Ok(None)` without a file (the sink never ran), `Err(why)`
-/// when it cannot be read or trusted (the sink sets such a file aside when it next runs).
-pub(crate) fn pending_in(dir: &Path) -> Result<Option<usize>, String> {
-    let tracked = read(&dir.join(STORE_FILE))?.map(|(_, tracked)| tracked);
-    Ok(tracked.map(|t| t.values().filter(|e| e.pending).count()))
+/// How many documents wait for Security Hub in the state under `dir`, and how many it refused,
+/// for `credhygiene status`: read without the lock (the file is only ever replaced whole, so
+/// this sees the state after some complete step). `Ok(None)` without a file (the sink never
+/// ran), `Err(why)` when it cannot be read or trusted (the sink sets such a file aside when it
+/// next runs).
+pub(crate) fn counts_in(dir: &Path) -> Result<Option<Counts>, String> {
+    Ok(read(&dir.join(STORE_FILE))?.map(|l| Counts {
+        pending: l.tracked.values().filter(|e| e.pending).count(),
+        dropped: l.dropped,
+    }))
 }
 
 /// The store as the sink opens it ([`Store::open`]: lock, read, set aside what is not
@@ -150,15 +191,15 @@ impl OpenedStore {
         (self.0.tracked.len(), self.0.pending())
     }
 
-    /// The gate and every entry, shown (`Debug`): what a reload must reproduce.
+    /// The gate, every entry and the refused count, shown (`Debug`): what a reload must
+    /// reproduce.
     pub fn shown(&self) -> String {
-        format!("{:?} {:?}", self.0.gate, self.0.tracked)
+        format!("{:?} {:?} {}", self.0.gate, self.0.tracked, self.0.dropped)
     }
 }
 
-/// The file's gate and entries; `Ok(None)` when there is no file, `Err(why)` when it cannot be
-/// trusted.
-fn read(path: &Path) -> Result<Option<(Gate, Tracked)>, String> {
+/// What the file holds; `Ok(None)` when there is no file, `Err(why)` when it cannot be trusted.
+fn read(path: &Path) -> Result<Option<Loaded>, String> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -175,7 +216,12 @@ fn read(path: &Path) -> Result<Option<(Gate, Tracked)>, String> {
     if c.version != VERSION {
         return Err(format!("version {} (expected {VERSION})", c.version));
     }
-    validate(c.entries).map(|t| Some((c.gate, t)))
+    let tracked = validate(c.entries)?;
+    Ok(Some(Loaded {
+        gate: c.gate,
+        tracked,
+        dropped: c.dropped,
+    }))
 }
 
 /// The entries as tracked findings, if every one is of ours and within Security Hub's limits.

@@ -35,6 +35,36 @@ fn the_state_survives_a_restart_and_settling_forgets_a_resolved_finding() {
     assert!(s.tracked.is_empty());
 }
 
+/// A document refused for good is settled, stays tracked and is counted; the count survives a
+/// restart and is what `status` reads (a file of an earlier release, without it, counts 0).
+#[test]
+fn refused_documents_are_counted_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    s.tracked = planned();
+    let id = s.tracked.keys().next().unwrap().clone();
+    s.refused(&id);
+    assert_eq!((s.pending(), s.tracked.len(), s.dropped), (0, 1, 1));
+    s.save().unwrap();
+    drop(s);
+    let counts = counts_in(dir.path()).unwrap().unwrap();
+    assert_eq!(
+        counts,
+        Counts {
+            pending: 0,
+            dropped: 1
+        }
+    );
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.dropped, 1);
+    drop(s);
+    let path = dir.path().join(STORE_FILE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace(",\"dropped\":1", "")).unwrap();
+    assert_eq!(counts_in(dir.path()).unwrap().unwrap().dropped, 0);
+    assert!(counts_in(&dir.path().join("none")).unwrap().is_none());
+}
+
 #[test]
 fn a_second_process_cannot_open_the_same_state() {
     let dir = tempfile::tempdir().unwrap();
