@@ -82,6 +82,19 @@ pub(super) fn stamp_of(meta: &std::fs::Metadata) -> [i64; 5] {
     ]
 }
 
+/// [`stamp_of`] from a `stat` of the same file made by other means (see [`super::open`]).
+// The fields' integer types differ by architecture: the casts are needed on some, not others.
+#[allow(clippy::unnecessary_cast)]
+pub(super) fn stamp_of_stat(st: &rustix::fs::Stat) -> [i64; 5] {
+    [
+        st.st_dev as i64,
+        st.st_ino as i64,
+        st.st_size as i64,
+        st.st_mtime as i64 * 1_000_000_000 + st.st_mtime_nsec as i64,
+        st.st_ctime as i64 * 1_000_000_000 + st.st_ctime_nsec as i64,
+    ]
+}
+
 /// A stamp as a record keeps it: 63 bits of hash (the top bit is [`TREE`]).
 pub(super) fn stamp_hash(stamp: &[i64; 5]) -> u64 {
     stamp
@@ -670,6 +683,19 @@ mod tests {
     use super::*;
     use crate::scan::scanner::tests::scanner;
     use crate::scan::Plan;
+
+    /// Both ways of stamping a file agree, on a file and through a symlink to it.
+    #[test]
+    fn a_stat_and_metadata_give_one_stamp() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("f");
+        std::fs::write(&f, "x").unwrap();
+        std::os::unix::fs::symlink(&f, d.path().join("l")).unwrap();
+        let want = stamp_of(&std::fs::metadata(&f).unwrap());
+        for p in [&f, &d.path().join("l")] {
+            assert_eq!(stamp_of_stat(&rustix::fs::stat(p).unwrap()), want);
+        }
+    }
 
     #[test]
     fn cache_skips_unchanged_files_and_sees_changed_ones() {

@@ -3,7 +3,8 @@
 //! A walk hands a thread the files of one directory together, and opening each by its full
 //! path makes the kernel look up every component of it again (a quarter of the kernel time of
 //! a scan of small files, `docs/benchmarks.md`). [`Opener`] keeps the last file's directory
-//! open (`O_PATH`) and opens the next file of that directory by its name alone.
+//! open (`O_PATH`) and opens (or stats: the restart's check of every file against the scan
+//! cache) the next file of that directory by its name alone.
 //!
 //! What a file's name resolves to is what it resolved to when the directory was opened: a
 //! directory renamed or replaced meanwhile is still read as the walk listed it, until the
@@ -15,7 +16,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::{AtFlags, Mode, OFlags, Stat};
 
 /// Opens files read-only, non-blocking (a FIFO does not hang the scan) and without taking a
 /// terminal, by name within the directory of the file before when they share it.
@@ -38,6 +39,16 @@ impl Opener {
         };
         let dir = self.dir(parent)?;
         Ok(rustix::fs::openat(dir, name, FLAGS, Mode::empty())?.into())
+    }
+
+    /// Stats `path`, following a symlink (as `std::fs::metadata` does), by name within the
+    /// held directory as [`Opener::open`] opens.
+    pub(super) fn stat(&mut self, path: &Path) -> io::Result<Stat> {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Ok(rustix::fs::stat(path)?);
+        };
+        let dir = self.dir(parent)?;
+        Ok(rustix::fs::statat(dir, name, AtFlags::empty())?)
     }
 
     /// The directory `parent`, opened unless it is the one held.
@@ -68,6 +79,7 @@ impl Opener {
 #[cfg(test)]
 mod tests {
     use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
 
     use super::*;
 
@@ -93,6 +105,20 @@ mod tests {
         let rel = Path::new("Cargo.toml");
         assert!(read(&mut o, rel).unwrap().contains("[package]"));
         assert!(o.open(Path::new("/")).unwrap().metadata().unwrap().is_dir());
+        // Stats, by name and whole, are the file's.
+        for path in [
+            d.path().join("a/1"),
+            d.path().join("b/1"),
+            rel.to_path_buf(),
+        ] {
+            let meta = std::fs::metadata(&path).unwrap();
+            let st = o.stat(&path).unwrap();
+            assert_eq!((st.st_ino, st.st_size as u64), (meta.ino(), meta.len()));
+        }
+        assert_eq!(
+            o.stat(&d.path().join("a/none")).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
     }
 
     #[test]

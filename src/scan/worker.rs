@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use inotify::WatchDescriptor;
 
-use super::cache::{key_of, stamp_hash, stamp_of, CacheBuilder, ScanCache, TREE};
+use super::cache::{key_of, stamp_hash, stamp_of, stamp_of_stat, CacheBuilder, ScanCache, TREE};
 use super::decompress::{self, Stop};
 use super::dirs::DirTableBuilder;
 use super::emit::{self, group_credentials, Ctx};
@@ -201,9 +201,9 @@ impl<'a> Worker<'a> {
 
     /// Notes a file that has other names, while indexing: a write through one of those sends
     /// no event to this name's directory, so updates compare its stamp instead.
-    fn note_link(&mut self, path: &Path, meta: &Metadata) {
-        if self.indexing && meta.nlink() > 1 {
-            self.links.push((path.to_path_buf(), stamp_of(meta)));
+    fn note_link(&mut self, path: &Path, nlink: u64, stamp: [i64; 5]) {
+        if self.indexing && nlink > 1 {
+            self.links.push((path.to_path_buf(), stamp));
         }
     }
 
@@ -252,12 +252,14 @@ impl<'a> Worker<'a> {
     }
 
     /// Takes a file from the stat cache when its entry's stamp still matches: one lookup, one
-    /// stat and no open.
+    /// stat (by name in its directory) and no open.
     fn take_cached(&mut self, path: &Path, key: u64) -> Option<FileState> {
         let prior = self.prior?;
         let stamp = prior.stamp(key)?;
-        let meta = std::fs::metadata(path).ok()?;
-        if !meta.is_file() || stamp != stamp_hash(&stamp_of(&meta)) {
+        let st = self.opener.stat(path).ok()?;
+        let now = stamp_of_stat(&st);
+        let regular = rustix::fs::FileType::from_raw_mode(st.st_mode).is_file();
+        if !regular || stamp != stamp_hash(&now) {
             return None;
         }
         self.stats.files += 1;
@@ -269,7 +271,8 @@ impl<'a> Worker<'a> {
             self.key_ids.extend(f.key_ids.iter().cloned());
         }
         self.keep(key, stamp, found.cloned());
-        self.note_link(path, &meta);
+        #[allow(clippy::unnecessary_cast)] // u32 on some architectures
+        self.note_link(path, st.st_nlink as u64, now);
         Some(FileState::Read)
     }
 
@@ -279,7 +282,7 @@ impl<'a> Worker<'a> {
         let meta = file
             .metadata()
             .map_err(|e| self.failed(display, "cannot stat", &e))?;
-        self.note_link(path, &meta);
+        self.note_link(path, meta.nlink(), stamp_of(&meta));
         Ok((file, meta))
     }
 

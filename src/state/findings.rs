@@ -190,7 +190,8 @@ impl FindingState {
 /// is taken from memory instead of parsed again: the parse was some 40 % of the daemon's
 /// unchanged cycle. Anything else that writes the file gives it another stamp (every write
 /// here is a rename of a new file, a new inode), and the file is read again. Holds one copy of
-/// the findings between cycles.
+/// the findings between cycles. Failure window: another process that replaces the file between
+/// this one's write and its stat of the file (one system call) is taken for this write.
 #[derive(Debug, Default)]
 pub struct HeldState(Option<Held>);
 
