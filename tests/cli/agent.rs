@@ -10,16 +10,17 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::common::{assert_exit, assert_no_secret, send_signal, KEY_ID, SECRET};
+use crate::common::{assert_exit, assert_no_secret, offline_config, send_signal, KEY_ID, SECRET};
 
 fn write_config(dir: &Path, scan_root: &Path, extra: &str) -> std::path::PathBuf {
     let cfg = dir.join("agent.toml");
     fs::write(
         &cfg,
-        format!(
-            "[agent]\ninterval = \"2s\"\nsplay = \"0s\"\nfirst_contact_splay = \"0s\"\nrole_check_interval = \"1h\"\nstate_dir = \"{}\"\n\n[imds]\ndisabled = true\n\n[scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\nuser_data = false\n\n[cloudwatch]\nenabled = false\n{extra}",
-            dir.join("state").display(),
-            scan_root.display()
+        offline_config(
+            &dir.join("state"),
+            scan_root,
+            "interval = \"2s\"\nrole_check_interval = \"1h\"\n",
+            extra,
         ),
     )
     .unwrap();

@@ -135,15 +135,7 @@ fn issue_15_the_agent_logs_one_record_for_a_log_file_and_none_when_it_grows() {
     cloudtrail(&log, &mut rng, 3_000, Some(&cred));
     let state = dir.path().join("state");
     let cfg = dir.path().join("agent.toml");
-    fs::write(
-        &cfg,
-        format!(
-            "[agent]\nsplay = \"0s\"\nfirst_contact_splay = \"0s\"\nstate_dir = \"{}\"\n\n[imds]\ndisabled = true\n\n[scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\nuser_data = false\n\n[cloudwatch]\nenabled = false\n",
-            state.display(),
-            root.display()
-        ),
-    )
-    .unwrap();
+    fs::write(&cfg, crate::common::offline_config(&state, &root, "", "")).unwrap();
 
     let (summary, records) = cycle(&cfg);
     assert_eq!(records.len(), 3, "{records:#?}\n{summary}");

@@ -1,6 +1,7 @@
 //! Shared helpers: the binary under test, planted test keys, leak checks, exit codes and
 //! signals.
 
+use std::path::Path;
 use std::process::Output;
 
 use assert_cmd::Command;
@@ -13,6 +14,20 @@ pub const SECRET: &str = "V+Hgl4w/X9XfPTT4wIJisDdQiU+l5CQoym0YkhNw";
 pub const SECRET2: &str = "LKKc6yGDJdpnM8tj63i4addZaJoetE7/8apHQxhU";
 /// A session token.
 pub const TOKEN: &str = "IQoJb3JpZ2luX2VjEI7zRFiSgdGWxwvwaD+UpltquS/h7D7a+1FkmCWxkSEOCGe+5vpPL0Lx3kgSgiD0Sb71epJW5i1rpVgHRemLji1m10fj29eO+NM1BNvD5MUODeiSryJa1z2Dy7qPiN+0rJmVaq1jBi2aHD1ChMxcchdmlrp3eVcDKBJSRon9PY";
+
+/// A configuration that reaches nothing outside the test: no splay, the state in `state`,
+/// only `root` scanned (no env files, processes or user-data), IMDS and CloudWatch off.
+/// `agent` adds lines to `[agent]` (e.g. `interval = "2s"`), `more` goes at the end.
+pub fn offline_config(state: &Path, root: &Path, agent: &str, more: &str) -> String {
+    format!(
+        "[agent]\n{agent}splay = \"0s\"\nfirst_contact_splay = \"0s\"\nstate_dir = \"{}\"\n\n\
+         [imds]\ndisabled = true\n\n\
+         [scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\nuser_data = false\n\n\
+         [cloudwatch]\nenabled = false\n{more}",
+        state.display(),
+        root.display()
+    )
+}
 
 /// The `credhygiene` binary with a clean environment (no config file, no IMDS).
 pub fn credhygiene() -> Command {

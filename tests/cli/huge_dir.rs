@@ -90,15 +90,7 @@ fn issue_15_a_million_entries_in_one_directory() {
 
     let state = tmp.path().join("state");
     let cfg = tmp.path().join("agent.toml");
-    fs::write(
-        &cfg,
-        format!(
-            "[agent]\nsplay = \"0s\"\nfirst_contact_splay = \"0s\"\nstate_dir = \"{}\"\n\n[imds]\ndisabled = true\n\n[scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\nuser_data = false\n\n[cloudwatch]\nenabled = false\n",
-            state.display(),
-            flat.display()
-        ),
-    )
-    .unwrap();
+    fs::write(&cfg, crate::common::offline_config(&state, &flat, "", "")).unwrap();
     let cycle = |what: &str| {
         let out = credhygiene_timed()
             .args(["--config", cfg.to_str().unwrap(), "run", "--once"])

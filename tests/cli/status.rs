@@ -26,10 +26,11 @@ impl Host {
         let root = dir.path().join("srv");
         fs::create_dir_all(&root).unwrap();
         let cfg = dir.path().join("credhygiene.toml");
-        let text = format!(
-            "[agent]\ninterval = \"{interval}\"\nsplay = \"0s\"\nfirst_contact_splay = \"0s\"\nstate_dir = \"{}\"\n\n[imds]\ndisabled = true\n\n[scan]\npaths = [\"{}\"]\nenv_files = []\nprocesses = false\nuser_data = false\n\n[cloudwatch]\nenabled = false\n",
-            dir.path().join("state").display(),
-            root.display()
+        let text = crate::common::offline_config(
+            &dir.path().join("state"),
+            &root,
+            &format!("interval = \"{interval}\"\n"),
+            "",
         );
         fs::write(&cfg, text).unwrap();
         Host { dir, root, cfg }
