@@ -240,15 +240,16 @@ fn stamp(path: &Path) -> Option<[i64; 7]> {
 
 /// One finding per id, the way the state remembers them. An id names a credential in one
 /// place (rule, source, file or process, value), not one occurrence: a key written twice in a
-/// file, or a log line repeated, is one finding. Of several, the first by line and column, so
-/// that the choice does not depend on the order the scan found them in (a scan's order and a
-/// reloaded state's differ).
+/// file, or a log line repeated, is one finding. Of several, the first by line, column and
+/// process id (several processes of one unit), so that the choice does not depend on the
+/// order the scan found them in (a scan's order and a reloaded state's differ).
 fn by_id(findings: &[Finding]) -> BTreeMap<&str, &Finding> {
+    let place = |f: &Finding| (f.line, f.column, f.process.as_ref().map(|p| p.pid));
     let mut map: BTreeMap<&str, &Finding> = BTreeMap::new();
     for f in findings {
         map.entry(f.id.as_str())
             .and_modify(|kept| {
-                if (f.line, f.column) < (kept.line, kept.column) {
+                if place(f) < place(kept) {
                     *kept = f;
                 }
             })
@@ -319,6 +320,20 @@ mod tests {
         assert!(state.diff(&again).is_empty());
         assert!(!state.holds(&[at("a", 3)]), "b is gone");
         assert!(!state.holds(&[at("a", 4), at("b", 1)]), "a moved");
+        // Two processes of one unit with the same key: one id, the lower pid kept.
+        let of = |pid: u32| Finding {
+            process: Some(crate::finding::ProcessInfo {
+                pid,
+                exe: None,
+                unit: Some("app.service".into()),
+            }),
+            ..finding("p")
+        };
+        for pair in [[of(20), of(10)], [of(10), of(20)]] {
+            let held = FindingState::from_findings(&pair);
+            assert_eq!(held.findings["p"].process.as_ref().unwrap().pid, 10);
+            assert!(held.holds(&[of(20), of(10)]));
+        }
         let changes = FindingState::default().diff(&again);
         assert_eq!(
             changes
