@@ -72,7 +72,7 @@ fn fnv(h: u64, bytes: &[u8]) -> u64 {
 }
 
 /// What identifies a version of a file: device, inode, size, mtime and ctime (ns).
-pub(super) fn stamp_of(meta: &std::fs::Metadata) -> [i64; 5] {
+pub(crate) fn stamp_of(meta: &std::fs::Metadata) -> [i64; 5] {
     [
         meta.dev() as i64,
         meta.ino() as i64,

@@ -40,6 +40,7 @@ mod walk;
 mod worker;
 
 pub use aggregate::aggregate_lone_key_ids;
+pub(crate) use cache::stamp_of;
 pub use cache::{frame as frame_cache, key_of, path_key, CacheFile, ScanCache};
 pub use decompress::Limits as DecompressLimits;
 pub use keyids::{KeyIds, KEPT_IN_FULL};

@@ -11,9 +11,10 @@
 //! thread goes on to another directory. An opener lives for one scan (a cycle), never longer.
 //! A path without a parent or a name (`/`, `..`) is opened as it is.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, Mode, OFlags, Stat};
@@ -34,21 +35,24 @@ const FLAGS: OFlags = OFlags::RDONLY
 impl Opener {
     /// Opens `path`.
     pub(super) fn open(&mut self, path: &Path) -> io::Result<File> {
-        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-            return Ok(rustix::fs::open(path, FLAGS, Mode::empty())?.into());
-        };
-        let dir = self.dir(parent)?;
+        let (dir, name) = self.at(path)?;
         Ok(rustix::fs::openat(dir, name, FLAGS, Mode::empty())?.into())
     }
 
     /// Stats `path`, following a symlink (as `std::fs::metadata` does), by name within the
     /// held directory as [`Opener::open`] opens.
     pub(super) fn stat(&mut self, path: &Path) -> io::Result<Stat> {
-        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-            return Ok(rustix::fs::stat(path)?);
-        };
-        let dir = self.dir(parent)?;
+        let (dir, name) = self.at(path)?;
         Ok(rustix::fs::statat(dir, name, AtFlags::empty())?)
+    }
+
+    /// Where `path` is looked up: its name within its (held) directory, or the whole path
+    /// from the working directory when it has no parent or name.
+    fn at<'p>(&mut self, path: &'p Path) -> io::Result<(BorrowedFd<'_>, &'p OsStr)> {
+        match (path.parent(), path.file_name()) {
+            (Some(parent), Some(name)) => Ok((self.dir(parent)?.as_fd(), name)),
+            _ => Ok((rustix::fs::CWD, path.as_os_str())),
+        }
     }
 
     /// The directory `parent`, opened unless it is the one held.

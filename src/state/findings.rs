@@ -185,8 +185,8 @@ impl FindingState {
     }
 }
 
-/// `findings.json` as this process last read or wrote it, with the file's stamp then (device,
-/// inode, size, modification and change times). While the file keeps that stamp, the state
+/// `findings.json` as this process last read or wrote it, with the file's stamp then
+/// ([`crate::scan::stamp_of`]: device, inode, size, modification and change times). While the file keeps that stamp, the state
 /// is taken from memory instead of parsed again: the parse was some 40 % of the daemon's
 /// unchanged cycle. Anything else that writes the file gives it another stamp (every write
 /// here is a rename of a new file, a new inode), and the file is read again. Holds one copy of
@@ -198,7 +198,7 @@ pub struct HeldState(Option<Held>);
 #[derive(Debug)]
 struct Held {
     path: PathBuf,
-    stamp: [i64; 7],
+    stamp: [i64; 5],
     state: FindingState,
 }
 
@@ -224,18 +224,8 @@ impl HeldState {
 }
 
 /// What changes when the file is replaced or written: a missing file has none.
-fn stamp(path: &Path) -> Option<[i64; 7]> {
-    use std::os::unix::fs::MetadataExt;
-    let m = fs::metadata(path).ok()?;
-    Some([
-        m.dev() as i64,
-        m.ino() as i64,
-        m.size() as i64,
-        m.mtime(),
-        m.mtime_nsec(),
-        m.ctime(),
-        m.ctime_nsec(),
-    ])
+fn stamp(path: &Path) -> Option<[i64; 5]> {
+    fs::metadata(path).ok().map(|m| crate::scan::stamp_of(&m))
 }
 
 /// One finding per id, the way the state remembers them. An id names a credential in one
